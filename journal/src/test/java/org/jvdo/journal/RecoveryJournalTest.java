@@ -132,7 +132,8 @@ class RecoveryJournalTest {
 
     @Test
     void groupCommitSharesSyncsAndLosesNothing() throws Exception {
-        MemoryJournalStore store = new MemoryJournalStore(256);
+        // every commit that does I/O closes its partial block, so the ring must hold one block per commit call
+        MemoryJournalStore store = new MemoryJournalStore(1024);
         store.setSyncDelayMillis(2);
         RecoveryJournal j = RecoveryJournal.create(store, NONCE);
         int threads = 4;
