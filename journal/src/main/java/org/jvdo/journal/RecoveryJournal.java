@@ -1,0 +1,466 @@
+package org.jvdo.journal;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+/**
+ * Write-ahead log for block-map changes: a ring of checksummed 4 KiB blocks in a
+ * {@link JournalStore}. It exists so a block-map change can be acknowledged once its entry is
+ * durable here (one sequential block write plus one sync, shared by concurrent committers),
+ * while the block map itself is written lazily and repaired after a crash by replay.
+ *
+ * <p>Life cycle: {@link #append} entries (cheap, in memory), {@link #commit} to make them durable
+ * (group commit), and after the caller has checkpointed its block map, {@link #trim} to free ring
+ * blocks. The caller persists {@link #headBlockSeq()} and {@link #headEntrySeq()} in its super
+ * block and passes them to {@link #open} after a restart, which replays every durable entry from
+ * the head onward.
+ *
+ * <p>Blocks are never rewritten once written: a commit closes the partially filled current block.
+ * Stale blocks (an earlier lap of the ring, another pool's nonce, torn writes) are recognised by
+ * sequence number, nonce and CRC32C, so the region never needs zeroing.
+ *
+ * <p>All methods are thread-safe.
+ */
+public final class RecoveryJournal implements AutoCloseable {
+
+    private static final int MAX_FREE_BUFFERS = 8;
+
+    private final JournalStore store;
+    private final long nonce;
+    private final int blockCount;
+    private final ReplayResult replayResult;
+
+    /** Guards all fields below except where noted. */
+    private final Object lock = new Object();
+    /** Serialises the I/O part of commits. */
+    private final ReentrantLock commitLock = new ReentrantLock();
+
+    private long headBlockSeq;
+    private long headEntrySeq;
+    /** First block seq not yet written; blocks [headBlockSeq, nextWriteSeq) are on disk. */
+    private long nextWriteSeq;
+    /** Sequence the next started block gets. */
+    private long nextBlockSeq;
+    private long nextEntrySeq;
+    private long durableEntrySeq;
+    /** For on-disk blocks: exclusive end entry seq, indexed by ring index. */
+    private final long[] blockEnd;
+
+    /** The block appends currently go into, or null. */
+    private ByteBuffer current;
+    private long currentBlockSeq;
+    private long currentFirstEntry;
+    private int currentCount;
+    /** Closed, not yet written blocks in sequence order. */
+    private final ArrayDeque<PendingBlock> pending = new ArrayDeque<>();
+    private final ArrayDeque<ByteBuffer> freeBuffers = new ArrayDeque<>();
+
+    private IOException failure;
+    private boolean closed;
+
+    private long entriesCommitted;
+    private long blocksWritten;
+    private long syncs;
+
+    private record PendingBlock(ByteBuffer buffer, long blockSeq, long firstEntrySeq, int count) {
+    }
+
+    private RecoveryJournal(JournalStore store, long nonce, long headBlockSeq, long headEntrySeq,
+                            ReplayResult replayResult) {
+        this.store = store;
+        this.nonce = nonce;
+        this.blockCount = store.blockCount();
+        this.blockEnd = new long[blockCount];
+        this.headBlockSeq = headBlockSeq;
+        this.headEntrySeq = headEntrySeq;
+        this.nextWriteSeq = headBlockSeq;
+        this.nextBlockSeq = headBlockSeq;
+        this.nextEntrySeq = headEntrySeq;
+        this.durableEntrySeq = headEntrySeq - 1;
+        this.replayResult = replayResult;
+    }
+
+    /**
+     * Creates a new, empty journal on {@code store} (next block seq 1, next entry seq 1). Nothing is
+     * written: whatever the region holds is rejected later by nonce and sequence checks.
+     */
+    public static RecoveryJournal create(JournalStore store, long nonce) {
+        checkStore(store);
+        return new RecoveryJournal(store, nonce, 1, 1, new ReplayResult(0, 0, "new journal", 0));
+    }
+
+    /**
+     * Opens an existing journal and replays it: starting at block {@code headBlockSeq}, blocks are
+     * read while they are valid (magic, version, CRC, nonce) and carry exactly the expected
+     * consecutive block and entry sequence numbers; entries with seq {@code >= headEntrySeq} are
+     * passed to {@code replay} in order. Reading stops at the first invalid block; appends then
+     * continue at that block sequence, overwriting the bad slot. Valid blocks beyond the end (left
+     * by a group commit that was interrupted after a later block but not an earlier one reached the
+     * disk) are overwritten with zeros and synced before returning, so they can never be mistaken
+     * for a continuation of blocks written later.
+     *
+     * @see #replayResult()
+     */
+    public static RecoveryJournal open(JournalStore store, long nonce, long headBlockSeq, long headEntrySeq,
+                                       Consumer<JournalEntry> replay) throws IOException {
+        checkStore(store);
+        Objects.requireNonNull(replay, "replay");
+        if (headBlockSeq < 1 || headEntrySeq < 1) {
+            throw new IllegalArgumentException("head block seq and head entry seq start at 1, got "
+                    + headBlockSeq + " and " + headEntrySeq);
+        }
+        int blockCount = store.blockCount();
+        long[] ends = new long[blockCount];
+        ByteBuffer buf = JournalBlockFormat.allocate();
+        long seq = headBlockSeq;
+        long end = headEntrySeq;
+        long blocks = 0;
+        long entries = 0;
+        String stop;
+        while (true) {
+            if (seq - headBlockSeq >= blockCount) {
+                stop = "end of journal (every ring block replayed)";
+                break;
+            }
+            long index = JournalBlockFormat.ringIndex(seq, blockCount);
+            buf.clear();
+            store.readBlock(index, buf);
+            JournalBlockFormat.DecodedBlock block = JournalBlockFormat.decode(buf, nonce, seq);
+            String failure = block.failure();
+            if (failure == null) {
+                long first = block.firstEntrySeq();
+                long last = first + block.entries().size();
+                if (blocks == 0) {
+                    if (first > headEntrySeq || last < headEntrySeq) {
+                        failure = "entries " + first + ".." + (last - 1) + " do not contain head entry " + headEntrySeq;
+                    }
+                } else if (first != end) {
+                    failure = "entry sequence " + first + " where " + end + " expected";
+                }
+            }
+            if (failure != null) {
+                stop = "end of journal: " + failure + " at block seq " + seq + " (ring index " + index + ")";
+                break;
+            }
+            long entrySeq = block.firstEntrySeq();
+            for (JournalEntry e : block.entries()) {
+                if (entrySeq >= headEntrySeq) {
+                    replay.accept(e);
+                    entries++;
+                }
+                entrySeq++;
+            }
+            end = entrySeq;
+            ends[(int) index] = end;
+            blocks++;
+            seq++;
+        }
+        int scrubbed = scrubBeyond(store, nonce, headBlockSeq, seq, buf);
+        RecoveryJournal j = new RecoveryJournal(store, nonce, headBlockSeq, headEntrySeq,
+                new ReplayResult(blocks, entries, stop, scrubbed));
+        System.arraycopy(ends, 0, j.blockEnd, 0, blockCount);
+        j.nextWriteSeq = seq;
+        j.nextBlockSeq = seq;
+        j.nextEntrySeq = end;
+        j.durableEntrySeq = end - 1;
+        return j;
+    }
+
+    /** Zeroes valid blocks of this nonce whose seq lies in (endSeq, headBlockSeq + blockCount). */
+    private static int scrubBeyond(JournalStore store, long nonce, long headBlockSeq, long endSeq, ByteBuffer buf)
+            throws IOException {
+        int blockCount = store.blockCount();
+        int scrubbed = 0;
+        for (long s = endSeq + 1; s - headBlockSeq < blockCount; s++) {
+            long index = JournalBlockFormat.ringIndex(s, blockCount);
+            buf.clear();
+            store.readBlock(index, buf);
+            if (JournalBlockFormat.check(buf, nonce, s) == null) {
+                ByteBuffer zero = JournalBlockFormat.allocate();
+                store.writeBlock(index, zero);
+                scrubbed++;
+            }
+        }
+        if (scrubbed > 0) {
+            store.sync();
+        }
+        return scrubbed;
+    }
+
+    private static void checkStore(JournalStore store) {
+        Objects.requireNonNull(store, "store");
+        if (store.blockCount() < 1) {
+            throw new IllegalArgumentException("journal store needs at least one block, has " + store.blockCount());
+        }
+    }
+
+    /** What {@link #open} replayed; for {@link #create} a result with stop reason "new journal". */
+    public ReplayResult replayResult() {
+        return replayResult;
+    }
+
+    /**
+     * Adds an entry to the current block in memory and returns its global sequence number. No I/O;
+     * the entry is durable once {@link #commit()} returns a value {@code >=} that number.
+     *
+     * @throws IllegalArgumentException if the entry cannot be encoded
+     * @throws IllegalStateException    if the journal is closed
+     */
+    public long append(JournalEntry e) {
+        Objects.requireNonNull(e, "entry");
+        synchronized (lock) {
+            if (closed) {
+                throw new IllegalStateException("recovery journal is closed");
+            }
+            if (current == null) {
+                ByteBuffer b = freeBuffers.pollFirst();
+                current = b != null ? b : JournalBlockFormat.allocate();
+                currentBlockSeq = nextBlockSeq++;
+                currentFirstEntry = nextEntrySeq;
+                currentCount = 0;
+            }
+            e.encodeTo(current, JournalBlockFormat.entryOffset(currentCount)); // validates first
+            currentCount++;
+            long seq = nextEntrySeq++;
+            if (currentCount == JournalBlockFormat.MAX_ENTRIES) {
+                closeCurrent();
+            }
+            return seq;
+        }
+    }
+
+    private void closeCurrent() {
+        pending.addLast(new PendingBlock(current, currentBlockSeq, currentFirstEntry, currentCount));
+        current = null;
+        currentCount = 0;
+    }
+
+    /**
+     * Group commit: writes every appended-but-unwritten entry (closing the current partial block),
+     * syncs the store once, and returns the highest durable entry sequence. A caller whose entries
+     * were already made durable by a concurrent commit returns without I/O. Entries appended while
+     * a commit is writing go to the next commit.
+     *
+     * <p>If some block has no free ring slot, the blocks that fit are still written and synced, and
+     * if the caller's entries are not all durable a {@link JournalFullException} is thrown; nothing
+     * is lost and a later commit (after {@link #trim}) writes the rest.
+     *
+     * @throws JournalFullException if the ring has no room for the caller's entries
+     * @throws IOException          if the store failed now or during an earlier commit; after such
+     *                              a failure every later commit throws too
+     */
+    public long commit() throws IOException {
+        long target;
+        synchronized (lock) {
+            checkUsable();
+            target = nextEntrySeq - 1;
+            if (target <= durableEntrySeq) {
+                return durableEntrySeq;
+            }
+        }
+        commitLock.lock();
+        try {
+            List<PendingBlock> batch = new ArrayList<>();
+            synchronized (lock) {
+                checkUsable();
+                if (durableEntrySeq >= target) {
+                    return durableEntrySeq; // another committer's sync covered us
+                }
+                if (current != null && currentCount > 0 && fits(currentBlockSeq)) {
+                    closeCurrent();
+                }
+                for (PendingBlock b : pending) {
+                    if (!fits(b.blockSeq())) {
+                        break;
+                    }
+                    batch.add(b);
+                }
+            }
+            if (!batch.isEmpty()) {
+                writeAndSync(batch);
+            }
+            synchronized (lock) {
+                if (durableEntrySeq < target) {
+                    long blocked = !pending.isEmpty() ? pending.peekFirst().blockSeq() : currentBlockSeq;
+                    throw new JournalFullException(blocked, headBlockSeq, blockCount, nextEntrySeq - 1 - durableEntrySeq);
+                }
+                return durableEntrySeq;
+            }
+        } finally {
+            commitLock.unlock();
+        }
+    }
+
+    /** Called with commitLock held; the batch buffers are no longer touched by appenders. */
+    private void writeAndSync(List<PendingBlock> batch) throws IOException {
+        for (PendingBlock b : batch) {
+            ByteBuffer buf = b.buffer();
+            JournalBlockFormat.seal(buf, b.count(), b.blockSeq(), b.firstEntrySeq(), nonce);
+            long index = JournalBlockFormat.ringIndex(b.blockSeq(), blockCount);
+            buf.clear();
+            try {
+                store.writeBlock(index, buf);
+            } catch (IOException | RuntimeException e) {
+                throw fail("recovery journal write of block seq " + b.blockSeq() + " (ring index " + index
+                        + ") failed: " + e, e);
+            }
+            synchronized (lock) {
+                blocksWritten++;
+            }
+        }
+        PendingBlock first = batch.get(0);
+        PendingBlock last = batch.get(batch.size() - 1);
+        try {
+            store.sync();
+        } catch (IOException | RuntimeException e) {
+            throw fail("recovery journal sync after writing block seq " + first.blockSeq() + ".." + last.blockSeq()
+                    + " failed: " + e, e);
+        }
+        synchronized (lock) {
+            syncs++;
+            for (PendingBlock b : batch) {
+                PendingBlock removed = pending.pollFirst();
+                assert removed == b;
+                long end = b.firstEntrySeq() + b.count();
+                blockEnd[(int) JournalBlockFormat.ringIndex(b.blockSeq(), blockCount)] = end;
+                entriesCommitted += b.count();
+                if (freeBuffers.size() < MAX_FREE_BUFFERS) {
+                    freeBuffers.addLast(b.buffer());
+                }
+            }
+            nextWriteSeq = last.blockSeq() + 1;
+            durableEntrySeq = last.firstEntrySeq() + last.count() - 1;
+        }
+    }
+
+    private IOException fail(String message, Throwable cause) {
+        IOException e = new IOException(message, cause);
+        synchronized (lock) {
+            if (failure == null) {
+                failure = e;
+            }
+        }
+        return e;
+    }
+
+    private boolean fits(long blockSeq) {
+        return blockSeq - headBlockSeq < blockCount;
+    }
+
+    private void checkUsable() throws IOException {
+        if (closed) {
+            throw new IllegalStateException("recovery journal is closed");
+        }
+        if (failure != null) {
+            throw new IOException("recovery journal unusable after an earlier failure: " + failure.getMessage(),
+                    failure.getCause());
+        }
+    }
+
+    /**
+     * Declares that every entry with seq {@code < entrySeq} is durable elsewhere (a checkpoint),
+     * freeing the ring blocks that hold only such entries. Never moves backwards.
+     *
+     * @throws IllegalArgumentException if {@code entrySeq > durableEntrySeq() + 1}: the journal
+     *                                  cannot be trimmed past what it has made durable
+     */
+    public void trim(long entrySeq) {
+        synchronized (lock) {
+            if (entrySeq > durableEntrySeq + 1) {
+                throw new IllegalArgumentException("cannot trim to entry " + entrySeq
+                        + ": only entries up to " + durableEntrySeq + " are durable");
+            }
+            if (entrySeq <= headEntrySeq) {
+                return;
+            }
+            headEntrySeq = entrySeq;
+            while (headBlockSeq < nextWriteSeq
+                    && blockEnd[(int) JournalBlockFormat.ringIndex(headBlockSeq, blockCount)] <= entrySeq) {
+                headBlockSeq++;
+            }
+        }
+    }
+
+    /** Block seq replay must start from; store it in the super block. */
+    public long headBlockSeq() {
+        synchronized (lock) {
+            return headBlockSeq;
+        }
+    }
+
+    /** First entry seq still needed; store it in the super block. */
+    public long headEntrySeq() {
+        synchronized (lock) {
+            return headEntrySeq;
+        }
+    }
+
+    /** Highest entry seq made durable (0 if none). */
+    public long durableEntrySeq() {
+        synchronized (lock) {
+            return durableEntrySeq;
+        }
+    }
+
+    /** Highest entry seq appended so far (0 if none ever). */
+    public long lastAppendedSeq() {
+        synchronized (lock) {
+            return nextEntrySeq - 1;
+        }
+    }
+
+    /** Ring blocks holding written, untrimmed entries. */
+    public int usedBlocks() {
+        synchronized (lock) {
+            return (int) (nextWriteSeq - headBlockSeq);
+        }
+    }
+
+    /** Ring size in blocks. */
+    public int blockCount() {
+        return blockCount;
+    }
+
+    /** True when used blocks plus blocks still to be written exceed half the ring. */
+    public boolean needsCheckpoint() {
+        synchronized (lock) {
+            long inUse = nextWriteSeq - headBlockSeq + pending.size() + (current != null && currentCount > 0 ? 1 : 0);
+            return inUse * 2 > blockCount;
+        }
+    }
+
+    /** Entries made durable by commits of this instance. */
+    public long entriesCommitted() {
+        synchronized (lock) {
+            return entriesCommitted;
+        }
+    }
+
+    /** Blocks written by commits of this instance. */
+    public long blocksWritten() {
+        synchronized (lock) {
+            return blocksWritten;
+        }
+    }
+
+    /** Store syncs issued by commits of this instance. */
+    public long syncs() {
+        synchronized (lock) {
+            return syncs;
+        }
+    }
+
+    /** Marks the journal closed; commits nothing (call {@link #commit()} first if wanted). */
+    @Override
+    public void close() {
+        synchronized (lock) {
+            closed = true;
+        }
+    }
+}
