@@ -1,0 +1,220 @@
+package org.jvdo.core;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.zip.CRC32C;
+
+/**
+ * One volume's logical → physical map: pages of {@link #ENTRIES_PER_PAGE} 8-byte {@link Mapping}
+ * entries in a contiguous region of the pool file, read through a bounded LRU cache of pages.
+ * Never one Java object per block: a cached page is one {@code long[]}.
+ *
+ * <p>Page layout (little-endian): CRC32C of bytes [4, 4096) at 0, magic "BM" at 4, version u16
+ * at 6, then 511 entries. A page that was never written is a hole of zeros in the sparse file
+ * and means "all unmapped". Dirty pages are written at a checkpoint, or when evicted, and only
+ * after the journal entries that changed them are durable (write-ahead rule).
+ */
+public final class BlockMap {
+    public static final int ENTRIES_PER_PAGE = 511;
+    public static final int PAGE_MAGIC = 0x4D42;
+    public static final int PAGE_VERSION = 1;
+
+    /** Makes the journal durable through an entry before a page holding its change is written. */
+    public interface WriteAheadGate {
+        void ensureDurable(long entrySeq) throws IOException;
+    }
+
+    private static final class Page {
+        final long[] entries = new long[ENTRIES_PER_PAGE];
+        boolean dirty;
+        long lastSeq;
+    }
+
+    private final String volumeName;
+    private final BlockStore store;
+    private final long mapStart;
+    private final long mapPages;
+    private final long logicalBlocks;
+    private final WriteAheadGate gate;
+    private final int capacity;
+    private final LinkedHashMap<Long, Page> cache;
+    private long pageReads, pageWrites;
+
+    public BlockMap(String volumeName, BlockStore store, long mapStart, long mapPages, long logicalBlocks,
+                    int cachePages, WriteAheadGate gate) {
+        this.volumeName = volumeName;
+        this.store = store;
+        this.mapStart = mapStart;
+        this.mapPages = mapPages;
+        this.logicalBlocks = logicalBlocks;
+        this.gate = gate;
+        this.capacity = Math.max(4, cachePages);
+        this.cache = new LinkedHashMap<>(64, 0.75f, true);
+    }
+
+    public static long pagesFor(long logicalBlocks) {
+        return (logicalBlocks + ENTRIES_PER_PAGE - 1) / ENTRIES_PER_PAGE;
+    }
+
+    public long logicalBlocks() { return logicalBlocks; }
+
+    private void checkLbn(long lbn) {
+        if (lbn < 0 || lbn >= logicalBlocks) {
+            throw new VdoException(Errno.EINVAL, "volume " + volumeName + ": logical block " + lbn + " out of range 0.." + (logicalBlocks - 1));
+        }
+    }
+
+    public synchronized long get(long lbn) throws IOException {
+        checkLbn(lbn);
+        return page(lbn / ENTRIES_PER_PAGE).entries[(int) (lbn % ENTRIES_PER_PAGE)];
+    }
+
+    /** Sets the entry for {@code lbn}, changed by journal entry {@code seq}; returns the old entry. */
+    public synchronized long set(long lbn, long mapping, long seq) throws IOException {
+        checkLbn(lbn);
+        Page p = page(lbn / ENTRIES_PER_PAGE);
+        int i = (int) (lbn % ENTRIES_PER_PAGE);
+        long old = p.entries[i];
+        p.entries[i] = mapping;
+        p.dirty = true;
+        if (seq > p.lastSeq) p.lastSeq = seq;
+        return old;
+    }
+
+    private Page page(long index) throws IOException {
+        Page p = cache.get(index);
+        if (p != null) return p;
+        p = load(index);
+        cache.put(index, p);
+        if (cache.size() > capacity) evictOne();
+        return p;
+    }
+
+    private void evictOne() throws IOException {
+        Iterator<Map.Entry<Long, Page>> it = cache.entrySet().iterator();
+        Map.Entry<Long, Page> e = it.next();
+        Page p = e.getValue();
+        if (p.dirty) {
+            gate.ensureDurable(p.lastSeq);
+            writePage(e.getKey(), p);
+        }
+        it.remove();
+    }
+
+    private Page load(long index) throws IOException {
+        Page p = new Page();
+        ByteBuffer b = ByteBuffer.allocate(BlockStore.BLOCK_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        store.read(mapStart + index, b);
+        pageReads++;
+        decodePage(b, p.entries, describePage(index));
+        return p;
+    }
+
+    private String describePage(long index) {
+        return store.describe() + ": volume " + volumeName + " block map page " + index + " (block " + (mapStart + index) + ")";
+    }
+
+    /** Decodes a page into {@code entries}; an all-zero page is empty. */
+    static void decodePage(ByteBuffer b, long[] entries, String where) {
+        b.order(ByteOrder.LITTLE_ENDIAN);
+        int crcStored = b.getInt(0);
+        int magic = b.getShort(4) & 0xFFFF;
+        if (crcStored == 0 && magic == 0) {
+            boolean allZero = true;
+            for (int i = 0; i < BlockStore.BLOCK_SIZE; i += 8) if (b.getLong(i) != 0) { allZero = false; break; }
+            if (allZero) { java.util.Arrays.fill(entries, 0L); return; }
+        }
+        if (magic != PAGE_MAGIC) throw new CorruptPoolException(where + ": bad page magic 0x" + Integer.toHexString(magic));
+        int version = b.getShort(6) & 0xFFFF;
+        if (version != PAGE_VERSION) throw new CorruptPoolException(where + ": unsupported page version " + version);
+        CRC32C crc = new CRC32C();
+        crc.update(b.array(), 4, BlockStore.BLOCK_SIZE - 4);
+        if ((int) crc.getValue() != crcStored) throw new CorruptPoolException(where + ": checksum mismatch");
+        for (int i = 0; i < ENTRIES_PER_PAGE; i++) {
+            long m = b.getLong(8 + i * 8);
+            if (!Mapping.isValid(m)) throw new CorruptPoolException(where + ": entry " + i + " is invalid " + Mapping.describe(m));
+            entries[i] = m;
+        }
+    }
+
+    static ByteBuffer encodePage(long[] entries) {
+        ByteBuffer b = ByteBuffer.allocate(BlockStore.BLOCK_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        b.putShort(4, (short) PAGE_MAGIC);
+        b.putShort(6, (short) PAGE_VERSION);
+        for (int i = 0; i < ENTRIES_PER_PAGE; i++) b.putLong(8 + i * 8, entries[i]);
+        CRC32C crc = new CRC32C();
+        crc.update(b.array(), 4, BlockStore.BLOCK_SIZE - 4);
+        b.putInt(0, (int) crc.getValue());
+        return b;
+    }
+
+    private void writePage(long index, Page p) throws IOException {
+        store.write(mapStart + index, encodePage(p.entries));
+        pageWrites++;
+        p.dirty = false;
+    }
+
+    /** Writes every dirty page (the caller has made the journal durable first); returns pages written. */
+    public synchronized int writeDirtyPages() throws IOException {
+        int n = 0;
+        for (Map.Entry<Long, Page> e : cache.entrySet()) {
+            if (e.getValue().dirty) { writePage(e.getKey(), e.getValue()); n++; }
+        }
+        return n;
+    }
+
+    public synchronized int dirtyPages() {
+        int n = 0;
+        for (Page p : cache.values()) if (p.dirty) n++;
+        return n;
+    }
+
+    /** Visits every entry that is not unmapped: {@code visitor.visit(lbn, mapping)}; reads pages not cached without caching them. */
+    public synchronized void forEachMapped(MappingVisitor visitor) throws IOException {
+        long[] tmp = new long[ENTRIES_PER_PAGE];
+        ByteBuffer b = ByteBuffer.allocate(BlockStore.BLOCK_SIZE);
+        for (long pi = 0; pi < mapPages; pi++) {
+            long[] entries;
+            Page p = cache.get(pi);
+            if (p != null) {
+                entries = p.entries;
+            } else {
+                b.clear();
+                store.read(mapStart + pi, b);
+                decodePage(b, tmp, describePage(pi));
+                entries = tmp;
+            }
+            long base = pi * ENTRIES_PER_PAGE;
+            for (int i = 0; i < ENTRIES_PER_PAGE; i++) {
+                if (entries[i] != 0 && base + i < logicalBlocks) visitor.visit(base + i, entries[i]);
+            }
+        }
+    }
+
+    /** Receives mapped entries. */
+    public interface MappingVisitor {
+        void visit(long lbn, long mapping) throws IOException;
+    }
+
+    public synchronized int cachedPages() { return cache.size(); }
+
+    public synchronized long pageReads() { return pageReads; }
+
+    public synchronized long pageWrites() { return pageWrites; }
+
+    /** Drops clean pages from the cache (tests, memory measurement). */
+    public synchronized void dropClean() {
+        List<Long> clean = new ArrayList<>();
+        for (Map.Entry<Long, Page> e : cache.entrySet()) if (!e.getValue().dirty) clean.add(e.getKey());
+        for (Long k : clean) cache.remove(k);
+    }
+
+    /** Bytes of heap one cached page costs (entries + object headers + LRU node), for the memory statement. */
+    public static long bytesPerCachedPage() { return ENTRIES_PER_PAGE * 8L + 16 + 32 + 48 + 16; }
+}

@@ -1,0 +1,89 @@
+package org.jvdo.core;
+
+import org.jvdo.core.compress.CompressionTask;
+import org.jvdo.core.compress.FragmentCodec;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One 4 KiB logical block on its way through the write path (dm-vdo's data_vio): it carries its
+ * data, its state and where it is; each stage hands it to the next by a call, never by a thread
+ * waiting. Reused from the {@link VioPool}.
+ */
+final class DataVio implements CompressionTask {
+    static final int WRITE = 0;
+    static final int TRIM = 1;
+    static final int WRITE_ZERO = 2;
+
+    final WritePath path;
+    final byte[] data = new byte[4096];
+    final byte[] compressed = new byte[FragmentCodec.MAX_OUTPUT];
+    final long[] hash = new long[2];
+
+    Volume volume;
+    long lbn;
+    long key;
+    int kind;
+    IoRequest request;
+    boolean acked;
+    boolean reserved;
+    long generation;
+
+    /** Sub-block write: bytes to lay over the block's current content. */
+    ByteBuffer partialSrc;
+    int partialOffset;
+    /** False until {@link #data} holds the complete new block (partial writes merge first). */
+    volatile boolean ready;
+    /** Partial writes queued behind this one that merge over its data once it is ready. */
+    List<DataVio> mergeWaiters;
+    /** Acknowledge as soon as the data is complete (else only once stored, so errors such as ENOSPC reach the client). */
+    boolean ackEarly;
+
+    Fingerprint fingerprint;
+    boolean inPacker;
+    int compressedSize;
+    int encoding;
+    long newMapping;
+    /** The reference on newMapping's block that this vio holds for the block map. */
+    boolean holdsRef;
+
+    DataVio(WritePath path) { this.path = path; }
+
+    void reset() {
+        volume = null; request = null; partialSrc = null; mergeWaiters = null; fingerprint = null;
+        acked = false; ackEarly = false; reserved = false; ready = false; inPacker = false; holdsRef = false;
+        newMapping = 0; compressedSize = 0; kind = WRITE;
+    }
+
+    boolean isZeroBlock() {
+        for (int i = 0; i < 4096; i += 8) {
+            if (data[i] != 0 || data[i + 1] != 0 || data[i + 2] != 0 || data[i + 3] != 0
+                    || data[i + 4] != 0 || data[i + 5] != 0 || data[i + 6] != 0 || data[i + 7] != 0) return false;
+        }
+        return true;
+    }
+
+    void addMergeWaiter(DataVio succ) {
+        if (mergeWaiters == null) mergeWaiters = new ArrayList<>(1);
+        mergeWaiters.add(succ);
+    }
+
+    @Override
+    public byte[] source() { return data; }
+
+    @Override
+    public byte[] target() { return compressed; }
+
+    @Override
+    public void compressed(int size, int encoding) { path.compressionDone(this, size, encoding, null); }
+
+    @Override
+    public void failed(Throwable error) { path.compressionDone(this, 0, 0, error); }
+
+    @Override
+    public String toString() {
+        return "DataVio[" + (volume == null ? "-" : volume.name()) + " lbn " + lbn + "]";
+    }
+}

@@ -1,0 +1,797 @@
+package org.jvdo.core;
+
+import org.jvdo.core.compress.CompressionEngine;
+import org.jvdo.core.compress.Lz4Engine;
+import org.jvdo.core.compress.NoCompressionEngine;
+import org.jvdo.journal.JournalEntry;
+import org.jvdo.journal.RecoveryJournal;
+import org.jvdo.packer.Packer;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.regex.Pattern;
+
+/**
+ * A pool: one backing file ({@value #DATA_FILE}) holding the super block, the recovery journal,
+ * the slabs with their reference counts and every volume's block map; plus the saved dedup index
+ * ({@value #INDEX_FILE}, advice only) and a lock file, all in one folder. Volumes share the slab
+ * depot and the index, so a block written to two volumes is stored once.
+ *
+ * <p>Lifecycle: {@link #create} formats, {@link #open} opens, replaying the journal and rebuilding
+ * reference counts from the block maps after a crash; {@link #close} is the clean shutdown.
+ */
+public final class Pool implements AutoCloseable {
+    static final Logger LOG = Logger.getLogger("org.jvdo.core");
+    public static final String DATA_FILE = "pool.jvdo";
+    public static final String INDEX_FILE = "index.jvdo";
+    public static final String LOCK_FILE = "lock";
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+    private static final ByteBuffer ZEROS = ByteBuffer.allocate(4096).asReadOnlyBuffer();
+    public static final int ENGINE_LZ4 = 0;
+    public static final int ENGINE_QAT = 1;
+    public static final int ENGINE_NONE = 2;
+
+    private final Path dir;
+    private final PoolConfig cfg;
+    final BlockStore store;
+    private final SuperBlock sb;
+    final SlabDepot depot;
+    RecoveryJournal journal;
+    final DedupIndex index;
+    final Packer<DataVio> packer;
+    final VioPool vios;
+    final WritePath path;
+    final FlushTracker flushTracker = new FlushTracker();
+    final ReentrantReadWriteLock mappingLock = new ReentrantReadWriteLock();
+    final LongAdder compressedBlocksWritten = new LongAdder();
+    private final Map<String, Volume> volumes = new ConcurrentHashMap<>();
+    private final Map<String, CompressionEngine> engines = new LinkedHashMap<>();
+    private final ExecutorService ioExecutor;
+    private final ScheduledExecutorService flusher;
+    private final FileChannel lockChannel;
+    private final FileLock lock;
+    private final AtomicLong flushReady = new AtomicLong();
+    private long flushSynced;
+    private volatile String readOnlyReason;
+    private volatile boolean closing;
+    private volatile boolean closed;
+    private volatile boolean crashed;
+    private final String openReport;
+    private final long checkpoints[] = new long[1];
+
+    private Pool(Path dir, PoolConfig cfg, FileChannel lockChannel, FileLock lock, BlockStore store, SuperBlock sb,
+                 boolean fresh) throws IOException {
+        this.dir = dir;
+        this.cfg = cfg;
+        this.lockChannel = lockChannel;
+        this.lock = lock;
+        this.store = store;
+        this.sb = sb;
+        this.path = new WritePath(this);
+        this.depot = new SlabDepot(sb.slabDataBlocks, sb.physicalLimit, sb.slabs, this::addSlab);
+        engines.put("lz4", new Lz4Engine(cfg.compressionThreads, Math.max(1024, cfg.vioPoolSize * 2)));
+        engines.put("none", new NoCompressionEngine());
+        for (SuperBlock.VolumeRecord r : sb.volumes) attachVolume(r);
+        JournalRegion region = new JournalRegion(store, sb.journalStart, sb.journalBlocks);
+        StringBuilder report = new StringBuilder();
+        if (fresh) {
+            journal = RecoveryJournal.create(region, sb.nonce);
+        } else {
+            Map<Integer, Volume> byId = new LinkedHashMap<>();
+            for (Volume v : volumes.values()) byId.put(v.id(), v);
+            long[] replayed = {0, 0};
+            try {
+                journal = RecoveryJournal.open(region, sb.nonce, sb.journalHeadBlockSeq, sb.journalHeadEntrySeq, e -> {
+                    if (e.op() != JournalEntry.OP_MAP) return;
+                    Volume v = byId.get(e.volume());
+                    if (v == null) { replayed[1]++; return; }
+                    if (!Mapping.isValid(e.newMapping()) || e.lbn() < 0 || e.lbn() >= v.logicalBlocks()) {
+                        throw new CorruptPoolException(store.describe() + ": journal entry for volume " + v.name()
+                                + " lbn " + e.lbn() + " holds invalid mapping " + Mapping.describe(e.newMapping()));
+                    }
+                    try {
+                        v.blockMap().set(e.lbn(), e.newMapping(), 0);
+                    } catch (IOException io) {
+                        throw new UncheckedIOException(io);
+                    }
+                    replayed[0]++;
+                });
+            } catch (UncheckedIOException e) {
+                throw e.getCause();
+            }
+            boolean recover = !sb.clean || replayed[0] > 0;
+            report.append("journal: ").append(journal.replayResult());
+            if (recover) {
+                report.append("; recovered after an unclean shutdown: replayed ").append(replayed[0]).append(" mappings");
+                rebuildReferenceCounts();
+            } else if (!depot.load(store, sb.refcountCrc)) {
+                report.append("; reference counts failed their checksum: rebuilt from the block maps");
+                rebuildReferenceCounts();
+            }
+            if (sb.readOnly) readOnlyReason = sb.readOnlyReason.isEmpty() ? "read-only mode recorded in the super block" : sb.readOnlyReason;
+        }
+        this.index = loadIndex(report);
+        this.openReport = report.toString();
+        this.packer = new Packer<>(Packer.DEFAULT_BIN_COUNT, path::writeBin);
+        this.vios = new VioPool(cfg.vioPoolSize, () -> new DataVio(path));
+        this.ioExecutor = Executors.newFixedThreadPool(cfg.ioThreads, daemon("jvdo-io"));
+        this.flusher = Executors.newSingleThreadScheduledExecutor(daemon("jvdo-flusher"));
+        if (!fresh && readOnlyReason == null) checkpoint();
+        synchronized (sb) {
+            sb.clean = false;
+            if (readOnlyReason == null) sb.write(store);
+        }
+        long period = Math.max(1, cfg.packerTimeoutMillis / 4);
+        flusher.scheduleWithFixedDelay(this::packerTimeout, period, period, TimeUnit.MILLISECONDS);
+        flusher.scheduleWithFixedDelay(this::background, 100, 100, TimeUnit.MILLISECONDS);
+    }
+
+    private static java.util.concurrent.ThreadFactory daemon(String name) {
+        AtomicLong n = new AtomicLong();
+        return r -> {
+            Thread t = new Thread(r, name + "-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    public static boolean exists(Path dir) { return Files.exists(dir.resolve(DATA_FILE)); }
+
+    /** Formats a new pool in {@code dir} (created if missing); refuses if one is there already. */
+    public static Pool create(Path dir, PoolConfig cfg) throws IOException {
+        Files.createDirectories(dir);
+        if (exists(dir)) throw new VdoException(Errno.EINVAL, "a pool already exists in " + dir);
+        if (cfg.physicalBytes < 4096L * 16) throw new VdoException(Errno.EINVAL, "physical size " + cfg.physicalBytes + " is too small");
+        if (cfg.slabDataBlocks < 16 || cfg.journalBlocks < 16) throw new VdoException(Errno.EINVAL, "slab or journal size too small");
+        FileChannel lc = FileChannel.open(dir.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileLock lock = acquireLock(dir, lc);
+        BlockStore store = null;
+        try {
+            store = cfg.storeWrapper.apply(new FileBlockStore(dir.resolve(DATA_FILE), true));
+            SecureRandom rnd = new SecureRandom();
+            SuperBlock sb = new SuperBlock();
+            sb.uuid = UUID.randomUUID();
+            sb.nonce = rnd.nextLong();
+            sb.journalBlocks = cfg.journalBlocks;
+            sb.slabDataBlocks = cfg.slabDataBlocks;
+            sb.slabRefBlocks = SlabDepot.refBlocksFor(cfg.slabDataBlocks);
+            sb.physicalLimit = cfg.physicalBytes / 4096;
+            sb.nextRegionBlock = SuperBlock.JOURNAL_START + cfg.journalBlocks;
+            sb.write(store);
+            return new Pool(dir, cfg, lc, lock, store, sb, true);
+        } catch (IOException | RuntimeException e) {
+            if (store != null) store.close();
+            lock.release();
+            lc.close();
+            throw e;
+        }
+    }
+
+    /** Opens an existing pool; after an unclean shutdown it replays the journal and rebuilds reference counts. */
+    public static Pool open(Path dir, PoolConfig cfg) throws IOException {
+        if (!exists(dir)) throw new VdoException(Errno.EINVAL, "no pool in " + dir + " (missing " + dir.resolve(DATA_FILE) + ")");
+        FileChannel lc = FileChannel.open(dir.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileLock lock = acquireLock(dir, lc);
+        BlockStore store = null;
+        try {
+            store = cfg.storeWrapper.apply(new FileBlockStore(dir.resolve(DATA_FILE), false));
+            if (store.sizeInBlocks() < SuperBlock.JOURNAL_START) {
+                throw new CorruptPoolException(store.describe() + ": file is truncated (" + store.sizeInBlocks() + " blocks, no complete super block)");
+            }
+            SuperBlock sb = SuperBlock.read(store);
+            if (sb.journalStart != SuperBlock.JOURNAL_START || sb.slabRefBlocks != SlabDepot.refBlocksFor(sb.slabDataBlocks)) {
+                throw new CorruptPoolException(store.describe() + ": super block geometry is inconsistent");
+            }
+            return new Pool(dir, cfg, lc, lock, store, sb, false);
+        } catch (IOException | RuntimeException e) {
+            if (store != null) store.close();
+            lock.release();
+            lc.close();
+            throw e;
+        }
+    }
+
+    public static Pool openOrCreate(Path dir, PoolConfig cfg) throws IOException {
+        return exists(dir) ? open(dir, cfg) : create(dir, cfg);
+    }
+
+    private static FileLock acquireLock(Path dir, FileChannel lc) throws IOException {
+        FileLock l;
+        try {
+            l = lc.tryLock();
+        } catch (OverlappingFileLockException e) {
+            l = null;
+        }
+        if (l == null) {
+            lc.close();
+            throw new VdoException(Errno.EBUSY, "pool " + dir + " is in use by another jvdo (lock file " + dir.resolve(LOCK_FILE) + ")");
+        }
+        return l;
+    }
+
+    /** What the open found and did (journal replay, rebuilds), for the log. */
+    public String openReport() { return openReport; }
+
+    private DedupIndex loadIndex(StringBuilder report) {
+        Path f = dir.resolve(INDEX_FILE);
+        int initial = (int) Math.min(cfg.indexMaxSlots, Math.max(1024, depot.dataBlocksUsed() * 2));
+        try {
+            MemoryIndex idx = MemoryIndex.load(f, cfg.indexMaxSlots);
+            report.append("; index: loaded ").append(idx.entries()).append(" entries");
+            return idx;
+        } catch (NoSuchFileException e) {
+            return new MemoryIndex(initial, cfg.indexMaxSlots);
+        } catch (IOException | RuntimeException e) {
+            LOG.warning("dedup index unusable, starting an empty one (advice only, no data lost): " + e.getMessage());
+            report.append("; index: ").append(e.getMessage()).append(" - started empty");
+            return new MemoryIndex(initial, cfg.indexMaxSlots);
+        }
+    }
+
+    private void attachVolume(SuperBlock.VolumeRecord r) {
+        BlockMap map = new BlockMap(r.name, store, r.mapStart, r.mapPages, r.logicalBlocks, cfg.blockMapCachePages, this::ensureDurable);
+        volumes.put(r.name, new Volume(this, r, map, engineFor(r.engine)));
+    }
+
+    private CompressionEngine engineFor(int code) {
+        return switch (code) {
+            case ENGINE_NONE -> engines.get("none");
+            default -> engines.get("lz4");
+        };
+    }
+
+    private static int engineCode(String name) {
+        return switch (name) {
+            case "lz4" -> ENGINE_LZ4;
+            case "none" -> ENGINE_NONE;
+            case "qat" -> ENGINE_QAT;
+            default -> throw new VdoException(Errno.EINVAL, "unknown compression engine '" + name + "' (lz4, none)");
+        };
+    }
+
+    /** Rebuilds every reference count and each volume's usage from the block maps, the truth after a crash. */
+    private void rebuildReferenceCounts() throws IOException {
+        depot.clear();
+        for (Volume v : volumes.values()) {
+            long[] used = {0, 0};
+            v.blockMap().forEachMapped((lbn, m) -> {
+                used[0]++;
+                if (Mapping.state(m) == Mapping.ZERO) used[1]++;
+                if (Mapping.hasBlock(m) && !depot.increment(Mapping.pbn(m))) {
+                    throw new CorruptPoolException(store.describe() + ": volume " + v.name() + " lbn " + lbn + " maps "
+                            + Mapping.describe(m) + ", which is not a usable data block");
+                }
+            });
+            v.resetUsage(used[0], used[1]);
+        }
+    }
+
+    /** The clean shutdown: everything acknowledged is written, the journal checkpointed, counts and index saved. */
+    @Override
+    public synchronized void close() throws IOException {
+        if (closed) return;
+        closing = true;
+        try {
+            if (readOnlyReason == null) {
+                try {
+                    flush().get(60, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } catch (ExecutionException | TimeoutException e) {
+                    LOG.log(Level.WARNING, "final flush failed", e);
+                }
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while ((vios.inUse() > 0 || flushTracker.outstandingWrites() > 0) && System.nanoTime() < deadline) {
+                packer.flush();
+                try { Thread.sleep(2); } catch (InterruptedException e) { Thread.currentThread().interrupt(); break; }
+            }
+            flusher.shutdown();
+            try { flusher.awaitTermination(10, TimeUnit.SECONDS); } catch (InterruptedException e) { Thread.currentThread().interrupt(); }
+            if (readOnlyReason == null) {
+                checkpoint();
+                synchronized (sb) {
+                    sb.refcountCrc = depot.save(store);
+                    store.sync();
+                    sb.clean = true;
+                    writeSuperBlockLocked();
+                }
+                try {
+                    index.save(dir.resolve(INDEX_FILE));
+                } catch (IOException e) {
+                    LOG.warning("could not save the dedup index (advice only): " + e.getMessage());
+                }
+            }
+        } finally {
+            closed = true;
+            shutdownThreads();
+            store.close();
+            lock.release();
+            lockChannel.close();
+        }
+    }
+
+    /**
+     * Stops the pool as a crash would: no flush, no checkpoint, nothing more written. What was
+     * written before stays in the file, as after {@code kill -9}. For tests.
+     */
+    public synchronized void crash() throws IOException {
+        if (closed) return;
+        crashed = true;
+        closing = true;
+        closed = true;
+        flusher.shutdownNow();
+        shutdownThreads();
+        store.close();
+        lock.release();
+        lockChannel.close();
+    }
+
+    private void shutdownThreads() {
+        flusher.shutdownNow();
+        ioExecutor.shutdownNow();
+        for (CompressionEngine e : engines.values()) e.close();
+    }
+
+    // ---------------------------------------------------------------- volumes
+
+    public Volume createVolume(String name, long logicalBytes) throws IOException {
+        return createVolume(name, logicalBytes, cfg.defaultEngine);
+    }
+
+    public Volume createVolume(String name, long logicalBytes, String engine) throws IOException {
+        if (name == null || !NAME.matcher(name).matches()) {
+            throw new VdoException(Errno.EINVAL, "bad volume name '" + name + "': 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit");
+        }
+        if (logicalBytes <= 0 || logicalBytes % 4096 != 0) {
+            throw new VdoException(Errno.EINVAL, "volume size must be a positive multiple of 4096 bytes, not " + logicalBytes);
+        }
+        int code = engineCode(engine);
+        if (code == ENGINE_QAT) throw new VdoException(Errno.ENOTSUP, "the qat engine is not available in this build");
+        checkWritable();
+        synchronized (sb) {
+            if (volumes.containsKey(name)) throw new VdoException(Errno.EINVAL, "volume " + name + " already exists");
+            if (sb.volumes.size() >= SuperBlock.MAX_VOLUMES) throw new VdoException(Errno.ENOSPC, "a pool holds at most " + SuperBlock.MAX_VOLUMES + " volumes");
+            int id = 1;
+            for (SuperBlock.VolumeRecord r : sb.volumes) id = Math.max(id, r.id + 1);
+            long blocks = logicalBytes / 4096;
+            long pages = BlockMap.pagesFor(blocks);
+            SuperBlock.VolumeRecord rec = new SuperBlock.VolumeRecord(id, name, code, blocks, sb.nextRegionBlock, pages);
+            sb.nextRegionBlock += pages;
+            sb.volumes.add(rec);
+            writeSuperBlockLocked();
+            attachVolume(rec);
+            return volumes.get(name);
+        }
+    }
+
+    public Volume volume(String name) { return volumes.get(name); }
+
+    public Collection<Volume> volumes() {
+        List<Volume> l = new ArrayList<>(volumes.values());
+        l.sort((a, b) -> Integer.compare(a.id(), b.id()));
+        return l;
+    }
+
+    private long addSlab() throws IOException {
+        synchronized (sb) {
+            if (sb.slabs.size() >= SuperBlock.MAX_SLABS) throw new VdoException(Errno.ENOSPC, "slab table full");
+            long start = sb.nextRegionBlock;
+            sb.nextRegionBlock += sb.slabRefBlocks + sb.slabDataBlocks;
+            sb.slabs.add(start);
+            writeSuperBlockLocked();
+            return start;
+        }
+    }
+
+    private void writeSuperBlockLocked() throws IOException {
+        for (SuperBlock.VolumeRecord r : sb.volumes) {
+            Volume v = volumes.get(r.name);
+            if (v != null) { r.usedBlocks = v.usedBlocks(); r.zeroBlocks = v.zeroBlocks(); }
+        }
+        sb.write(store);
+    }
+
+    // ---------------------------------------------------------------- I/O entry points
+
+    private void checkWritable() {
+        if (readOnlyReason != null) throw new VdoException(Errno.EROFS, "pool " + dir + " is read-only: " + readOnlyReason);
+        if (closing) throw new VdoException(Errno.ESHUTDOWN, "pool " + dir + " is shutting down");
+    }
+
+    CompletableFuture<Void> submitWrite(Volume vol, long offset, ByteBuffer src, boolean fua, int kind) {
+        try {
+            checkWritable();
+        } catch (VdoException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        int len = src.remaining();
+        if (len == 0) return fua ? flush() : CompletableFuture.completedFuture(null);
+        long first = offset / 4096, last = (offset + len - 1) / 4096;
+        int n = (int) (last - first + 1);
+        IoRequest req = newRequest(n, fua);
+        int base = src.position();
+        for (int i = 0; i < n; i++) {
+            long lbn = first + i;
+            long blockStart = lbn * 4096;
+            int from = (int) (Math.max(offset, blockStart) - blockStart);
+            int to = (int) (Math.min(offset + len, blockStart + 4096) - blockStart);
+            ByteBuffer slice = src.slice(base + (int) (blockStart + from - offset), to - from);
+            vios.acquire(v -> {
+                v.volume = vol;
+                v.lbn = lbn;
+                v.kind = kind;
+                v.request = req;
+                if (from == 0 && to == 4096) {
+                    slice.get(0, v.data);
+                } else {
+                    v.partialSrc = slice;
+                    v.partialOffset = from;
+                }
+                path.accept(v);
+            });
+        }
+        src.position(src.limit());
+        return req.future;
+    }
+
+    private IoRequest newRequest(int n, boolean fua) {
+        IoRequest[] holder = new IoRequest[1];
+        Runnable fuaDone = fua ? () -> flush().whenComplete((r, e) -> {
+            if (e != null) holder[0].future.completeExceptionally(e);
+            else holder[0].future.complete(null);
+        }) : null;
+        holder[0] = new IoRequest(n, fuaDone);
+        return holder[0];
+    }
+
+    /** TRIM and WRITE_ZEROES: mapping-only for whole blocks, zeros written into partial edge blocks. */
+    CompletableFuture<Void> submitRange(Volume vol, long offset, long length, boolean fua, int kind) {
+        try {
+            checkWritable();
+        } catch (VdoException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        if (length == 0) return fua ? flush() : CompletableFuture.completedFuture(null);
+        long end = offset + length;
+        long firstFull = (offset + 4095) / 4096, endFull = end / 4096;
+        List<CompletableFuture<Void>> parts = new ArrayList<>(3);
+        if (firstFull >= endFull) {
+            // no whole block inside: one or two partial blocks
+            long b = offset / 4096;
+            long cut = Math.min(end, (b + 1) * 4096);
+            parts.add(submitWrite(vol, offset, ZEROS.duplicate().limit((int) (cut - offset)), false, DataVio.WRITE));
+            if (cut < end) parts.add(submitWrite(vol, cut, ZEROS.duplicate().limit((int) (end - cut)), false, DataVio.WRITE));
+        } else {
+            if (offset < firstFull * 4096) {
+                parts.add(submitWrite(vol, offset, ZEROS.duplicate().limit((int) (firstFull * 4096 - offset)), false, DataVio.WRITE));
+            }
+            if (end > endFull * 4096) {
+                parts.add(submitWrite(vol, endFull * 4096, ZEROS.duplicate().limit((int) (end - endFull * 4096)), false, DataVio.WRITE));
+            }
+            parts.add(submitMappingOnly(vol, firstFull, endFull, kind));
+        }
+        CompletableFuture<Void> all = CompletableFuture.allOf(parts.toArray(new CompletableFuture[0]));
+        return fua ? all.thenCompose(x -> flush()) : all;
+    }
+
+    private CompletableFuture<Void> submitMappingOnly(Volume vol, long firstLbn, long endLbn, int kind) {
+        long wanted = kind == DataVio.TRIM ? Mapping.UNMAPPED_ENTRY : Mapping.ZERO_ENTRY;
+        // skip blocks that already hold the wanted mapping and have no write in flight: a large
+        // discard of an unused range costs a map lookup per block, not a request per block
+        List<Long> todo = new ArrayList<>();
+        try {
+            for (long lbn = firstLbn; lbn < endLbn; lbn++) {
+                if (!path.lbnLocks.containsKey(WritePath.key(vol, lbn)) && vol.blockMap().get(lbn) == wanted) continue;
+                todo.add(lbn);
+            }
+        } catch (IOException e) {
+            return CompletableFuture.failedFuture(new VdoException(Errno.EIO, "volume " + vol.name() + ": block map read failed: " + e.getMessage(), e));
+        }
+        IoRequest req = newRequest(todo.size(), false);
+        for (long lbn : todo) {
+            vios.acquire(v -> {
+                v.volume = vol;
+                v.lbn = lbn;
+                v.kind = kind;
+                v.request = req;
+                path.accept(v);
+            });
+        }
+        return req.future;
+    }
+
+    CompletableFuture<Void> submitRead(Volume vol, long offset, ByteBuffer dst) {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        try {
+            ioExecutor.execute(() -> {
+                try {
+                    readRange(vol, offset, dst);
+                    f.complete(null);
+                } catch (Throwable t) {
+                    f.completeExceptionally(t);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            f.completeExceptionally(new VdoException(Errno.ESHUTDOWN, "pool " + dir + " is shut down"));
+        }
+        return f;
+    }
+
+    private static final ThreadLocal<byte[]> READ_BUF = ThreadLocal.withInitial(() -> new byte[4096]);
+
+    private void readRange(Volume vol, long offset, ByteBuffer dst) throws IOException {
+        long end = offset + dst.remaining();
+        byte[] buf = READ_BUF.get();
+        long pos = offset;
+        while (pos < end) {
+            long lbn = pos / 4096;
+            int from = (int) (pos - lbn * 4096);
+            int to = (int) Math.min(4096, end - lbn * 4096);
+            path.readBlock(vol, lbn, buf);
+            dst.put(buf, from, to - from);
+            pos = lbn * 4096 + to;
+        }
+    }
+
+    /** The mapping a read would see now (a write in flight counts as data). */
+    long currentMapping(Volume vol, long lbn) throws IOException {
+        LbnLock l = path.lbnLocks.get(WritePath.key(vol, lbn));
+        if (l != null) {
+            synchronized (l) {
+                DataVio tail = l.writes.peekLast();
+                if (tail != null) {
+                    return switch (tail.kind) {
+                        case DataVio.TRIM -> Mapping.UNMAPPED_ENTRY;
+                        case DataVio.WRITE_ZERO -> Mapping.ZERO_ENTRY;
+                        default -> Mapping.raw(0);
+                    };
+                }
+            }
+        }
+        return vol.blockMap().get(lbn);
+    }
+
+    // ---------------------------------------------------------------- flush, journal, checkpoint
+
+    /** Makes every write acknowledged before this call durable. */
+    public CompletableFuture<Void> flush() {
+        if (readOnlyReason != null) {
+            return CompletableFuture.failedFuture(new VdoException(Errno.EIO, "pool " + dir + " is read-only: " + readOnlyReason));
+        }
+        if (closed) return CompletableFuture.failedFuture(new VdoException(Errno.ESHUTDOWN, "pool " + dir + " is closed"));
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        try {
+            flushTracker.flush(() -> {
+                long ticket = flushReady.incrementAndGet();
+                flusher.execute(() -> doFlush(f, ticket));
+            });
+            flusher.execute(packer::flush);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            f.completeExceptionally(new VdoException(Errno.ESHUTDOWN, "pool " + dir + " is shut down"));
+        }
+        return f;
+    }
+
+    /** On the flusher thread: one data sync and one journal commit serve every flush that was ready when it started. */
+    private void doFlush(CompletableFuture<Void> f, long ticket) {
+        if (ticket <= flushSynced) { f.complete(null); return; }
+        long target = flushReady.get();
+        try {
+            if (readOnlyReason != null) throw new VdoException(Errno.EIO, "pool " + dir + " is read-only: " + readOnlyReason);
+            commitJournalNow();
+            flushSynced = target;
+            f.complete(null);
+            if (journal.needsCheckpoint()) checkpoint();
+        } catch (IOException e) {
+            f.completeExceptionally(storageError("flush", e));
+        } catch (Throwable t) {
+            f.completeExceptionally(t);
+        }
+    }
+
+    /** Data first, then the journal entries that point at it: after this, acknowledged writes survive a crash. */
+    void commitJournalNow() throws IOException {
+        store.sync();
+        long durable = journal.commit();
+        depot.releaseFreed(durable);
+    }
+
+    private void ensureDurable(long seq) throws IOException {
+        if (journal != null && journal.durableEntrySeq() < seq) commitJournalNow();
+    }
+
+    /** Writes dirty block-map pages and moves the journal head past everything they now hold. */
+    void checkpoint() throws IOException {
+        mappingLock.writeLock().lock();
+        try {
+            commitJournalNow();
+            for (Volume v : volumes.values()) v.blockMap().writeDirtyPages();
+            store.sync();
+            journal.trim(journal.lastAppendedSeq() + 1);
+            synchronized (sb) {
+                sb.journalHeadBlockSeq = journal.headBlockSeq();
+                sb.journalHeadEntrySeq = journal.headEntrySeq();
+                writeSuperBlockLocked();
+            }
+            checkpoints[0]++;
+        } finally {
+            mappingLock.writeLock().unlock();
+        }
+    }
+
+    private void packerTimeout() {
+        try {
+            packer.flushOlderThan(System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(cfg.packerTimeoutMillis));
+        } catch (Throwable t) {
+            LOG.log(Level.WARNING, "packer timeout flush failed", t);
+        }
+    }
+
+    /** Every 100 ms: keep the journal short and blocks freed by overwrites reusable. */
+    private void background() {
+        if (readOnlyReason != null || crashed) return;
+        try {
+            if (journal.lastAppendedSeq() > journal.durableEntrySeq()
+                    && (journal.needsCheckpoint() || depot.pendingFree() > 0 || System.nanoTime() % 10 == 0)) {
+                commitJournalNow();
+            }
+            if (journal.needsCheckpoint()) checkpoint();
+        } catch (IOException e) {
+            storageError("background journal commit", e);
+        } catch (Throwable t) {
+            LOG.log(Level.WARNING, "background work failed", t);
+        }
+    }
+
+    void kickPacker(DataVio waiting) {
+        try {
+            flusher.execute(() -> packer.flushBinOf(waiting));
+        } catch (java.util.concurrent.RejectedExecutionException ignored) {
+            // shutting down: the final flush writes every bin
+        }
+    }
+
+    // ---------------------------------------------------------------- read-only mode
+
+    /** A storage failure: the pool stops taking writes (dm-vdo's read-only mode) and says why. */
+    VdoException storageError(String op, IOException e) {
+        String msg = op + " failed on " + store.describe() + ": " + e.getMessage();
+        enterReadOnly(msg, e);
+        return new VdoException(Errno.EIO, msg, e);
+    }
+
+    void enterReadOnly(String reason, Throwable cause) {
+        if (crashed) return;
+        synchronized (this) {
+            if (readOnlyReason != null) return;
+            readOnlyReason = reason;
+        }
+        LOG.log(Level.SEVERE, "pool " + dir + " entering read-only mode: " + reason, cause);
+        try {
+            synchronized (sb) {
+                sb.readOnly = true;
+                sb.readOnlyReason = reason;
+                sb.write(store);
+            }
+        } catch (Throwable t) {
+            LOG.log(Level.SEVERE, "could not record read-only mode in the super block", t);
+        }
+    }
+
+    public boolean isReadOnly() { return readOnlyReason != null; }
+
+    public String readOnlyReason() { return readOnlyReason; }
+
+    public String mode() { return readOnlyReason != null ? "read-only" : "normal"; }
+
+    // ---------------------------------------------------------------- statistics
+
+    /** Pool statistics: {@code vdostats --verbose} names in snake_case, plus zram's same_pages. */
+    public Map<String, Long> stats() {
+        Map<String, Long> m = new LinkedHashMap<>();
+        long logical = 0, used = 0, zero = 0, mapPages = 0;
+        Map<String, Long> sum = new LinkedHashMap<>();
+        for (Volume v : volumes.values()) {
+            logical += v.logicalBlocks();
+            used += v.usedBlocks();
+            zero += v.zeroBlocks();
+            mapPages += BlockMap.pagesFor(v.usedBlocks());
+            v.counters.addTo(sum);
+        }
+        long data = depot.dataBlocksUsed();
+        m.put("logical_blocks", logical);
+        m.put("logical_blocks_used", used);
+        m.put("physical_blocks", depot.physicalLimit());
+        m.put("data_blocks_used", data);
+        m.put("overhead_blocks_used", 2L * SuperBlock.COPY_BLOCKS + sb.journalBlocks + depot.overheadBlocks() + mapPages);
+        m.put("saving_percent", used == 0 ? 0 : Math.max(0, (used - data) * 100 / used));
+        m.put("compressed_fragments_written", sum.getOrDefault("compressed_fragments_written", 0L));
+        m.put("compressed_blocks_written", compressedBlocksWritten.sum());
+        m.put("compressed_fragments_in_packer", (long) packer.fragmentsWaiting());
+        m.put("dedupe_advice_valid", sum.getOrDefault("dedupe_advice_valid", 0L));
+        m.put("dedupe_advice_stale", sum.getOrDefault("dedupe_advice_stale", 0L));
+        m.put("concurrent_data_matches", sum.getOrDefault("concurrent_data_matches", 0L));
+        m.put("concurrent_hash_collisions", sum.getOrDefault("concurrent_hash_collisions", 0L));
+        m.put("journal_entries_committed", journal.entriesCommitted());
+        m.put("journal_blocks_written", journal.blocksWritten());
+        m.put("journal_syncs", journal.syncs());
+        m.put("same_pages", zero);
+        for (Map.Entry<String, Long> e : sum.entrySet()) m.putIfAbsent(e.getKey(), e.getValue());
+        m.put("index_entries", index.entries());
+        m.put("index_memory_bytes", index.memoryBytes());
+        m.put("vio_pool_size", (long) vios.size());
+        m.put("vio_pool_in_use", (long) vios.inUse());
+        m.put("blocks_pending_free", depot.pendingFree());
+        m.put("checkpoints", checkpoints[0]);
+        m.put("read_only", readOnlyReason != null ? 1L : 0L);
+        return m;
+    }
+
+    /** Reference counts recomputed from every block map compared with the depot's; returns a description of each difference (empty when consistent). */
+    public List<String> verifyReferenceCounts() throws IOException {
+        Map<Long, Integer> expected = new java.util.HashMap<>();
+        for (Volume v : volumes.values()) {
+            v.blockMap().forEachMapped((lbn, m) -> {
+                if (Mapping.hasBlock(m)) expected.merge(Mapping.pbn(m), 1, Integer::sum);
+            });
+        }
+        List<String> problems = new ArrayList<>();
+        depot.forEachUsed((count, pbn) -> {
+            int want = expected.getOrDefault(pbn, 0);
+            if (want != count) problems.add("block " + pbn + ": reference count " + count + ", block maps reference it " + want + " times");
+        });
+        for (Map.Entry<Long, Integer> e : expected.entrySet()) {
+            if (depot.refcount(e.getKey()) == 0) problems.add("block " + e.getKey() + ": free but referenced " + e.getValue() + " times");
+        }
+        return problems;
+    }
+
+    /** Blocks until no write is in flight (tests, statistics snapshots). */
+    public void quiesce() throws IOException {
+        try {
+            flush().get(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IOException("flush failed: " + e.getMessage(), e);
+        }
+    }
+
+    public int referenceCount(long pbn) { return depot.refcount(pbn); }
+
+    public Path directory() { return dir; }
+
+    public PoolConfig config() { return cfg; }
+}

@@ -1,0 +1,54 @@
+package org.jvdo.core;
+
+/**
+ * Settings of a pool: geometry used when it is formatted, and run-time sizes (thread counts,
+ * caches, pools) that may change at every open.
+ */
+public final class PoolConfig {
+    /** Maximum data blocks (physical size / 4096); the file grows a slab at a time up to it. */
+    public long physicalBytes = 16L << 30;
+    /** Data blocks per slab (format time). */
+    public int slabDataBlocks = 32768;
+    /** Journal ring size in blocks (format time). */
+    public int journalBlocks = 8192;
+    /** Block-map pages cached per volume. */
+    public int blockMapCachePages = 16384;
+    /** In-flight 4 KiB requests (dm-vdo uses 2048). */
+    public int vioPoolSize = 2048;
+    /** LZ4 worker threads. */
+    public int compressionThreads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+    /** Threads serving reads and other storage work off the caller's thread. */
+    public int ioThreads = Math.max(2, Runtime.getRuntime().availableProcessors());
+    /** A packer bin is written at the latest this long after its first fragment arrived. */
+    public long packerTimeoutMillis = 20;
+    /** Dedup index slots at most (13 bytes each). */
+    public int indexMaxSlots = 64 << 20;
+    /** The compression engine for new volumes: "lz4" or "none". */
+    public String defaultEngine = "lz4";
+    /** Wraps the pool file's store (fault injection in tests); identity by default. */
+    public java.util.function.UnaryOperator<BlockStore> storeWrapper = s -> s;
+
+    public PoolConfig copy() {
+        PoolConfig c = new PoolConfig();
+        c.physicalBytes = physicalBytes; c.slabDataBlocks = slabDataBlocks; c.journalBlocks = journalBlocks;
+        c.blockMapCachePages = blockMapCachePages; c.vioPoolSize = vioPoolSize;
+        c.compressionThreads = compressionThreads; c.ioThreads = ioThreads;
+        c.packerTimeoutMillis = packerTimeoutMillis; c.indexMaxSlots = indexMaxSlots;
+        c.defaultEngine = defaultEngine;
+        c.storeWrapper = storeWrapper;
+        return c;
+    }
+
+    /** A small geometry for tests: 1 MiB slabs, a 256-block journal. */
+    public static PoolConfig small(long physicalBytes) {
+        PoolConfig c = new PoolConfig();
+        c.physicalBytes = physicalBytes;
+        c.slabDataBlocks = 256;
+        c.journalBlocks = 256;
+        c.blockMapCachePages = 64;
+        c.vioPoolSize = 256;
+        c.ioThreads = 2;
+        c.compressionThreads = 2;
+        return c;
+    }
+}

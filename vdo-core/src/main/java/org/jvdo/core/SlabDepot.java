@@ -1,0 +1,289 @@
+package org.jvdo.core;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.CRC32C;
+
+/**
+ * Physical space: slabs of data blocks, one reference-count byte per block (as dm-vdo: 0 free,
+ * up to {@link #MAX_REFS} shares), and the allocator.
+ *
+ * <p>A block whose count drops to zero is not reusable at once: it is parked as
+ * {@link #PENDING_FREE} until the journal entry that dropped its last reference is durable, so
+ * that after a crash no replayed mapping can point at a block that was rewritten with other data.
+ *
+ * <p>Counts are held in memory (one byte per 4 KiB block: 256 MiB per TiB of storage) and written
+ * to each slab's reference blocks at a clean close; after a crash they are recomputed from the
+ * block maps, which are the truth.
+ */
+public final class SlabDepot {
+    public static final int MAX_REFS = 254;
+    static final byte PENDING_FREE = (byte) 255;
+
+    /** Adds a slab to the pool's layout (and persists that) when the depot grows. */
+    public interface SlabAllocator {
+        long addSlab() throws IOException;
+    }
+
+    private final int slabDataBlocks;
+    private final int slabRefBlocks;
+    private final long physicalLimit;
+    private final SlabAllocator slabAllocator;
+    private long[] starts = new long[0];
+    private byte[][] refs = new byte[0][];
+    private int[] free = new int[0];
+    private int[] usable = new int[0];
+    private int cursorSlab;
+    private int cursorBlock;
+    private long dataBlocksUsed;
+    private long reserved;
+    private long pendingCount;
+    // pending frees as pairs (pbn, journal seq), in seq order
+    private long[] pending = new long[1024];
+    private int pendingHead, pendingTail;
+
+    public SlabDepot(int slabDataBlocks, long physicalLimit, List<Long> slabStarts, SlabAllocator slabAllocator) {
+        this.slabDataBlocks = slabDataBlocks;
+        this.slabRefBlocks = refBlocksFor(slabDataBlocks);
+        this.physicalLimit = physicalLimit;
+        this.slabAllocator = slabAllocator;
+        for (long s : slabStarts) attach(s);
+    }
+
+    public static int refBlocksFor(int slabDataBlocks) {
+        return (slabDataBlocks + BlockStore.BLOCK_SIZE - 1) / BlockStore.BLOCK_SIZE;
+    }
+
+    private void attach(long start) {
+        int n = starts.length;
+        starts = java.util.Arrays.copyOf(starts, n + 1);
+        refs = java.util.Arrays.copyOf(refs, n + 1);
+        free = java.util.Arrays.copyOf(free, n + 1);
+        usable = java.util.Arrays.copyOf(usable, n + 1);
+        starts[n] = start;
+        long remaining = physicalLimit - (long) n * slabDataBlocks;
+        usable[n] = (int) Math.max(0, Math.min(slabDataBlocks, remaining));
+        refs[n] = new byte[slabDataBlocks];
+        free[n] = usable[n];
+    }
+
+    public int slabDataBlocks() { return slabDataBlocks; }
+
+    public int slabRefBlocks() { return slabRefBlocks; }
+
+    public int slabCount() { return starts.length; }
+
+    public long physicalLimit() { return physicalLimit; }
+
+    private int slabOf(long pbn) {
+        int lo = 0, hi = starts.length - 1;
+        while (lo <= hi) {
+            int mid = (lo + hi) >>> 1;
+            long first = starts[mid] + slabRefBlocks;
+            if (pbn < first) hi = mid - 1;
+            else if (pbn >= first + usable[mid]) lo = mid + 1;
+            else return mid;
+        }
+        return -1;
+    }
+
+    /** True when {@code pbn} is a data block of this depot. */
+    public synchronized boolean isDataBlock(long pbn) { return slabOf(pbn) >= 0; }
+
+    private int indexIn(int slab, long pbn) { return (int) (pbn - starts[slab] - slabRefBlocks); }
+
+    private long available() { return physicalLimit - dataBlocksUsed - pendingCount - reserved; }
+
+    /**
+     * Sets one free block aside for a write that is acknowledged before it is stored, so that
+     * the write cannot later fail for want of space. False when none is free.
+     */
+    public synchronized boolean tryReserve() {
+        if (available() <= 0) return false;
+        reserved++;
+        return true;
+    }
+
+    public synchronized void unreserve() {
+        if (reserved <= 0) throw new IllegalStateException("no reservation to release");
+        reserved--;
+    }
+
+    /** Allocates the block a reservation set aside. */
+    public synchronized long allocateReserved(int initialRefs) throws IOException {
+        unreserve();
+        return allocate(initialRefs);
+    }
+
+    public synchronized long reservedBlocks() { return reserved; }
+
+    /** Allocates a free block with {@code initialRefs} references; ENOSPC when the pool is full. */
+    public synchronized long allocate(int initialRefs) throws IOException {
+        if (available() <= 0) {
+            throw new VdoException(Errno.ENOSPC, "pool is out of physical space: " + dataBlocksUsed + " of " + physicalLimit
+                    + " data blocks used, " + reserved + " reserved" + (pendingCount > 0 ? ", " + pendingCount + " waiting for a journal commit" : ""));
+        }
+        for (int pass = 0; pass < 2; pass++) {
+            for (int i = 0; i < starts.length; i++) {
+                int s = (cursorSlab + i) % starts.length;
+                if (free[s] == 0) continue;
+                byte[] r = refs[s];
+                int from = s == cursorSlab ? cursorBlock : 0;
+                for (int k = 0; k < usable[s]; k++) {
+                    int b = (from + k) % usable[s];
+                    if (r[b] == 0) {
+                        r[b] = (byte) initialRefs;
+                        free[s]--;
+                        dataBlocksUsed++;
+                        cursorSlab = s;
+                        cursorBlock = b + 1;
+                        return starts[s] + slabRefBlocks + b;
+                    }
+                }
+            }
+            if ((long) starts.length * slabDataBlocks < physicalLimit) {
+                long start = slabAllocator.addSlab();
+                attach(start);
+                cursorSlab = starts.length - 1;
+                cursorBlock = 0;
+                continue;
+            }
+            break;
+        }
+        throw new VdoException(Errno.ENOSPC, "pool is out of physical space: " + dataBlocksUsed + " of " + physicalLimit
+                + " data blocks used" + (pendingCount > 0 ? ", " + pendingCount + " waiting for a journal commit" : ""));
+    }
+
+    /** Adds a reference if the block is live and below the maximum (dedup sharing). */
+    public synchronized boolean incrementIfLive(long pbn) {
+        int s = slabOf(pbn);
+        if (s < 0) return false;
+        int i = indexIn(s, pbn);
+        int v = refs[s][i] & 0xFF;
+        if (v == 0 || v >= MAX_REFS) return false;
+        refs[s][i] = (byte) (v + 1);
+        return true;
+    }
+
+    /** Adds a reference unconditionally (rebuilding counts); false when the block is not in the depot or overflows. */
+    public synchronized boolean increment(long pbn) {
+        int s = slabOf(pbn);
+        if (s < 0) return false;
+        int i = indexIn(s, pbn);
+        int v = refs[s][i] & 0xFF;
+        if (v >= MAX_REFS) return false;
+        if (v == 0) { free[s]--; dataBlocksUsed++; }
+        refs[s][i] = (byte) (v + 1);
+        return true;
+    }
+
+    /** Drops a reference; at zero the block waits for journal entry {@code journalSeq} to be durable. */
+    public synchronized void decrement(long pbn, long journalSeq) {
+        int s = slabOf(pbn);
+        if (s < 0) throw new CorruptPoolException("decrement of block " + pbn + " outside the slab depot");
+        int i = indexIn(s, pbn);
+        int v = refs[s][i] & 0xFF;
+        if (v == 0 || v == 0xFF) throw new CorruptPoolException("reference count underflow on block " + pbn);
+        if (v > 1) { refs[s][i] = (byte) (v - 1); return; }
+        refs[s][i] = PENDING_FREE;
+        dataBlocksUsed--;
+        pendingCount++;
+        if (pendingTail + 2 > pending.length) {
+            if (pendingHead > 0) {
+                System.arraycopy(pending, pendingHead, pending, 0, pendingTail - pendingHead);
+                pendingTail -= pendingHead;
+                pendingHead = 0;
+            }
+            if (pendingTail + 2 > pending.length) pending = java.util.Arrays.copyOf(pending, pending.length * 2);
+        }
+        pending[pendingTail++] = pbn;
+        pending[pendingTail++] = journalSeq;
+    }
+
+    /** Frees parked blocks whose releasing journal entry is now durable. */
+    public synchronized void releaseFreed(long durableSeq) {
+        while (pendingHead < pendingTail && pending[pendingHead + 1] <= durableSeq) {
+            long pbn = pending[pendingHead];
+            int s = slabOf(pbn);
+            int i = indexIn(s, pbn);
+            if (refs[s][i] == PENDING_FREE) {
+                refs[s][i] = 0;
+                free[s]++;
+            }
+            pendingCount--;
+            pendingHead += 2;
+        }
+        if (pendingHead == pendingTail) { pendingHead = 0; pendingTail = 0; }
+    }
+
+    /** The count of {@code pbn}: 0 for free or parked blocks, -1 outside the depot. */
+    public synchronized int refcount(long pbn) {
+        int s = slabOf(pbn);
+        if (s < 0) return -1;
+        int v = refs[s][indexIn(s, pbn)] & 0xFF;
+        return v == 0xFF ? 0 : v;
+    }
+
+    public synchronized long dataBlocksUsed() { return dataBlocksUsed; }
+
+    public synchronized long pendingFree() { return pendingCount; }
+
+    /** Forgets every count (before recomputing them from the block maps). */
+    public synchronized void clear() {
+        for (int s = 0; s < refs.length; s++) { java.util.Arrays.fill(refs[s], (byte) 0); free[s] = usable[s]; }
+        dataBlocksUsed = 0;
+        pendingHead = pendingTail = 0;
+        pendingCount = 0;
+        reserved = 0;
+    }
+
+    /** Every slab's counts, for checks: calls {@code visitor(pbn, count)} for each non-free block. */
+    public synchronized void forEachUsed(java.util.function.ObjLongConsumer<Integer> visitor) {
+        for (int s = 0; s < refs.length; s++) {
+            for (int b = 0; b < usable[s]; b++) {
+                int v = refs[s][b] & 0xFF;
+                if (v != 0 && v != 0xFF) visitor.accept(v, starts[s] + slabRefBlocks + b);
+            }
+        }
+    }
+
+    /** Writes every slab's counts to its reference blocks; returns the CRC32C of all of them. */
+    public synchronized int save(BlockStore store) throws IOException {
+        CRC32C crc = new CRC32C();
+        for (int s = 0; s < refs.length; s++) {
+            ByteBuffer b = ByteBuffer.allocate(slabRefBlocks * BlockStore.BLOCK_SIZE);
+            byte[] r = refs[s];
+            for (int i = 0; i < r.length; i++) b.put(i, r[i] == PENDING_FREE ? 0 : r[i]);
+            crc.update(b.array(), 0, r.length);
+            store.write(starts[s], b);
+        }
+        return (int) crc.getValue();
+    }
+
+    /** Loads counts written by {@link #save}; false when their checksum does not match (then recompute). */
+    public synchronized boolean load(BlockStore store, int expectedCrc) throws IOException {
+        CRC32C crc = new CRC32C();
+        byte[][] loaded = new byte[refs.length][];
+        for (int s = 0; s < refs.length; s++) {
+            ByteBuffer b = ByteBuffer.allocate(slabRefBlocks * BlockStore.BLOCK_SIZE);
+            store.read(starts[s], b);
+            loaded[s] = java.util.Arrays.copyOf(b.array(), slabDataBlocks);
+            crc.update(loaded[s]);
+        }
+        if ((int) crc.getValue() != expectedCrc) return false;
+        dataBlocksUsed = 0;
+        for (int s = 0; s < refs.length; s++) {
+            refs[s] = loaded[s];
+            int used = 0;
+            for (int b = 0; b < usable[s]; b++) if (refs[s][b] != 0) used++;
+            for (int b = usable[s]; b < slabDataBlocks; b++) refs[s][b] = 0;
+            free[s] = usable[s] - used;
+            dataBlocksUsed += used;
+        }
+        return true;
+    }
+
+    public long overheadBlocks() { return (long) starts.length * slabRefBlocks; }
+}

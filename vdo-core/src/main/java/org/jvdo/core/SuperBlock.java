@@ -1,0 +1,232 @@
+package org.jvdo.core;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.zip.CRC32C;
+
+/**
+ * The pool's super block: what a pool is (magic, format version, UUID, geometry) and where
+ * everything lives (journal, slabs, volume block maps). It is the single place the on-disk
+ * layout is declared.
+ *
+ * <p>Two copies (blocks 0..7 and 8..15) are written alternately with a generation number, so a
+ * write torn by power loss leaves the previous copy valid. Layout of a copy (little-endian):
+ * <pre>
+ *   0 magic "JVDOPOOL"      8 major u16, minor u16   12 used length u32   16 generation u64
+ *  24 uuid (16)            40 nonce u64             48 block size u32    52 journal blocks u32
+ *  56 journal start u64    64 slab data blocks u32  68 slab ref blocks u32
+ *  72 physical limit (data blocks) u64              80 next region block u64
+ *  88 journal head block seq u64                    96 journal head entry seq u64
+ * 104 clean u8  105 read-only u8  106 volume count u16  108 slab count u32  112 refcount CRC u32
+ * 116 read-only reason length u16, reason (up to 200 bytes, UTF-8) at 118
+ * 320 volumes: id u16, name length u8, name (64), engine u8, logical blocks u64, map start u64, map pages u64
+ *     used blocks u64, zero blocks u64 (statistics, exact after a clean close)
+ *     slabs: start block u64 each
+ *     CRC32C u32 of everything before it
+ * </pre>
+ */
+public final class SuperBlock {
+    public static final long MAGIC = 0x4C4F4F504F44564AL; // "JVDOPOOL" little-endian
+    public static final int MAJOR = 1;
+    public static final int MINOR = 0;
+    public static final int COPY_BLOCKS = 8;
+    public static final int COPY_BYTES = COPY_BLOCKS * BlockStore.BLOCK_SIZE;
+    public static final long JOURNAL_START = 2L * COPY_BLOCKS;
+    public static final int MAX_NAME = 64;
+    private static final int VOLUMES_OFFSET = 320;
+    private static final int VOLUME_RECORD = 2 + 1 + MAX_NAME + 1 + 8 + 8 + 8 + 8 + 8;
+    public static final int MAX_VOLUMES = 64;
+    public static final int MAX_SLABS = (COPY_BYTES - VOLUMES_OFFSET - MAX_VOLUMES * VOLUME_RECORD - 4) / 8;
+
+    /** One volume's record. */
+    public static final class VolumeRecord {
+        public int id;
+        public String name;
+        public int engine;
+        public long logicalBlocks;
+        public long mapStart;
+        public long mapPages;
+        public long usedBlocks;
+        public long zeroBlocks;
+
+        public VolumeRecord(int id, String name, int engine, long logicalBlocks, long mapStart, long mapPages) {
+            this.id = id; this.name = name; this.engine = engine;
+            this.logicalBlocks = logicalBlocks; this.mapStart = mapStart; this.mapPages = mapPages;
+        }
+    }
+
+    public int major = MAJOR;
+    public int minor = MINOR;
+    public long generation;
+    public UUID uuid;
+    public long nonce;
+    public int journalBlocks;
+    public long journalStart = JOURNAL_START;
+    public int slabDataBlocks;
+    public int slabRefBlocks;
+    public long physicalLimit;
+    public long nextRegionBlock;
+    public long journalHeadBlockSeq = 1;
+    public long journalHeadEntrySeq = 1;
+    public boolean clean;
+    public boolean readOnly;
+    public String readOnlyReason = "";
+    public int refcountCrc;
+    public final List<VolumeRecord> volumes = new ArrayList<>();
+    public final List<Long> slabs = new ArrayList<>();
+
+    public ByteBuffer encode() {
+        if (volumes.size() > MAX_VOLUMES) throw new IllegalStateException("too many volumes: " + volumes.size());
+        if (slabs.size() > MAX_SLABS) throw new IllegalStateException("too many slabs: " + slabs.size());
+        ByteBuffer b = ByteBuffer.allocate(COPY_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(0, MAGIC);
+        b.putShort(8, (short) major);
+        b.putShort(10, (short) minor);
+        b.putLong(16, generation);
+        b.putLong(24, uuid.getMostSignificantBits());
+        b.putLong(32, uuid.getLeastSignificantBits());
+        b.putLong(40, nonce);
+        b.putInt(48, BlockStore.BLOCK_SIZE);
+        b.putInt(52, journalBlocks);
+        b.putLong(56, journalStart);
+        b.putInt(64, slabDataBlocks);
+        b.putInt(68, slabRefBlocks);
+        b.putLong(72, physicalLimit);
+        b.putLong(80, nextRegionBlock);
+        b.putLong(88, journalHeadBlockSeq);
+        b.putLong(96, journalHeadEntrySeq);
+        b.put(104, (byte) (clean ? 1 : 0));
+        b.put(105, (byte) (readOnly ? 1 : 0));
+        b.putShort(106, (short) volumes.size());
+        b.putInt(108, slabs.size());
+        b.putInt(112, refcountCrc);
+        byte[] reason = truncate(readOnlyReason == null ? "" : readOnlyReason, 200);
+        b.putShort(116, (short) reason.length);
+        b.put(118, reason);
+        int p = VOLUMES_OFFSET;
+        for (VolumeRecord v : volumes) {
+            byte[] name = v.name.getBytes(StandardCharsets.UTF_8);
+            if (name.length > MAX_NAME) throw new IllegalArgumentException("volume name too long: " + v.name);
+            b.putShort(p, (short) v.id);
+            b.put(p + 2, (byte) name.length);
+            b.put(p + 3, name);
+            b.put(p + 3 + MAX_NAME, (byte) v.engine);
+            b.putLong(p + 4 + MAX_NAME, v.logicalBlocks);
+            b.putLong(p + 12 + MAX_NAME, v.mapStart);
+            b.putLong(p + 20 + MAX_NAME, v.mapPages);
+            b.putLong(p + 28 + MAX_NAME, v.usedBlocks);
+            b.putLong(p + 36 + MAX_NAME, v.zeroBlocks);
+            p += VOLUME_RECORD;
+        }
+        for (long s : slabs) { b.putLong(p, s); p += 8; }
+        b.putInt(12, p + 4);
+        CRC32C crc = new CRC32C();
+        crc.update(b.array(), 0, p);
+        b.putInt(p, (int) crc.getValue());
+        return b;
+    }
+
+    private static byte[] truncate(String s, int max) {
+        byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length <= max) return bytes;
+        byte[] t = new byte[max];
+        System.arraycopy(bytes, 0, t, 0, max);
+        return t;
+    }
+
+    /** Decodes one copy; throws {@link CorruptPoolException} with the reason when it is not a valid super block. */
+    public static SuperBlock decode(ByteBuffer src, String where) {
+        ByteBuffer b = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        if (b.getLong(0) != MAGIC) throw new CorruptPoolException(where + ": not a jvdo pool (bad super block magic)");
+        int major = b.getShort(8) & 0xFFFF, minor = b.getShort(10) & 0xFFFF;
+        if (major != MAJOR) {
+            throw new UnsupportedFormatException(where + ": pool format version " + major + "." + minor
+                    + " is not supported (this jvdo reads format " + MAJOR + ".x)");
+        }
+        int used = b.getInt(12);
+        if (used < VOLUMES_OFFSET + 4 || used > COPY_BYTES) throw new CorruptPoolException(where + ": super block length " + used + " out of range");
+        CRC32C crc = new CRC32C();
+        byte[] arr = new byte[used - 4];
+        b.get(0, arr);
+        crc.update(arr);
+        if ((int) crc.getValue() != b.getInt(used - 4)) throw new CorruptPoolException(where + ": super block checksum mismatch");
+        if (b.getInt(48) != BlockStore.BLOCK_SIZE) throw new CorruptPoolException(where + ": block size " + b.getInt(48) + " unsupported");
+        SuperBlock s = new SuperBlock();
+        s.major = major; s.minor = minor;
+        s.generation = b.getLong(16);
+        s.uuid = new UUID(b.getLong(24), b.getLong(32));
+        s.nonce = b.getLong(40);
+        s.journalBlocks = b.getInt(52);
+        s.journalStart = b.getLong(56);
+        s.slabDataBlocks = b.getInt(64);
+        s.slabRefBlocks = b.getInt(68);
+        s.physicalLimit = b.getLong(72);
+        s.nextRegionBlock = b.getLong(80);
+        s.journalHeadBlockSeq = b.getLong(88);
+        s.journalHeadEntrySeq = b.getLong(96);
+        s.clean = b.get(104) != 0;
+        s.readOnly = b.get(105) != 0;
+        int nv = b.getShort(106) & 0xFFFF;
+        int ns = b.getInt(108);
+        s.refcountCrc = b.getInt(112);
+        int rl = b.getShort(116) & 0xFFFF;
+        if (rl > 200) throw new CorruptPoolException(where + ": read-only reason length " + rl);
+        byte[] reason = new byte[rl];
+        b.get(118, reason);
+        s.readOnlyReason = new String(reason, StandardCharsets.UTF_8);
+        if (nv > MAX_VOLUMES || ns < 0 || ns > MAX_SLABS
+                || VOLUMES_OFFSET + (long) nv * VOLUME_RECORD + ns * 8L + 4 != used) {
+            throw new CorruptPoolException(where + ": super block tables inconsistent (" + nv + " volumes, " + ns + " slabs, length " + used + ")");
+        }
+        int p = VOLUMES_OFFSET;
+        for (int i = 0; i < nv; i++) {
+            int id = b.getShort(p) & 0xFFFF;
+            int len = b.get(p + 2) & 0xFF;
+            if (len > MAX_NAME) throw new CorruptPoolException(where + ": volume name length " + len);
+            byte[] name = new byte[len];
+            b.get(p + 3, name);
+            VolumeRecord v = new VolumeRecord(id, new String(name, StandardCharsets.UTF_8), b.get(p + 3 + MAX_NAME) & 0xFF,
+                    b.getLong(p + 4 + MAX_NAME), b.getLong(p + 12 + MAX_NAME), b.getLong(p + 20 + MAX_NAME));
+            v.usedBlocks = b.getLong(p + 28 + MAX_NAME);
+            v.zeroBlocks = b.getLong(p + 36 + MAX_NAME);
+            s.volumes.add(v);
+            p += VOLUME_RECORD;
+        }
+        for (int i = 0; i < ns; i++) { s.slabs.add(b.getLong(p)); p += 8; }
+        return s;
+    }
+
+    /** Writes the next generation into the copy it selects, then syncs. */
+    public void write(BlockStore store) throws IOException {
+        generation++;
+        ByteBuffer b = encode();
+        store.write((generation & 1) * COPY_BLOCKS, b);
+        store.sync();
+    }
+
+    /** Reads both copies and returns the newest valid one; a version we do not understand is refused outright. */
+    public static SuperBlock read(BlockStore store) throws IOException {
+        SuperBlock best = null;
+        RuntimeException firstError = null;
+        for (int copy = 0; copy < 2; copy++) {
+            ByteBuffer b = ByteBuffer.allocate(COPY_BYTES);
+            store.read((long) copy * COPY_BLOCKS, b);
+            b.flip();
+            try {
+                SuperBlock s = decode(b, store.describe() + " super block copy " + copy);
+                if (best == null || s.generation > best.generation) best = s;
+            } catch (UnsupportedFormatException e) {
+                throw e;
+            } catch (CorruptPoolException e) {
+                if (firstError == null) firstError = e;
+            }
+        }
+        if (best == null) throw firstError;
+        return best;
+    }
+}

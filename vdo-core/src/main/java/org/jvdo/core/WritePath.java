@@ -1,0 +1,439 @@
+package org.jvdo.core;
+
+import net.openhft.hashing.LongTupleHashFunction;
+import org.jvdo.core.compress.FragmentCodec;
+import org.jvdo.journal.JournalEntry;
+import org.jvdo.packer.Bin;
+import org.jvdo.packer.PackedBlock;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The stages of a write, in the order a {@link DataVio} passes them (dm-vdo's data-vio.c):
+ * accept (logical lock, merge of partial writes, early acknowledgement) → zero check →
+ * fingerprint → hash lock → index advice → verify → compress → pack or write raw → index update
+ * → journal + block map + reference counts → release. Also the read of one block, which must
+ * see the newest acknowledged write and must not race a mapping change.
+ */
+final class WritePath {
+    private static final LongTupleHashFunction XX128 = LongTupleHashFunction.xx128();
+    private static final ThreadLocal<byte[]> SCRATCH = ThreadLocal.withInitial(() -> new byte[4096]);
+    private static final ThreadLocal<byte[]> SCRATCH2 = ThreadLocal.withInitial(() -> new byte[4096]);
+
+    private final Pool pool;
+    final ConcurrentHashMap<Long, LbnLock> lbnLocks = new ConcurrentHashMap<>();
+    final ConcurrentHashMap<Fingerprint, HashLock> hashLocks = new ConcurrentHashMap<>();
+
+    WritePath(Pool pool) { this.pool = pool; }
+
+    static long key(Volume v, long lbn) { return ((long) v.id() << 48) | lbn; }
+
+    // ---------------------------------------------------------------- accept
+
+    /** Takes a filled vio: joins its LBN's queue, is acknowledged when its data is complete, launches if first in line. */
+    void accept(DataVio v) {
+        v.key = key(v.volume, v.lbn);
+        v.generation = pool.flushTracker.begin();
+        boolean partial = v.partialSrc != null;
+        if (v.kind == DataVio.WRITE) {
+            boolean zero = !partial && v.isZeroBlock();
+            if (!zero) v.reserved = pool.depot.tryReserve();
+            // without reserved space a write is acknowledged only once stored, so ENOSPC can reach the client
+            v.ackEarly = zero || v.reserved;
+        } else {
+            v.ackEarly = true;
+        }
+        if (!partial) v.ready = true;
+        final boolean[] launch = {false};
+        final boolean[] headPartial = {false};
+        final List<DataVio> nowReady = new ArrayList<>(1);
+        final DataVio[] kick = {null};
+        lbnLocks.compute(v.key, (k, l) -> {
+            if (l == null) l = new LbnLock();
+            DataVio pred = l.writes.peekLast();
+            l.writes.addLast(v);
+            if (pred == null) {
+                if (partial) headPartial[0] = true;
+                else launch[0] = true;
+            } else {
+                DataVio head = l.writes.peekFirst();
+                if (head.inPacker) kick[0] = head;
+                if (partial) {
+                    if (pred.ready) markReadyLocked(v, pred.data, nowReady);
+                    else pred.addMergeWaiter(v);
+                }
+            }
+            return l;
+        });
+        if (kick[0] != null) pool.kickPacker(kick[0]);
+        if (!partial) acknowledgeEarly(v);
+        for (DataVio r : nowReady) acknowledgeEarly(r);
+        if (headPartial[0]) readForMerge(v);
+        else if (launch[0]) launch(v);
+    }
+
+    /** Builds {@code v.data} from {@code base} plus its partial bytes; marks ready; merges its own waiters. Under the key's lock. */
+    private void markReadyLocked(DataVio v, byte[] base, List<DataVio> nowReady) {
+        if (base != v.data) System.arraycopy(base, 0, v.data, 0, 4096);
+        if (v.partialSrc != null) {
+            ByteBuffer src = v.partialSrc.duplicate();
+            src.get(v.data, v.partialOffset, src.remaining());
+            v.partialSrc = null;
+        }
+        v.ready = true;
+        nowReady.add(v);
+        if (v.mergeWaiters != null) {
+            for (DataVio succ : v.mergeWaiters) markReadyLocked(succ, v.data, nowReady);
+            v.mergeWaiters = null;
+        }
+    }
+
+    /** The first write of an LBN is partial: read what is stored, lay the new bytes over it. */
+    private void readForMerge(DataVio v) {
+        try {
+            readStored(v.volume, v.volume.blockMap().get(v.lbn), v.data, "read-modify-write");
+        } catch (Throwable t) {
+            fail(v, t);
+            return;
+        }
+        final List<DataVio> nowReady = new ArrayList<>(2);
+        lbnLocks.compute(v.key, (k, l) -> {
+            markReadyLocked(v, v.data, nowReady);
+            return l;
+        });
+        for (DataVio r : nowReady) acknowledgeEarly(r);
+        launch(v);
+    }
+
+    private void acknowledgeEarly(DataVio v) {
+        if (v.ackEarly && !v.acked) {
+            v.acked = true;
+            v.request.ack();
+        }
+    }
+
+    // ---------------------------------------------------------------- launch
+
+    void launch(DataVio v) {
+        try {
+            if (v.kind == DataVio.TRIM) { v.newMapping = Mapping.UNMAPPED_ENTRY; finish(v); return; }
+            if (v.kind == DataVio.WRITE_ZERO) { v.newMapping = Mapping.ZERO_ENTRY; finish(v); return; }
+            if (v.isZeroBlock()) {
+                v.newMapping = Mapping.ZERO_ENTRY;
+                v.volume.counters.zeroBlocksWritten.increment();
+                releaseReservation(v);
+                finish(v);
+                return;
+            }
+            XX128.hashBytes(v.data, v.hash);
+            v.fingerprint = new Fingerprint(v.hash[0], v.hash[1]);
+            final boolean[] agent = {false};
+            hashLocks.compute(v.fingerprint, (k, l) -> {
+                if (l == null) { agent[0] = true; return new HashLock(v); }
+                l.waiters.add(v);
+                return l;
+            });
+            if (agent[0]) queryIndex(v);
+        } catch (Throwable t) {
+            fail(v, t);
+        }
+    }
+
+    /** Asks the index; verifies its advice byte for byte before sharing; otherwise compresses. */
+    private void queryIndex(DataVio v) {
+        long advice = pool.index.lookup(v.hash[0], v.hash[1]);
+        if (advice >= 0) {
+            long pbn = Mapping.pbn(advice);
+            if (pool.depot.incrementIfLive(pbn)) {
+                boolean same = false;
+                try {
+                    byte[] candidate = SCRATCH2.get();
+                    readStored(v.volume, advice, candidate, "dedupe verify");
+                    same = Arrays.equals(candidate, v.data);
+                } catch (Throwable t) {
+                    Pool.LOG.fine(() -> "dedupe candidate " + Mapping.describe(advice) + " unreadable: " + t);
+                }
+                if (same) {
+                    v.newMapping = advice;
+                    v.holdsRef = true;
+                    v.volume.counters.dedupeAdviceValid.increment();
+                    releaseReservation(v);
+                    agentDone(v);
+                    return;
+                }
+                pool.depot.decrement(pbn, pool.journal.lastAppendedSeq());
+            }
+            v.volume.counters.dedupeAdviceStale.increment();
+        }
+        compress(v);
+    }
+
+    private void compress(DataVio v) {
+        v.volume.engine().submit(v);
+    }
+
+    /** Completion callback of the compression engine. */
+    void compressionDone(DataVio v, int size, int encoding, Throwable error) {
+        try {
+            if (error != null) {
+                v.volume.counters.compressionErrors.increment();
+                Pool.LOG.warning(() -> "compression failed for " + v + ", storing raw: " + error);
+                size = 0;
+            }
+            if (size > 0 && size <= PackedBlock.MAX_PAYLOAD) {
+                v.compressedSize = size;
+                v.encoding = encoding;
+                v.inPacker = true;
+                pool.packer.add(v, ByteBuffer.wrap(v.compressed, 0, size), encoding);
+                if (pool.flushTracker.flushWaiting()) pool.packer.flush();
+                return;
+            }
+            writeRaw(v);
+        } catch (Throwable t) {
+            fail(v, t);
+        }
+    }
+
+    private void writeRaw(DataVio v) {
+        long pbn;
+        try {
+            pbn = allocate(v, 1);
+        } catch (Throwable t) {
+            fail(v, t);
+            return;
+        }
+        v.newMapping = Mapping.raw(pbn);
+        v.holdsRef = true;
+        try {
+            pool.store.write(pbn, ByteBuffer.wrap(v.data));
+        } catch (IOException e) {
+            fail(v, pool.storageError("write of " + v + " to block " + pbn, e));
+            return;
+        }
+        v.volume.counters.rawBlocksWritten.increment();
+        agentDone(v);
+    }
+
+    private long allocate(DataVio v, int refs) throws IOException {
+        if (v.reserved) {
+            v.reserved = false;
+            return pool.depot.allocateReserved(refs);
+        }
+        try {
+            return pool.depot.allocate(refs);
+        } catch (VdoException e) {
+            if (e.errno() != Errno.ENOSPC || pool.depot.pendingFree() == 0) throw e;
+            pool.commitJournalNow();
+            return pool.depot.allocate(refs);
+        }
+    }
+
+    private void releaseReservation(DataVio v) {
+        if (v.reserved) { v.reserved = false; pool.depot.unreserve(); }
+    }
+
+    /** The packer's bin writer: one packed block for many fragments; a lone fragment is stored raw. */
+    void writeBin(Bin<DataVio> bin) {
+        int n = bin.size();
+        for (int i = 0; i < n; i++) bin.owner(i).inPacker = false;
+        if (n == 1) { writeRaw(bin.owner(0)); return; }
+        DataVio payer = null;
+        for (int i = 0; i < n; i++) if (bin.owner(i).reserved) { payer = bin.owner(i); break; }
+        long pbn;
+        try {
+            pbn = allocate(payer != null ? payer : bin.owner(0), n);
+        } catch (Throwable t) {
+            for (int i = 0; i < n; i++) fail(bin.owner(i), t);
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            DataVio o = bin.owner(i);
+            releaseReservation(o);
+            o.newMapping = Mapping.packed(pbn, i);
+            o.holdsRef = true;
+        }
+        ByteBuffer out = ByteBuffer.allocate(PackedBlock.BLOCK_SIZE);
+        try {
+            bin.encode(out);
+            out.clear();
+            pool.store.write(pbn, out);
+        } catch (Throwable t) {
+            Throwable e = t instanceof IOException io ? pool.storageError("write of packed block " + pbn, io) : t;
+            for (int i = 0; i < n; i++) fail(bin.owner(i), e);
+            return;
+        }
+        pool.compressedBlocksWritten.increment();
+        for (int i = 0; i < n; i++) {
+            DataVio o = bin.owner(i);
+            o.volume.counters.compressedFragmentsWritten.increment();
+            agentDone(o);
+        }
+    }
+
+    /** The agent has a location: teach the index, share it with waiting identical writes, finish. */
+    private void agentDone(DataVio v) {
+        if (Mapping.hasBlock(v.newMapping)) pool.index.update(v.hash[0], v.hash[1], v.newMapping);
+        releaseHashLock(v, true);
+        finish(v);
+    }
+
+    private void releaseHashLock(DataVio v, boolean share) {
+        if (v.fingerprint == null) return;
+        HashLock l = hashLocks.get(v.fingerprint);
+        if (l == null || l.agent != v) return;
+        hashLocks.remove(v.fingerprint);
+        for (DataVio w : l.waiters) {
+            if (share && Arrays.equals(w.data, v.data)) {
+                if (pool.depot.incrementIfLive(Mapping.pbn(v.newMapping))) {
+                    w.newMapping = v.newMapping;
+                    w.holdsRef = true;
+                    w.volume.counters.concurrentDataMatches.increment();
+                    releaseReservation(w);
+                    finish(w);
+                } else {
+                    compress(w); // reference count at its maximum: store a new copy
+                }
+            } else {
+                if (share) w.volume.counters.concurrentHashCollisions.increment();
+                queryIndex(w);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- finish
+
+    /** Waits for reads of the old mapping in progress, then records the new one. */
+    private void finish(DataVio v) {
+        final boolean[] wait = {false};
+        lbnLocks.compute(v.key, (k, l) -> {
+            if (l.readers > 0) { l.finishWaiter = v; wait[0] = true; }
+            return l;
+        });
+        if (!wait[0]) recordMapping(v);
+    }
+
+    /** Journal entry, block map, reference counts: the write takes effect. */
+    void recordMapping(DataVio v) {
+        Volume vol = v.volume;
+        pool.mappingLock.readLock().lock();
+        try {
+            long old = vol.blockMap().get(v.lbn);
+            long seq = pool.journal.append(JournalEntry.map(vol.id(), v.lbn, old, v.newMapping));
+            vol.blockMap().set(v.lbn, v.newMapping, seq);
+            v.holdsRef = false;
+            if (Mapping.hasBlock(old)) pool.depot.decrement(Mapping.pbn(old), seq);
+            vol.noteMappingChange(old, v.newMapping);
+        } catch (Throwable t) {
+            pool.mappingLock.readLock().unlock();
+            fail(v, t instanceof IOException io ? pool.storageError("block map update of " + v, io) : t);
+            return;
+        }
+        pool.mappingLock.readLock().unlock();
+        if (!v.acked) { v.acked = true; v.request.ack(); }
+        release(v);
+    }
+
+    /** Leaves the LBN queue, lets the next write of the LBN go, returns the vio to the pool. */
+    private void release(DataVio v) {
+        final DataVio[] next = {null};
+        lbnLocks.compute(v.key, (k, l) -> {
+            DataVio head = l.writes.pollFirst();
+            if (head != v) throw new IllegalStateException("logical lock order broken at " + v);
+            DataVio n = l.writes.peekFirst();
+            if (n != null && n.ready) next[0] = n;
+            return l.idle() ? null : l;
+        });
+        ArrayDeque<Runnable> flushes = pool.flushTracker.end(v.generation);
+        pool.vios.release(v);
+        for (Runnable r : flushes) r.run();
+        if (next[0] != null) launch(next[0]);
+    }
+
+    /** A vio that cannot complete: undo what it holds; the client hears of it, or the pool goes read-only if it was already acknowledged. */
+    void fail(DataVio v, Throwable t) {
+        if (v.holdsRef && Mapping.hasBlock(v.newMapping)) {
+            try { pool.depot.decrement(Mapping.pbn(v.newMapping), pool.journal.lastAppendedSeq()); } catch (Throwable ignore) { }
+            v.holdsRef = false;
+        }
+        releaseReservation(v);
+        releaseHashLock(v, false);
+        if (!v.acked) {
+            v.acked = true;
+            v.request.fail(t);
+        } else if (v.kind == DataVio.WRITE || v.kind == DataVio.TRIM || v.kind == DataVio.WRITE_ZERO) {
+            pool.enterReadOnly("acknowledged write of " + v + " lost: " + t.getMessage(), t);
+        }
+        release(v);
+    }
+
+    // ---------------------------------------------------------------- read
+
+    /** Reads one block's current content into {@code dst[0..4096)}. */
+    void readBlock(Volume vol, long lbn, byte[] dst) throws IOException {
+        long key = key(vol, lbn);
+        while (true) {
+            final int[] mode = {0};
+            lbnLocks.compute(key, (k, l) -> {
+                if (l != null && !l.writes.isEmpty()) {
+                    DataVio tail = l.writes.peekLast();
+                    if (tail.ready) { System.arraycopy(tail.data, 0, dst, 0, 4096); mode[0] = 1; }
+                    else mode[0] = 2;
+                    return l;
+                }
+                if (l == null) l = new LbnLock();
+                l.readers++;
+                return l;
+            });
+            if (mode[0] == 1) return;
+            if (mode[0] == 2) { Thread.onSpinWait(); Thread.yield(); continue; }
+            break;
+        }
+        try {
+            readStored(vol, vol.blockMap().get(lbn), dst, "read");
+        } finally {
+            final DataVio[] waiter = {null};
+            lbnLocks.compute(key, (k, l) -> {
+                l.readers--;
+                if (l.readers == 0 && l.finishWaiter != null) { waiter[0] = l.finishWaiter; l.finishWaiter = null; }
+                return l.idle() ? null : l;
+            });
+            if (waiter[0] != null) recordMapping(waiter[0]);
+        }
+    }
+
+    /** The content a mapping designates. */
+    void readStored(Volume vol, long m, byte[] dst, String op) throws IOException {
+        int state = Mapping.state(m);
+        if (state == Mapping.UNMAPPED || state == Mapping.ZERO) { Arrays.fill(dst, (byte) 0); return; }
+        long pbn = Mapping.pbn(m);
+        if (state == Mapping.RAW) {
+            try {
+                pool.store.read(pbn, ByteBuffer.wrap(dst));
+            } catch (IOException e) {
+                throw new VdoException(Errno.EIO, "volume " + vol.name() + ": " + op + " of block " + pbn + " failed: " + e.getMessage(), e);
+            }
+            return;
+        }
+        if (!Mapping.isPacked(m)) throw new CorruptPoolException("volume " + vol.name() + ": invalid mapping " + Mapping.describe(m));
+        byte[] block = SCRATCH.get();
+        try {
+            pool.store.read(pbn, ByteBuffer.wrap(block));
+        } catch (IOException e) {
+            throw new VdoException(Errno.EIO, "volume " + vol.name() + ": " + op + " of packed block " + pbn + " failed: " + e.getMessage(), e);
+        }
+        PackedBlock.Fragment f;
+        try {
+            f = PackedBlock.locate(ByteBuffer.wrap(block), Mapping.slot(m));
+        } catch (RuntimeException e) {
+            throw new CorruptPoolException("volume " + vol.name() + ": packed block " + pbn + ": " + e.getMessage());
+        }
+        FragmentCodec.decompress(f.encoding(), block, f.offset(), f.length(), dst,
+                "volume " + vol.name() + " packed block " + pbn + " slot " + Mapping.slot(m));
+    }
+}
