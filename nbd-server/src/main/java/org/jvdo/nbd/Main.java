@@ -1,0 +1,191 @@
+package org.jvdo.nbd;
+
+import org.jvdo.core.Pool;
+import org.jvdo.core.PoolConfig;
+import org.jvdo.core.VdoException;
+import org.jvdo.core.Volume;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * The {@code jvdo} command. {@code jvdo serve} opens (or formats, on first start) a pool in a
+ * folder and serves its volumes as NBD exports; SIGTERM or SIGINT shut it down cleanly.
+ */
+public final class Main {
+    static final String USAGE = """
+            usage: jvdo serve [options]
+
+            Serves a jvdo pool's volumes as NBD exports. The pool is formatted on first start.
+
+            options:
+              --data DIR            pool folder (default ./jvdo-data)
+              --listen ADDR         address to listen on (default 127.0.0.1)
+              --port N              NBD port (default 10809)
+              --logical-size SIZE   size of each new volume, thin: may exceed the physical size (default 16G)
+              --physical-size SIZE  most storage the pool file may use, at format time (default 16G)
+              --volume NAME         a volume to create on first start; repeatable (default vdo0)
+              --engine NAME         compression for new volumes: lz4 (default) or none
+              -h, --help            this help
+
+            SIZE takes K, M, G, T suffixes (binary). Export URIs: nbd://ADDR:PORT/NAME
+            """;
+
+    /** Thrown for a bad command line: one line to stderr, exit code 2. */
+    static final class UsageException extends Exception {
+        UsageException(String m) { super(m); }
+    }
+
+    static final class ServeOptions {
+        Path data = Path.of("jvdo-data");
+        String listen = "127.0.0.1";
+        int port = 10809;
+        long logicalSize = 16L << 30;
+        long physicalSize = 16L << 30;
+        List<String> volumes = new ArrayList<>();
+        String engine = "lz4";
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        if (args.length == 0 || args[0].equals("-h") || args[0].equals("--help") || args[0].equals("help")) {
+            out.print(USAGE);
+            return args.length == 0 ? 2 : 0;
+        }
+        try {
+            switch (args[0]) {
+                case "serve" -> {
+                    ServeOptions o = parseServe(args);
+                    if (o == null) { out.print(USAGE); return 0; }
+                    return serve(o, out, err);
+                }
+                default -> throw new UsageException("unknown command '" + args[0] + "' (try: jvdo serve --help)");
+            }
+        } catch (UsageException e) {
+            err.println("jvdo: " + e.getMessage());
+            return 2;
+        }
+    }
+
+    static ServeOptions parseServe(String[] args) throws UsageException {
+        ServeOptions o = new ServeOptions();
+        for (int i = 1; i < args.length; i++) {
+            String a = args[i];
+            String value = null;
+            int eq = a.indexOf('=');
+            if (a.startsWith("--") && eq > 0) { value = a.substring(eq + 1); a = a.substring(0, eq); }
+            switch (a) {
+                case "-h", "--help" -> { return null; }
+                case "--data", "--listen", "--port", "--logical-size", "--physical-size", "--volume", "--engine" -> {
+                    if (value == null) {
+                        if (i + 1 >= args.length) throw new UsageException(a + " needs a value");
+                        value = args[++i];
+                    }
+                    try {
+                        switch (a) {
+                            case "--data" -> o.data = Path.of(value);
+                            case "--listen" -> o.listen = value;
+                            case "--port" -> {
+                                o.port = Integer.parseInt(value);
+                                if (o.port < 0 || o.port > 65535) throw new UsageException("--port must be 0..65535, not " + value);
+                            }
+                            case "--logical-size" -> o.logicalSize = roundUp(Sizes.parse(value));
+                            case "--physical-size" -> o.physicalSize = roundUp(Sizes.parse(value));
+                            case "--volume" -> {
+                                if (!value.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) throw new UsageException("bad volume name '" + value + "'");
+                                o.volumes.add(value);
+                            }
+                            case "--engine" -> {
+                                if (!value.equals("lz4") && !value.equals("none")) throw new UsageException("--engine must be lz4 or none, not " + value);
+                                o.engine = value;
+                            }
+                            default -> throw new IllegalStateException(a);
+                        }
+                    } catch (NumberFormatException e) {
+                        throw new UsageException(a + ": '" + value + "' is not a number");
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException(a + ": " + e.getMessage());
+                    }
+                }
+                default -> throw new UsageException("unknown option '" + args[i] + "' (see jvdo serve --help)");
+            }
+        }
+        if (o.volumes.isEmpty()) o.volumes.add("vdo0");
+        return o;
+    }
+
+    private static long roundUp(long bytes) { return (bytes + 4095) / 4096 * 4096; }
+
+    static int serve(ServeOptions o, PrintStream out, PrintStream err) {
+        PoolConfig cfg = new PoolConfig();
+        cfg.physicalBytes = o.physicalSize;
+        cfg.defaultEngine = o.engine;
+        Pool pool;
+        boolean fresh = !Pool.exists(o.data);
+        try {
+            pool = fresh ? Pool.create(o.data, cfg) : Pool.open(o.data, cfg);
+            if (fresh) {
+                for (String v : o.volumes) pool.createVolume(v, o.logicalSize);
+            }
+        } catch (VdoException e) {
+            err.println("jvdo: " + e.getMessage());
+            return 1;
+        } catch (Exception e) {
+            err.println("jvdo: cannot open pool " + o.data + ": " + e);
+            return 1;
+        }
+        SimpleExportRegistry registry = new SimpleExportRegistry();
+        for (Volume v : pool.volumes()) registry.add(v);
+        NbdServer server;
+        try {
+            server = new NbdServer(registry, o.listen, o.port).start();
+        } catch (Exception e) {
+            err.println("jvdo: cannot listen on " + o.listen + ":" + o.port + ": " + e.getMessage());
+            closeQuietly(pool, err);
+            return 1;
+        }
+        out.println("jvdo: pool " + o.data.toAbsolutePath() + (fresh ? " (formatted)" : "")
+                + (pool.openReport().isEmpty() ? "" : " - " + pool.openReport()));
+        for (Volume v : pool.volumes()) {
+            out.println("jvdo: serving " + v.name() + " (" + Sizes.human(v.size()) + ", " + v.engineName() + ") at nbd://"
+                    + o.listen + ":" + server.actualPort() + "/" + v.name());
+        }
+        if (pool.isReadOnly()) out.println("jvdo: pool is READ-ONLY: " + pool.readOnlyReason());
+        out.flush();
+        CountDownLatch stop = new CountDownLatch(1);
+        Signals.onTermination(stop::countDown);
+        try {
+            stop.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        out.println("jvdo: shutting down");
+        int rc = 0;
+        try {
+            server.close();
+        } catch (Exception e) {
+            err.println("jvdo: closing the NBD server: " + e.getMessage());
+            rc = 1;
+        }
+        if (!closeQuietly(pool, err)) rc = 1;
+        out.println("jvdo: stopped");
+        out.flush();
+        return rc;
+    }
+
+    private static boolean closeQuietly(Pool pool, PrintStream err) {
+        try {
+            pool.close();
+            return true;
+        } catch (Exception e) {
+            err.println("jvdo: closing the pool: " + e.getMessage());
+            return false;
+        }
+    }
+}
