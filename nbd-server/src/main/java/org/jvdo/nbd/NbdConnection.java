@@ -774,7 +774,7 @@ final class NbdConnection {
         Errno e = VdoException.errnoOf(t);
         return switch (e) {
             case EPERM, EROFS -> EPERM;
-            case EIO -> EIO;
+            case EIO, EBUSY -> EIO;
             case ENOMEM -> ENOMEM;
             case EINVAL -> EINVAL;
             case ENOSPC -> ENOSPC;
