@@ -22,15 +22,22 @@ final class TestData {
 
     private TestData() { }
 
-    /** English-like text from random words plus random numbers: LZ4 makes it roughly 1-1.8 KiB. */
+    /**
+     * English-like text: a block-specific pool of 24..48 sentences of random words, repeated in
+     * random order. LZ4 makes it about 1000-1500 bytes.
+     */
     static byte[] text(Random r) {
-        byte[] b = new byte[BS];
-        StringBuilder sb = new StringBuilder(BS + 32);
-        while (sb.length() < BS) {
-            sb.append(WORDS[r.nextInt(WORDS.length)]);
-            if (r.nextInt(6) == 0) sb.append(' ').append(r.nextInt(100));
-            sb.append(r.nextInt(9) == 0 ? ".\n" : " ");
+        int k = 24 + r.nextInt(25);
+        String[] sentences = new String[k];
+        for (int i = 0; i < k; i++) {
+            StringBuilder x = new StringBuilder();
+            int n = 3 + r.nextInt(6);
+            for (int j = 0; j < n; j++) x.append(WORDS[r.nextInt(WORDS.length)]).append(' ');
+            sentences[i] = x.append(r.nextInt(1000)).append(".\n").toString();
         }
+        StringBuilder sb = new StringBuilder(BS + 64);
+        while (sb.length() < BS) sb.append(sentences[r.nextInt(k)]);
+        byte[] b = new byte[BS];
         for (int i = 0; i < BS; i++) b[i] = (byte) sb.charAt(i);
         return b;
     }
