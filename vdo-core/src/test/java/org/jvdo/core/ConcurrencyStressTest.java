@@ -223,7 +223,7 @@ class ConcurrencyStressTest {
     @Test
     void eightThreads() throws Exception {
         long seed = Long.getLong("jvdo.seed", System.nanoTime() & 0xFFFFFF);
-        int ops = Integer.getInteger("jvdo.stressOps", 1500);
+        int ops = Integer.getInteger("jvdo.stressOps", 3000);
         System.out.println("ConcurrencyStressTest seed " + seed + " (rerun with -Djvdo.seed=" + seed + ")");
         String ctx = "seed " + seed + " (rerun with -Djvdo.seed=" + seed + ")";
         PoolConfig cfg = PoolConfig.small(64L << 20);
