@@ -113,7 +113,13 @@ public final class MemoryIndex implements DedupIndex {
                 return;
             }
         }
-        // the neighbourhood is full (only at maximum size): replace the home slot's advice
+        if (keys.length < maxCapacity) {
+            // a full neighbourhood below the maximum size: grow rather than drop an entry
+            grow((int) Math.min(maxCapacity, keys.length + (long) keys.length / 2));
+            insert(k, loc);
+            return;
+        }
+        // the neighbourhood is full at maximum size: replace the home slot's advice
         keys[i] = k;
         locLow[i] = (int) loc;
         locHigh[i] = (byte) (loc >>> 32);

@@ -47,6 +47,9 @@ final class WritePath {
             // without reserved space a write is acknowledged only once stored, so ENOSPC can reach the client
             v.ackEarly = zero || v.reserved;
         } else {
+            // trim / write-zeroes: the block's new content is zeros; the reused buffer still holds
+            // its previous write, which reads and partial writes queued behind would see
+            Arrays.fill(v.data, (byte) 0);
             v.ackEarly = true;
         }
         if (!partial) v.ready = true;

@@ -1,0 +1,103 @@
+package org.jvdo.core;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Random;
+
+import static org.jvdo.core.TestData.BS;
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Opening pools whose files were damaged. */
+class PoolCorruptionTest {
+    @TempDir Path dir;
+
+    byte[] populate(Path d) throws Exception {
+        Random r = new Random(21);
+        byte[] data = new byte[64 * BS];
+        for (int b = 0; b < 64; b++) System.arraycopy(b % 2 == 0 ? TestData.text(r) : TestData.random(r), 0, data, b * BS, BS);
+        try (Pool p = Pool.create(d, PoolConfig.small(64L << 20))) {
+            Volume v = p.createVolume("v", 256L * BS);
+            TestData.await(v.write(0, ByteBuffer.wrap(data), false), "write");
+            TestData.await(v.write(64L * BS, ByteBuffer.wrap(data, 0, 8 * BS), false), "dup write");
+        }
+        return data;
+    }
+
+    @Test
+    void garbageSuperBlockFailsNamingTheFile() throws Exception {
+        populate(dir);
+        Path file = dir.resolve(Pool.DATA_FILE);
+        byte[] g = new byte[(int) SuperBlock.JOURNAL_START * BS];
+        new Random(1).nextBytes(g);
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) { f.write(g); }
+        VdoException e = assertThrows(VdoException.class, () -> Pool.open(dir, PoolConfig.small(64L << 20)));
+        assertTrue(e.getMessage().contains(file.toString()), e.getMessage());
+        // the failed open released the lock: a later open gets the same answer, not EBUSY
+        VdoException again = assertThrows(VdoException.class, () -> Pool.open(dir, PoolConfig.small(64L << 20)));
+        assertNotEquals(Errno.EBUSY, again.errno(), again.getMessage());
+    }
+
+    @Test
+    void truncatedPoolFileFailsNamingTheFile() throws Exception {
+        populate(dir);
+        Path file = dir.resolve(Pool.DATA_FILE);
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) { f.setLength(3 * BS); }
+        CorruptPoolException e = assertThrows(CorruptPoolException.class, () -> Pool.open(dir, PoolConfig.small(64L << 20)));
+        assertTrue(e.getMessage().contains(file.toString()), e.getMessage());
+    }
+
+    @Test
+    void corruptIndexFileIsIgnoredAndDataIsIntact() throws Exception {
+        byte[] data = populate(dir);
+        Path idx = dir.resolve(Pool.INDEX_FILE);
+        assertTrue(Files.exists(idx), "a clean close saves the index");
+        byte[] b = Files.readAllBytes(idx);
+        for (int i = 30; i < b.length; i += 7) b[i] ^= 0x5A;
+        Files.write(idx, b);
+        try (Pool p = Pool.open(dir, PoolConfig.small(64L << 20))) {
+            assertEquals(0, p.stats().get("index_entries"), p.openReport());
+            Volume v = p.volume("v");
+            byte[] got = TestData.read(v, 0, 72 * BS);
+            assertArrayEquals(data, Arrays.copyOf(got, 64 * BS));
+            assertArrayEquals(Arrays.copyOf(data, 8 * BS), Arrays.copyOfRange(got, 64 * BS, 72 * BS));
+            assertTrue(p.verifyReferenceCounts().isEmpty());
+            // and it still works: new writes go through and are indexed
+            TestData.await(v.write(100L * BS, ByteBuffer.wrap(data, 0, 4 * BS), false), "write");
+            p.quiesce();
+            assertTrue(p.stats().get("index_entries") > 0);
+        }
+        Files.write(idx, Arrays.copyOf(b, 10)); // truncated
+        try (Pool p = Pool.open(dir, PoolConfig.small(64L << 20))) {
+            assertArrayEquals(data, TestData.read(p.volume("v"), 0, 64 * BS));
+        }
+    }
+
+    @Test
+    void newerFormatVersionIsRefused() throws Exception {
+        populate(dir);
+        Path file = dir.resolve(Pool.DATA_FILE);
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            for (int copy = 0; copy < 2; copy++) {
+                f.seek((long) copy * SuperBlock.COPY_BYTES + 8);
+                f.write(new byte[]{2, 0});
+            }
+        }
+        UnsupportedFormatException e = assertThrows(UnsupportedFormatException.class, () -> Pool.open(dir, PoolConfig.small(64L << 20)));
+        assertTrue(e.getMessage().contains("2.0") && e.getMessage().contains(file.toString()), e.getMessage());
+    }
+
+    @Test
+    void secondOpenIsBusy() throws Exception {
+        populate(dir);
+        try (Pool p = Pool.open(dir, PoolConfig.small(64L << 20))) {
+            VdoException e = assertThrows(VdoException.class, () -> Pool.open(dir, PoolConfig.small(64L << 20)));
+            assertEquals(Errno.EBUSY, e.errno());
+        }
+    }
+}

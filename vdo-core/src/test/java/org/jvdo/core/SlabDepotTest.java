@@ -1,0 +1,127 @@
+package org.jvdo.core;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class SlabDepotTest {
+    static final int SLAB = 16;
+
+    /** A depot of {@code limit} data blocks whose slabs are laid out back to back from block 100. */
+    static SlabDepot depot(long limit, List<Long> added) {
+        long[] next = {100};
+        return new SlabDepot(SLAB, limit, List.of(), () -> {
+            long s = next[0];
+            next[0] += SlabDepot.refBlocksFor(SLAB) + SLAB;
+            added.add(s);
+            return s;
+        });
+    }
+
+    @Test
+    void allocatesEveryBlockOnceThenEnospc() throws Exception {
+        List<Long> slabs = new ArrayList<>();
+        SlabDepot d = depot(40, slabs); // 16 + 16 + 8 usable
+        Set<Long> got = new HashSet<>();
+        for (int i = 0; i < 40; i++) {
+            long pbn = d.allocate(1);
+            assertTrue(d.isDataBlock(pbn), "pbn " + pbn);
+            assertTrue(got.add(pbn), "block " + pbn + " allocated twice");
+            assertEquals(1, d.refcount(pbn));
+        }
+        assertEquals(3, slabs.size());
+        assertEquals(40, d.dataBlocksUsed());
+        VdoException e = assertThrows(VdoException.class, () -> d.allocate(1));
+        assertEquals(Errno.ENOSPC, e.errno());
+        assertEquals(28, e.errno().code);
+        assertFalse(d.tryReserve());
+        for (long s : slabs) assertFalse(d.isDataBlock(s), "reference block " + s + " is not a data block");
+    }
+
+    @Test
+    void freedBlocksAreReusableOnlyAfterTheirJournalEntryIsDurable() throws Exception {
+        SlabDepot d = depot(32, new ArrayList<>());
+        List<Long> pbns = new ArrayList<>();
+        for (int i = 0; i < 32; i++) pbns.add(d.allocate(1));
+        long a = pbns.get(3), b = pbns.get(20);
+        assertTrue(d.incrementIfLive(b));
+        assertEquals(2, d.refcount(b));
+        d.decrement(a, 10);
+        d.decrement(b, 11); // still referenced once
+        d.decrement(b, 12);
+        assertEquals(0, d.refcount(a));
+        assertEquals(30, d.dataBlocksUsed());
+        assertEquals(2, d.pendingFree());
+        assertFalse(d.incrementIfLive(a), "a pending-free block cannot be shared");
+        assertEquals(Errno.ENOSPC, assertThrows(VdoException.class, () -> d.allocate(1)).errno());
+        d.releaseFreed(9);
+        assertEquals(Errno.ENOSPC, assertThrows(VdoException.class, () -> d.allocate(1)).errno());
+        d.releaseFreed(10);
+        assertEquals(1, d.pendingFree());
+        assertEquals(a, d.allocate(1));
+        assertEquals(Errno.ENOSPC, assertThrows(VdoException.class, () -> d.allocate(1)).errno());
+        d.releaseFreed(12);
+        assertEquals(b, d.allocate(3));
+        assertEquals(3, d.refcount(b));
+        assertThrows(CorruptPoolException.class, () -> { d.decrement(a, 20); d.decrement(a, 21); });
+    }
+
+    @Test
+    void reservationsHoldSpace() throws Exception {
+        SlabDepot d = depot(20, new ArrayList<>());
+        for (int i = 0; i < 17; i++) d.allocate(1);
+        assertTrue(d.tryReserve());
+        assertTrue(d.tryReserve());
+        assertEquals(2, d.reservedBlocks());
+        d.allocate(1); // 3 free, 2 of them reserved: one is still allocatable
+        assertEquals(Errno.ENOSPC, assertThrows(VdoException.class, () -> d.allocate(1)).errno(), "2 free, both reserved");
+        assertFalse(d.tryReserve());
+    }
+
+    @Test
+    void reservationsAreHonoured() throws Exception {
+        SlabDepot d = depot(20, new ArrayList<>());
+        for (int i = 0; i < 18; i++) d.allocate(1);
+        assertTrue(d.tryReserve());
+        assertTrue(d.tryReserve());
+        assertFalse(d.tryReserve());
+        assertEquals(Errno.ENOSPC, assertThrows(VdoException.class, () -> d.allocate(1)).errno(), "reserved blocks are not for others");
+        long x = d.allocateReserved(1);
+        long y = d.allocateReserved(1);
+        assertNotEquals(x, y);
+        assertEquals(0, d.reservedBlocks());
+        d.decrement(x, 1);
+        d.releaseFreed(1);
+        assertTrue(d.tryReserve());
+        d.unreserve();
+        assertThrows(IllegalStateException.class, d::unreserve);
+        assertEquals(19, d.dataBlocksUsed());
+    }
+
+    @Test
+    void saveLoadAndRebuild() throws Exception {
+        List<Long> slabs = new ArrayList<>();
+        SlabDepot d = depot(40, slabs);
+        MemBlockStore store = new MemBlockStore("mem");
+        List<Long> pbns = new ArrayList<>();
+        for (int i = 0; i < 30; i++) pbns.add(d.allocate(1 + i % 5));
+        d.decrement(pbns.get(0), 1); // pending free: saved as free
+        int crc = d.save(store);
+        SlabDepot e = new SlabDepot(SLAB, 40, slabs, () -> { throw new AssertionError("no new slab"); });
+        assertTrue(e.load(store, crc));
+        assertEquals(29, e.dataBlocksUsed());
+        for (int i = 1; i < 30; i++) assertEquals(1 + i % 5, e.refcount(pbns.get(i)));
+        assertEquals(0, e.refcount(pbns.get(0)));
+        assertFalse(new SlabDepot(SLAB, 40, slabs, () -> 0).load(store, crc ^ 1));
+        e.clear();
+        assertEquals(0, e.dataBlocksUsed());
+        assertTrue(e.increment(pbns.get(4)));
+        assertFalse(e.increment(5), "block 5 is outside the depot");
+        assertEquals(1, e.dataBlocksUsed());
+    }
+}

@@ -1,0 +1,153 @@
+package org.jvdo.core;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.UUID;
+import java.util.zip.CRC32C;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class SuperBlockTest {
+    static SuperBlock sample() {
+        SuperBlock s = new SuperBlock();
+        s.uuid = new UUID(0x1234_5678_9abc_def0L, 0x0fed_cba9_8765_4321L);
+        s.nonce = -77;
+        s.journalBlocks = 256;
+        s.slabDataBlocks = 1000;
+        s.slabRefBlocks = SlabDepot.refBlocksFor(1000);
+        s.physicalLimit = 123_456;
+        s.nextRegionBlock = 9999;
+        s.journalHeadBlockSeq = 17;
+        s.journalHeadEntrySeq = 4242;
+        s.clean = true;
+        s.readOnly = true;
+        s.readOnlyReason = "disk on fire — ünïcödé";
+        s.refcountCrc = 0xCAFEBABE;
+        SuperBlock.VolumeRecord v = new SuperBlock.VolumeRecord(3, "vol.one", Pool.ENGINE_NONE, 5000, 300, 10);
+        v.usedBlocks = 44;
+        v.zeroBlocks = 5;
+        s.volumes.add(v);
+        s.volumes.add(new SuperBlock.VolumeRecord(7, "x".repeat(SuperBlock.MAX_NAME), Pool.ENGINE_LZ4, 1, 310, 1));
+        s.slabs.add(500L);
+        s.slabs.add(1600L);
+        return s;
+    }
+
+    static void assertSame(SuperBlock a, SuperBlock b) {
+        assertEquals(a.generation, b.generation);
+        assertEquals(a.uuid, b.uuid);
+        assertEquals(a.nonce, b.nonce);
+        assertEquals(a.journalBlocks, b.journalBlocks);
+        assertEquals(a.journalStart, b.journalStart);
+        assertEquals(a.slabDataBlocks, b.slabDataBlocks);
+        assertEquals(a.slabRefBlocks, b.slabRefBlocks);
+        assertEquals(a.physicalLimit, b.physicalLimit);
+        assertEquals(a.nextRegionBlock, b.nextRegionBlock);
+        assertEquals(a.journalHeadBlockSeq, b.journalHeadBlockSeq);
+        assertEquals(a.journalHeadEntrySeq, b.journalHeadEntrySeq);
+        assertEquals(a.clean, b.clean);
+        assertEquals(a.readOnly, b.readOnly);
+        assertEquals(a.readOnlyReason, b.readOnlyReason);
+        assertEquals(a.refcountCrc, b.refcountCrc);
+        assertEquals(a.slabs, b.slabs);
+        assertEquals(a.volumes.size(), b.volumes.size());
+        for (int i = 0; i < a.volumes.size(); i++) {
+            SuperBlock.VolumeRecord x = a.volumes.get(i), y = b.volumes.get(i);
+            assertEquals(x.id, y.id);
+            assertEquals(x.name, y.name);
+            assertEquals(x.engine, y.engine);
+            assertEquals(x.logicalBlocks, y.logicalBlocks);
+            assertEquals(x.mapStart, y.mapStart);
+            assertEquals(x.mapPages, y.mapPages);
+            assertEquals(x.usedBlocks, y.usedBlocks);
+            assertEquals(x.zeroBlocks, y.zeroBlocks);
+        }
+    }
+
+    @Test
+    void roundTripThroughBothCopies() throws Exception {
+        MemBlockStore store = new MemBlockStore("mem:sb");
+        SuperBlock s = sample();
+        s.write(store); // generation 1 → copy 1
+        assertSame(s, SuperBlock.read(store));
+        s.nonce = 99;
+        s.volumes.get(0).usedBlocks = 45;
+        s.write(store); // generation 2 → copy 0
+        SuperBlock back = SuperBlock.read(store);
+        assertEquals(2, back.generation);
+        assertSame(s, back);
+    }
+
+    /** Rewrites one copy with a different major version (and a valid checksum). */
+    static void rewriteVersion(MemBlockStore store, int copy, int major) throws Exception {
+        ByteBuffer b = ByteBuffer.allocate(SuperBlock.COPY_BYTES);
+        store.read((long) copy * SuperBlock.COPY_BLOCKS, b);
+        b.flip();
+        b.order(ByteOrder.LITTLE_ENDIAN);
+        b.putShort(8, (short) major);
+        b.putShort(10, (short) 3);
+        int used = b.getInt(12);
+        CRC32C crc = new CRC32C();
+        crc.update(b.array(), 0, used - 4);
+        b.putInt(used - 4, (int) crc.getValue());
+        store.write((long) copy * SuperBlock.COPY_BLOCKS, b);
+    }
+
+    @Test
+    void newerMajorVersionIsRefusedNamingTheVersion() throws Exception {
+        MemBlockStore store = new MemBlockStore("mem:future");
+        SuperBlock s = sample();
+        s.write(store);
+        s.write(store);
+        rewriteVersion(store, 1, 2); // the older copy: even so the pool must not be opened by this version
+        UnsupportedFormatException e = assertThrows(UnsupportedFormatException.class, () -> SuperBlock.read(store));
+        assertTrue(e.getMessage().contains("2.3"), e.getMessage());
+        assertTrue(e.getMessage().contains("mem:future"), e.getMessage());
+    }
+
+    @Test
+    void badChecksumInOneCopyUsesTheOther() throws Exception {
+        MemBlockStore store = new MemBlockStore("mem:torn");
+        SuperBlock s = sample();
+        s.write(store); // gen 1 in copy 1
+        s.nonce = 1;
+        s.write(store); // gen 2 in copy 0
+        // flip a byte inside the newest copy (the nonce): its checksum no longer matches
+        store.blocks.get(0L)[41] ^= 0x40;
+        SuperBlock back = SuperBlock.read(store);
+        assertEquals(1, back.generation);
+        assertEquals(-77, back.nonce);
+        // and the other way round: copy 1 bad, copy 0 good
+        MemBlockStore store2 = new MemBlockStore("mem:torn2");
+        SuperBlock t = sample();
+        t.write(store2);
+        t.write(store2);
+        store2.blocks.get((long) SuperBlock.COPY_BLOCKS)[100] ^= 1;
+        assertEquals(2, SuperBlock.read(store2).generation);
+    }
+
+    @Test
+    void bothCopiesBadNamesTheFile() throws Exception {
+        MemBlockStore store = new MemBlockStore("/some/dir/pool.jvdo");
+        SuperBlock s = sample();
+        s.write(store);
+        s.write(store);
+        store.blocks.get(0L)[50] ^= 1;
+        store.blocks.get((long) SuperBlock.COPY_BLOCKS)[50] ^= 1;
+        CorruptPoolException e = assertThrows(CorruptPoolException.class, () -> SuperBlock.read(store));
+        assertTrue(e.getMessage().contains("/some/dir/pool.jvdo"), e.getMessage());
+        assertEquals(Errno.EIO, e.errno());
+    }
+
+    @Test
+    void garbageIsNotAPool() throws Exception {
+        MemBlockStore store = new MemBlockStore("mem:garbage");
+        byte[] g = new byte[SuperBlock.COPY_BYTES * 2];
+        new java.util.Random(3).nextBytes(g);
+        store.write(0, ByteBuffer.wrap(g));
+        CorruptPoolException e = assertThrows(CorruptPoolException.class, () -> SuperBlock.read(store));
+        assertTrue(e.getMessage().contains("mem:garbage"), e.getMessage());
+    }
+}
