@@ -36,7 +36,7 @@ final class VioPool {
             next = waiters.pollFirst();
             if (next == null) { free.addFirst(v); return; }
         }
-        next.accept(v);
+        Trampoline.run(() -> next.accept(v));
     }
 
     synchronized int inUse() { return size - free.size(); }

@@ -298,13 +298,13 @@ final class WritePath {
                     w.holdsRef = true;
                     w.volume.counters.concurrentDataMatches.increment();
                     releaseReservation(w);
-                    finish(w);
+                    Trampoline.run(() -> finish(w));
                 } else {
-                    compress(w); // reference count at its maximum: store a new copy
+                    Trampoline.run(() -> compress(w)); // reference count at its maximum: store a new copy
                 }
             } else {
                 if (share) w.volume.counters.concurrentHashCollisions.increment();
-                queryIndex(w);
+                Trampoline.run(() -> queryIndex(w));
             }
         }
     }
@@ -355,7 +355,7 @@ final class WritePath {
         ArrayDeque<Runnable> flushes = pool.flushTracker.end(v.generation);
         pool.vios.release(v);
         for (Runnable r : flushes) r.run();
-        if (next[0] != null) launch(next[0]);
+        if (next[0] != null) { DataVio n = next[0]; Trampoline.run(() -> launch(n)); }
     }
 
     /** A vio that cannot complete: undo what it holds; the client hears of it, or the pool goes read-only if it was already acknowledged. */

@@ -71,13 +71,26 @@ public final class Lz4Engine implements CompressionEngine {
                 byte[] out = t.target();
                 size = compressor.compress(t.source(), 0, 4096, out, 0, out.length);
             } catch (RuntimeException e) {
-                t.failed(e);
+                deliverFailure(t, e);
                 continue;
             }
             requests.incrementAndGet();
             bytesIn.addAndGet(4096);
             bytesOut.addAndGet(size);
-            t.compressed(size, FragmentCodec.LZ4_BLOCK);
+            try {
+                t.compressed(size, FragmentCodec.LZ4_BLOCK);
+            } catch (Throwable e) {
+                // a callback must never kill the worker: every later request would hang
+                java.util.logging.Logger.getLogger("org.jvdo.core").log(java.util.logging.Level.SEVERE, "compression callback failed", e);
+            }
+        }
+    }
+
+    private static void deliverFailure(CompressionTask t, Throwable e) {
+        try {
+            t.failed(e);
+        } catch (Throwable e2) {
+            java.util.logging.Logger.getLogger("org.jvdo.core").log(java.util.logging.Level.SEVERE, "compression callback failed", e2);
         }
     }
 
