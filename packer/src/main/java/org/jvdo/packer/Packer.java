@@ -2,7 +2,7 @@ package org.jvdo.packer;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.IdentityHashMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -62,7 +62,7 @@ public final class Packer<T> {
     /** Open, non-empty bins in the order they were opened. Guarded by lock. */
     private final List<Bin<T>> open = new ArrayList<>();
     /** Waiting owner to its bin. Guarded by lock. */
-    private final Map<T, Bin<T>> waiting = new IdentityHashMap<>();
+    private final Map<T, Bin<T>> waiting = new HashMap<>(); // owners are compared by identity (they do not override equals)
     /** Guarded by lock. */
     private long fragmentsPacked;
     /** Guarded by lock. */
