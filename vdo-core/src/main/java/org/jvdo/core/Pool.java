@@ -80,7 +80,9 @@ public final class Pool implements AutoCloseable {
     private final FileLock lock;
     private final AtomicLong flushReady = new AtomicLong();
     private long flushSynced;
+    private long lastBackgroundCommit = System.nanoTime();
     private volatile String readOnlyReason;
+    private final Object readOnlyLock = new Object();
     private volatile boolean closing;
     private volatile boolean closed;
     private volatile boolean crashed;
@@ -409,7 +411,9 @@ public final class Pool implements AutoCloseable {
             long start = sb.nextRegionBlock;
             sb.nextRegionBlock += sb.slabRefBlocks + sb.slabDataBlocks;
             sb.slabs.add(start);
-            writeSuperBlockLocked();
+            // no sync here (this runs under the depot's lock): nothing can reference the new
+            // slab durably before the next journal commit, which syncs the file first
+            sb.write(store, false);
             return start;
         }
     }
@@ -662,8 +666,10 @@ public final class Pool implements AutoCloseable {
     private void background() {
         if (readOnlyReason != null || crashed) return;
         try {
+            long now = System.nanoTime();
             if (journal.lastAppendedSeq() > journal.durableEntrySeq()
-                    && (journal.needsCheckpoint() || depot.pendingFree() > 0 || System.nanoTime() % 10 == 0)) {
+                    && (journal.needsCheckpoint() || now - lastBackgroundCommit > TimeUnit.SECONDS.toNanos(1))) {
+                lastBackgroundCommit = now;
                 commitJournalNow();
             }
             if (journal.needsCheckpoint()) checkpoint();
@@ -693,7 +699,7 @@ public final class Pool implements AutoCloseable {
 
     void enterReadOnly(String reason, Throwable cause) {
         if (crashed) return;
-        synchronized (this) {
+        synchronized (readOnlyLock) {
             if (readOnlyReason != null) return;
             readOnlyReason = reason;
         }

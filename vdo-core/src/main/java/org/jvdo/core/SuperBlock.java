@@ -203,10 +203,18 @@ public final class SuperBlock {
 
     /** Writes the next generation into the copy it selects, then syncs. */
     public void write(BlockStore store) throws IOException {
+        write(store, true);
+    }
+
+    /**
+     * Writes the next generation; without {@code sync} the caller relies on a later sync that
+     * precedes anything depending on it (the journal commit syncs the file before writing).
+     */
+    public void write(BlockStore store, boolean sync) throws IOException {
         generation++;
         ByteBuffer b = encode();
         store.write((generation & 1) * COPY_BLOCKS, b);
-        store.sync();
+        if (sync) store.sync();
     }
 
     /** Reads both copies and returns the newest valid one; a version we do not understand is refused outright. */
