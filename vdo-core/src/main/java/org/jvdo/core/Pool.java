@@ -399,6 +399,27 @@ public final class Pool implements AutoCloseable {
 
     public Volume volume(String name) { return volumes.get(name); }
 
+    /**
+     * Chooses the compression engine for the volume's new writes (like zram's
+     * {@code comp_algorithm}); blocks already stored read back whatever engine wrote them, since
+     * each fragment records its encoding. Persisted in the super block.
+     */
+    public void setVolumeEngine(String volumeName, String engine) throws IOException {
+        int code = engineCode(engine);
+        if (code == ENGINE_QAT) throw new VdoException(Errno.ENOTSUP, "the qat engine is not available in this build");
+        checkWritable();
+        synchronized (sb) {
+            Volume v = volumes.get(volumeName);
+            if (v == null) throw new VdoException(Errno.EINVAL, "no volume " + volumeName);
+            for (SuperBlock.VolumeRecord r : sb.volumes) if (r.name.equals(volumeName)) r.engine = code;
+            writeSuperBlockLocked();
+            v.setEngine(engineFor(code));
+        }
+    }
+
+    /** Names of the engines this pool can use now. */
+    public List<String> engineNames() { return new ArrayList<>(engines.keySet()); }
+
     public Collection<Volume> volumes() {
         List<Volume> l = new ArrayList<>(volumes.values());
         l.sort((a, b) -> Integer.compare(a.id(), b.id()));
