@@ -591,20 +591,20 @@ public final class Pool implements AutoCloseable {
 
     /** The mapping a read would see now (a write in flight counts as data). */
     long currentMapping(Volume vol, long lbn) throws IOException {
-        LbnLock l = path.lbnLocks.get(WritePath.key(vol, lbn));
-        if (l != null) {
-            synchronized (l) {
-                DataVio tail = l.writes.peekLast();
-                if (tail != null) {
-                    return switch (tail.kind) {
-                        case DataVio.TRIM -> Mapping.UNMAPPED_ENTRY;
-                        case DataVio.WRITE_ZERO -> Mapping.ZERO_ENTRY;
-                        default -> Mapping.raw(0);
-                    };
-                }
+        final long[] pending = {-1};
+        // read the queue inside compute: LbnLock is guarded by the map's per-key lock
+        path.lbnLocks.computeIfPresent(WritePath.key(vol, lbn), (k, l) -> {
+            DataVio tail = l.writes.peekLast();
+            if (tail != null) {
+                pending[0] = switch (tail.kind) {
+                    case DataVio.TRIM -> Mapping.UNMAPPED_ENTRY;
+                    case DataVio.WRITE_ZERO -> Mapping.ZERO_ENTRY;
+                    default -> Mapping.raw(0);
+                };
             }
-        }
-        return vol.blockMap().get(lbn);
+            return l;
+        });
+        return pending[0] != -1 ? pending[0] : vol.blockMap().get(lbn);
     }
 
     // ---------------------------------------------------------------- flush, journal, checkpoint
