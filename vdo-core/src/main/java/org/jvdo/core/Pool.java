@@ -87,6 +87,10 @@ public final class Pool implements AutoCloseable {
     private volatile boolean closed;
     private volatile boolean crashed;
     private final String openReport;
+    private boolean wasClean = true;
+    private long replayedEntries;
+    private boolean refcountsLoaded = true;
+    private String recordedReadOnly;
     private final long checkpoints[] = new long[1];
 
     private Pool(Path dir, PoolConfig cfg, FileChannel lockChannel, FileLock lock, BlockStore store, SuperBlock sb,
@@ -131,14 +135,27 @@ public final class Pool implements AutoCloseable {
             }
             boolean recover = !sb.clean || replayed[0] > 0;
             report.append("journal: ").append(journal.replayResult());
-            if (recover) {
-                report.append("; recovered after an unclean shutdown: replayed ").append(replayed[0]).append(" mappings");
+            wasClean = !recover;
+            replayedEntries = replayed[0];
+            if (cfg.checkOnly && !recover) {
+                refcountsLoaded = depot.load(store, sb.refcountCrc);
+                if (!refcountsLoaded) report.append("; stored reference counts fail their checksum");
+            } else if (recover || cfg.repair) {
+                if (recover) report.append("; recovered after an unclean shutdown: replayed ").append(replayed[0]).append(" mappings");
+                else report.append("; repair: reference counts rebuilt from the block maps");
                 rebuildReferenceCounts();
             } else if (!depot.load(store, sb.refcountCrc)) {
                 report.append("; reference counts failed their checksum: rebuilt from the block maps");
                 rebuildReferenceCounts();
             }
+            if (sb.readOnly && cfg.repair && !cfg.checkOnly) {
+                report.append("; repair: left read-only mode (was: ").append(sb.readOnlyReason).append(")");
+                sb.readOnly = false;
+                sb.readOnlyReason = "";
+            }
             if (sb.readOnly) readOnlyReason = sb.readOnlyReason.isEmpty() ? "read-only mode recorded in the super block" : sb.readOnlyReason;
+            recordedReadOnly = sb.readOnly ? readOnlyReason : null;
+            if (cfg.checkOnly) readOnlyReason = "opened for checking";
         }
         this.index = loadIndex(report);
         this.openReport = report.toString();
@@ -240,6 +257,17 @@ public final class Pool implements AutoCloseable {
         }
         return l;
     }
+
+    /** False when the open found an unclean shutdown and recovered. */
+    public boolean wasClean() { return wasClean; }
+
+    public long replayedEntries() { return replayedEntries; }
+
+    /** For a check-only open of a clean pool: whether the stored reference counts passed their checksum. */
+    public boolean storedRefcountsValid() { return refcountsLoaded; }
+
+    /** The read-only reason recorded in the super block at open, or null. */
+    public String recordedReadOnlyReason() { return recordedReadOnly; }
 
     /** What the open found and did (journal replay, rebuilds), for the log. */
     public String openReport() { return openReport; }

@@ -25,6 +25,10 @@ public final class PoolConfig {
     public int indexMaxSlots = 64 << 20;
     /** The compression engine for new volumes: "lz4" or "none". */
     public String defaultEngine = "lz4";
+    /** Open for checking only: nothing is written (read-only), stored reference counts are kept for comparison. */
+    public boolean checkOnly;
+    /** Rebuild reference counts from the block maps even after a clean close, and leave read-only mode (repair). */
+    public boolean repair;
     /** Wraps the pool file's store (fault injection in tests); identity by default. */
     public java.util.function.UnaryOperator<BlockStore> storeWrapper = s -> s;
 
@@ -36,6 +40,8 @@ public final class PoolConfig {
         c.packerTimeoutMillis = packerTimeoutMillis; c.indexMaxSlots = indexMaxSlots;
         c.defaultEngine = defaultEngine;
         c.storeWrapper = storeWrapper;
+        c.checkOnly = checkOnly;
+        c.repair = repair;
         return c;
     }
 

@@ -1,0 +1,117 @@
+package org.jvdo.core;
+
+import org.jvdo.packer.PackedBlock;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * {@code jvdo check}: an offline check of a pool (super block, journal, block maps, packed-block
+ * headers, reference counts) and, with repair, the rebuild of reference counts and the free list
+ * from the block maps. Repair never discards a mapping; exit codes follow fsck.
+ */
+public final class PoolCheck {
+    public static final int CLEAN = 0;
+    public static final int REPAIRED = 1;
+    public static final int ERRORS_LEFT = 4;
+    public static final int USAGE_OR_IO = 8;
+
+    /** One problem: where (volume, block) and what. */
+    public record Problem(String volume, long block, String what) {
+        @Override
+        public String toString() {
+            return (volume == null ? "pool" : "volume " + volume) + (block >= 0 ? " block " + block : "") + ": " + what;
+        }
+    }
+
+    /** What a check found and did. */
+    public record Result(int exitCode, List<Problem> problems, List<String> notes, boolean repaired) { }
+
+    private PoolCheck() { }
+
+    public static Result run(Path dir, boolean repair, Consumer<String> progress) {
+        List<Problem> problems = new ArrayList<>();
+        List<String> notes = new ArrayList<>();
+        if (!Pool.exists(dir)) {
+            problems.add(new Problem(null, -1, "no pool in " + dir));
+            return new Result(USAGE_OR_IO, problems, notes, false);
+        }
+        PoolConfig cfg = new PoolConfig();
+        cfg.checkOnly = true;
+        try (Pool p = Pool.open(dir, cfg)) {
+            notes.add(p.openReport());
+            if (!p.wasClean()) notes.add("the pool was not shut down cleanly: " + p.replayedEntries()
+                    + " journal entries replayed, reference counts rebuilt from the block maps (normal after a crash)");
+            if (p.recordedReadOnlyReason() != null) {
+                problems.add(new Problem(null, -1, "pool is in read-only mode: " + p.recordedReadOnlyReason()));
+            }
+            if (p.wasClean() && !p.storedRefcountsValid()) {
+                problems.add(new Problem(null, -1, "stored reference counts fail their checksum"));
+            } else {
+                for (String s : p.verifyReferenceCounts()) problems.add(new Problem(null, -1, s));
+            }
+            checkMappings(p, problems, progress);
+        } catch (CorruptPoolException e) {
+            problems.add(new Problem(null, -1, e.getMessage()));
+            return new Result(ERRORS_LEFT, problems, notes, false);
+        } catch (VdoException e) {
+            problems.add(new Problem(null, -1, e.getMessage()));
+            return new Result(USAGE_OR_IO, problems, notes, false);
+        } catch (IOException | RuntimeException e) {
+            problems.add(new Problem(null, -1, "I/O error: " + e));
+            return new Result(USAGE_OR_IO, problems, notes, false);
+        }
+        if (problems.isEmpty()) return new Result(CLEAN, problems, notes, false);
+        if (!repair) return new Result(ERRORS_LEFT, problems, notes, false);
+        // repair: rebuild counts and the free list from the block maps, leave read-only mode
+        PoolConfig rc = new PoolConfig();
+        rc.repair = true;
+        try (Pool p = Pool.open(dir, rc)) {
+            notes.add("repair: " + p.openReport());
+            List<Problem> left = new ArrayList<>();
+            for (String s : p.verifyReferenceCounts()) left.add(new Problem(null, -1, s));
+            checkMappings(p, left, progress);
+            if (p.isReadOnly()) left.add(new Problem(null, -1, "still read-only: " + p.readOnlyReason()));
+            if (!left.isEmpty()) {
+                problems.addAll(left);
+                return new Result(ERRORS_LEFT, problems, notes, true);
+            }
+        } catch (IOException | RuntimeException e) {
+            problems.add(new Problem(null, -1, "repair failed: " + e.getMessage()));
+            return new Result(ERRORS_LEFT, problems, notes, false);
+        }
+        return new Result(REPAIRED, problems, notes, true);
+    }
+
+    /** Every packed mapping must designate a valid fragment; reports progress about once a second. */
+    private static void checkMappings(Pool p, List<Problem> problems, Consumer<String> progress) throws IOException {
+        long[] seen = {0};
+        long[] lastReport = {System.nanoTime()};
+        ByteBuffer block = ByteBuffer.allocate(4096);
+        for (Volume v : p.volumes()) {
+            long total = v.usedBlocks();
+            v.blockMap().forEachMapped((lbn, m) -> {
+                seen[0]++;
+                if (Mapping.isPacked(m)) {
+                    block.clear();
+                    try {
+                        p.store.read(Mapping.pbn(m), block);
+                        PackedBlock.locate(block.clear(), Mapping.slot(m));
+                    } catch (IOException | RuntimeException e) {
+                        problems.add(new Problem(v.name(), lbn, "maps packed block " + Mapping.pbn(m) + " slot "
+                                + Mapping.slot(m) + ": " + e.getMessage()));
+                    }
+                }
+                long now = System.nanoTime();
+                if (progress != null && now - lastReport[0] > 1_000_000_000L) {
+                    lastReport[0] = now;
+                    progress.accept("volume " + v.name() + ": " + seen[0] + " of about " + total + " mapped blocks checked");
+                }
+            });
+        }
+    }
+}
