@@ -35,7 +35,7 @@ public final class Main {
             """;
 
     /** Thrown for a bad command line: one line to stderr, exit code 2. */
-    static final class UsageException extends Exception {
+    static class UsageException extends Exception {
         UsageException(String m) { super(m); }
     }
 
@@ -65,12 +65,81 @@ public final class Main {
                     if (o == null) { out.print(USAGE); return 0; }
                     return serve(o, out, err);
                 }
+                case "check" -> { return check(args, out, err); }
                 default -> throw new UsageException("unknown command '" + args[0] + "' (try: jvdo serve --help)");
             }
         } catch (UsageException e) {
             err.println("jvdo: " + e.getMessage());
-            return 2;
+            return e instanceof CheckUsage ? 8 : 2;
         }
+    }
+
+    static final String CHECK_USAGE = """
+            usage: jvdo check DIR [--repair] [--json]
+
+            Checks a pool offline (the server must be stopped): super block, journal, block maps,
+            packed blocks and reference counts. --repair rebuilds reference counts and the free
+            list from the block maps (never dropping a mapping) and leaves read-only mode.
+            Exit codes as fsck: 0 clean, 1 repaired, 4 errors left, 8 usage or I/O error.
+            """;
+
+    static int check(String[] args, PrintStream out, PrintStream err) throws UsageException {
+        Path dir = null;
+        boolean repair = false, json = false;
+        for (int i = 1; i < args.length; i++) {
+            switch (args[i]) {
+                case "--repair" -> repair = true;
+                case "--json" -> json = true;
+                case "-h", "--help" -> { out.print(CHECK_USAGE); return 0; }
+                default -> {
+                    if (args[i].startsWith("-")) throw new CheckUsage("unknown option '" + args[i] + "' (see jvdo check --help)");
+                    if (dir != null) throw new CheckUsage("only one pool folder, not '" + args[i] + "'");
+                    dir = Path.of(args[i]);
+                }
+            }
+        }
+        if (dir == null) throw new CheckUsage("which pool? jvdo check DIR [--repair] [--json]");
+        org.jvdo.core.PoolCheck.Result r = org.jvdo.core.PoolCheck.run(dir, repair, m -> err.println("jvdo check: " + m));
+        if (json) {
+            StringBuilder sb = new StringBuilder("{\"exit_code\":").append(r.exitCode()).append(",\"repaired\":").append(r.repaired()).append(",\"problems\":[");
+            for (int i = 0; i < r.problems().size(); i++) {
+                org.jvdo.core.PoolCheck.Problem p = r.problems().get(i);
+                if (i > 0) sb.append(',');
+                sb.append("{\"volume\":").append(p.volume() == null ? "null" : quote(p.volume()))
+                        .append(",\"block\":").append(p.block()).append(",\"problem\":").append(quote(p.what())).append('}');
+            }
+            sb.append("],\"notes\":[");
+            for (int i = 0; i < r.notes().size(); i++) sb.append(i > 0 ? "," : "").append(quote(r.notes().get(i)));
+            out.println(sb.append("]}"));
+        } else {
+            for (String n : r.notes()) out.println("jvdo check: " + n);
+            for (org.jvdo.core.PoolCheck.Problem p : r.problems()) out.println("jvdo check: " + p);
+            out.println("jvdo check: " + switch (r.exitCode()) {
+                case 0 -> "clean";
+                case 1 -> "repaired";
+                case 4 -> "errors left" + (repair ? "" : " (run with --repair)");
+                default -> "could not check";
+            });
+        }
+        return r.exitCode();
+    }
+
+    /** A usage error of check: exit code 8, as fsck. */
+    static final class CheckUsage extends UsageException {
+        CheckUsage(String m) { super(m); }
+    }
+
+    static String quote(String s) {
+        StringBuilder b = new StringBuilder("\"");
+        for (char c : s.toCharArray()) {
+            switch (c) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                case '\n' -> b.append("\\n");
+                default -> { if (c < 0x20) b.append(String.format("\\u%04x", (int) c)); else b.append(c); }
+            }
+        }
+        return b.append('"').toString();
     }
 
     static ServeOptions parseServe(String[] args) throws UsageException {

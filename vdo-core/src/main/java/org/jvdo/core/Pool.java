@@ -134,7 +134,9 @@ public final class Pool implements AutoCloseable {
                 throw e.getCause();
             }
             boolean recover = !sb.clean || replayed[0] > 0;
-            report.append("journal: ").append(journal.replayResult());
+            org.jvdo.journal.ReplayResult rr = journal.replayResult();
+            report.append("journal: ").append(rr.entriesReplayed()).append(" entries in ").append(rr.blocksReplayed())
+                    .append(" blocks replayed");
             wasClean = !recover;
             replayedEntries = replayed[0];
             if (cfg.checkOnly && !recover) {
