@@ -1,0 +1,155 @@
+package org.jvdo.nbd;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.jvdo.core.Pool;
+import org.jvdo.core.PoolConfig;
+import org.jvdo.core.Volume;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The {@code jvdo} command line: help, usage errors, and a clean shutdown on SIGTERM. */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class MainTest {
+    static final Duration T = Duration.ofSeconds(60);
+
+    @TempDir
+    Path tmp;
+
+    /** Exit code, stdout and stderr of an in-process run. */
+    record Run(int exit, String out, String err) { }
+
+    static Run run(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int rc = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(rc, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    /** A usage error: exit 2, nothing on stdout, one line on stderr naming {@code mentions}. */
+    private static void assertUsageError(Run r, String mentions) {
+        assertEquals(2, r.exit(), r.toString());
+        assertEquals("", r.out(), r.toString());
+        List<String> lines = r.err().lines().toList();
+        assertEquals(1, lines.size(), "one line on stderr: " + r.err());
+        assertTrue(lines.get(0).startsWith("jvdo: "), r.err());
+        assertTrue(lines.get(0).contains(mentions), r.err() + " should mention " + mentions);
+    }
+
+    @Test
+    void serveHelpPrintsUsageAndExitsZero() throws Exception {
+        for (String flag : List.of("--help", "-h")) {
+            Run r = run("serve", flag);
+            assertEquals(0, r.exit(), r.toString());
+            assertTrue(r.out().startsWith("usage: jvdo serve"), r.out());
+            for (String opt : List.of("--data", "--port", "--logical-size", "--physical-size", "--volume", "--engine")) {
+                assertTrue(r.out().contains(opt), "usage mentions " + opt);
+            }
+            assertEquals("", r.err());
+        }
+        // and as a real process: the exit code is the JVM's
+        try (ServeProcess p = ServeProcess.start(tmp, "help", 0, "serve", "--help")) {
+            assertEquals(0, p.awaitExit(T), p.err());
+            assertTrue(p.out().startsWith("usage: jvdo serve"), p.out());
+            assertEquals("", p.err());
+        }
+    }
+
+    @Test
+    void badFlagIsAOneLineErrorWithExitCode2() throws Exception {
+        Path data = tmp.resolve("never");
+        assertUsageError(run("serve", "--data", data.toString(), "--bogus"), "--bogus");
+        assertUsageError(run("serve", "--port"), "--port");
+        assertUsageError(run("serve", "--port", "70000"), "70000");
+        assertUsageError(run("serve", "--port", "ten"), "ten");
+        assertUsageError(run("serve", "--engine", "zstd"), "zstd");
+        assertUsageError(run("serve", "--volume", "../etc"), "../etc");
+        assertUsageError(run("frobnicate"), "frobnicate");
+        assertFalse(Files.exists(data), "a usage error must not create the pool folder");
+
+        try (ServeProcess p = ServeProcess.start(tmp, "bogus", 0, "serve", "--data", data.toString(), "--bogus")) {
+            int rc = p.awaitExit(T);
+            assertUsageError(new Run(rc, p.out(), p.err()), "--bogus");
+        }
+        assertFalse(Files.exists(data));
+    }
+
+    @Test
+    void badSizeIsAUsageError() throws Exception {
+        assertUsageError(run("serve", "--logical-size", "12Q"), "12Q");
+        assertUsageError(run("serve", "--physical-size", "-1G"), "-1G");
+        assertUsageError(run("serve", "--logical-size=0"), "0");
+        assertUsageError(run("serve", "--logical-size", ""), "size");
+        assertUsageError(run("serve", "--physical-size", "99999999999T"), "99999999999T");
+        try (ServeProcess p = ServeProcess.start(tmp, "size", 0, "serve", "--data", tmp.resolve("d").toString(),
+                "--logical-size", "lots")) {
+            int rc = p.awaitExit(T);
+            assertUsageError(new Run(rc, p.out(), p.err()), "lots");
+        }
+    }
+
+    @Test
+    void sigtermShutsDownCleanlyAndThePoolReopensWithoutRecovery() throws Exception {
+        Path data = tmp.resolve("pool");
+        int port = ServeProcess.freePort();
+        byte[] block = new byte[64 << 10];
+        new Random(5).nextBytes(block);
+        byte[] text = "written just before SIGTERM, never flushed by the client".getBytes(StandardCharsets.UTF_8);
+        try (ServeProcess p = ServeProcess.serve(tmp, "serve", data, port, "--logical-size", "64M",
+                "--physical-size", "256M", "--volume", "a", "--volume", "b")) {
+            p.awaitServing("a", T).awaitServing("b", T);
+            assertTrue(p.out().contains("(formatted)"), p.out());
+            assertFalse(ServeProcess.lockIsFree(data), "the running server holds the pool lock");
+            RawClient c = RawClient.open(port);
+            try {
+                c.go("b");
+                assertEquals(64L << 20, c.exportSize);
+                assertEquals(0, c.write(1, 1 << 20, block));
+                assertEquals(0, c.write(2, 5 * 4096 + 100, text));
+                assertEquals(0, c.write(3, 8 << 20, block)); // a duplicate
+                // SIGTERM with the client still connected: its acknowledged writes must be kept
+                int rc = p.terminate(T);
+                assertEquals(0, rc, "exit code after SIGTERM\nstdout:\n" + p.out() + "\nstderr:\n" + p.err());
+                assertTrue(c.closedByServer(), "the server closed the connection");
+            } finally {
+                c.close();
+            }
+            assertTrue(p.out().contains("jvdo: shutting down") && p.out().contains("jvdo: stopped"), p.out());
+            assertEquals("", p.err());
+        }
+        assertTrue(ServeProcess.lockIsFree(data), "the pool lock is released");
+
+        try (Pool pool = Pool.open(data, new PoolConfig())) {
+            assertFalse(pool.openReport().contains("recovered"), pool.openReport());
+            assertFalse(pool.isReadOnly());
+            assertEquals(List.of(), pool.verifyReferenceCounts());
+            Volume b = pool.volume("b");
+            assertEquals(64L << 20, b.size());
+            assertEquals(64L << 20, pool.volume("a").size());
+            ByteBuffer got = ByteBuffer.allocate(block.length);
+            b.read(1 << 20, got).get(10, TimeUnit.SECONDS);
+            assertArrayEquals(block, got.array());
+            got.clear();
+            b.read(8 << 20, got).get(10, TimeUnit.SECONDS);
+            assertArrayEquals(block, got.array());
+            ByteBuffer t = ByteBuffer.allocate(text.length);
+            b.read(5 * 4096 + 100, t).get(10, TimeUnit.SECONDS);
+            assertArrayEquals(text, t.array());
+            assertTrue(pool.stats().get("data_blocks_used") <= 17, "the duplicate 64 KiB was stored once: " + pool.stats());
+        }
+    }
+}

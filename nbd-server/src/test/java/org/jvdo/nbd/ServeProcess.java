@@ -1,0 +1,136 @@
+package org.jvdo.nbd;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.File;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.jvdo.core.Pool;
+
+/**
+ * {@code jvdo serve} as a child JVM ({@code java -cp <test classpath> org.jvdo.nbd.Main serve ...}),
+ * its stdout and stderr in files. {@link #close()} kills it if it is still running, so a test
+ * can always put it in try-with-resources or a finally block.
+ */
+final class ServeProcess implements AutoCloseable {
+    final Process process;
+    final Path stdout;
+    final Path stderr;
+    final int port;
+
+    private ServeProcess(Process process, Path stdout, Path stderr, int port) {
+        this.process = process;
+        this.stdout = stdout;
+        this.stderr = stderr;
+        this.port = port;
+    }
+
+    /** A port that was free a moment ago (bound to 127.0.0.1 and released). */
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+            s.setReuseAddress(true);
+            return s.getLocalPort();
+        }
+    }
+
+    /** Starts {@code Main} with {@code args} (e.g. {@code serve --data ...}); does not wait. */
+    static ServeProcess start(Path logDir, String logName, int port, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("-Xmx512m");
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(Main.class.getName());
+        cmd.addAll(List.of(args));
+        Files.createDirectories(logDir);
+        Path out = logDir.resolve(logName + ".out");
+        Path err = logDir.resolve(logName + ".err");
+        Process p = Tools.builder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        return new ServeProcess(p, out, err, port);
+    }
+
+    /** {@code jvdo serve --data dir --port port} plus {@code extra}. */
+    static ServeProcess serve(Path logDir, String logName, Path data, int port, String... extra) throws IOException {
+        List<String> a = new ArrayList<>(List.of("serve", "--data", data.toString(), "--port", String.valueOf(port)));
+        a.addAll(List.of(extra));
+        return start(logDir, logName, port, a.toArray(new String[0]));
+    }
+
+    /** Waits until the server prints that it serves {@code volume}; fails if it exits first. */
+    ServeProcess awaitServing(String volume, Duration timeout) throws IOException, InterruptedException {
+        String want = "/" + volume;
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            String out = out();
+            if (out.lines().anyMatch(l -> l.startsWith("jvdo: serving " + volume + " ") && l.endsWith(want))) {
+                return this;
+            }
+            if (!process.isAlive()) {
+                fail("jvdo serve exited " + process.exitValue() + " before serving " + volume + "\nstdout:\n" + out
+                        + "\nstderr:\n" + err());
+            }
+            if (System.nanoTime() > deadline) {
+                fail("jvdo serve did not serve " + volume + " within " + timeout + "\nstdout:\n" + out + "\nstderr:\n" + err());
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /** Waits for the process to exit and returns its exit code; fails (after killing it) on timeout. */
+    int awaitExit(Duration timeout) throws IOException, InterruptedException {
+        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            Tools.kill(process);
+            fail("jvdo did not exit within " + timeout + "\nstdout:\n" + out() + "\nstderr:\n" + err());
+        }
+        return process.exitValue();
+    }
+
+    /** SIGTERM (what {@link Process#destroy()} sends) and the exit code. */
+    int terminate(Duration timeout) throws IOException, InterruptedException {
+        process.destroy();
+        return awaitExit(timeout);
+    }
+
+    String out() throws IOException {
+        return Files.exists(stdout) ? Files.readString(stdout, StandardCharsets.UTF_8) : "";
+    }
+
+    String err() throws IOException {
+        return Files.exists(stderr) ? Files.readString(stderr, StandardCharsets.UTF_8) : "";
+    }
+
+    String uri(String volume) {
+        return "nbd://127.0.0.1:" + port + "/" + volume;
+    }
+
+    /** Whether another process could take the pool's lock now (it is released again at once). */
+    static boolean lockIsFree(Path data) throws IOException {
+        try (FileChannel c = FileChannel.open(data.resolve(Pool.LOCK_FILE), StandardOpenOption.WRITE)) {
+            FileLock l = c.tryLock();
+            if (l == null) {
+                return false;
+            }
+            l.release();
+            return true;
+        }
+    }
+
+    @Override
+    public void close() {
+        if (process.isAlive()) {
+            Tools.kill(process);
+        }
+    }
+}
