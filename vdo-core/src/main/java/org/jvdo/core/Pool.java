@@ -565,9 +565,12 @@ public final class Pool implements AutoCloseable {
         // skip blocks that already hold the wanted mapping and have no write in flight: a large
         // discard of an unused range costs a map lookup per block, not a request per block
         List<Long> todo = new ArrayList<>();
+        // a write submitted earlier may still wait for a vio (not yet in an LBN queue): then skip nothing,
+        // so that the discard stays ordered after it
+        boolean maySkip = vios.waiting() == 0;
         try {
             for (long lbn = firstLbn; lbn < endLbn; lbn++) {
-                if (!path.lbnLocks.containsKey(WritePath.key(vol, lbn)) && vol.blockMap().get(lbn) == wanted) continue;
+                if (maySkip && !path.lbnLocks.containsKey(WritePath.key(vol, lbn)) && vol.blockMap().get(lbn) == wanted) continue;
                 todo.add(lbn);
             }
         } catch (IOException e) {
