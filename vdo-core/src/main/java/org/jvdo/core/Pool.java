@@ -72,6 +72,10 @@ public final class Pool implements AutoCloseable {
     final FlushTracker flushTracker = new FlushTracker();
     final ReentrantReadWriteLock mappingLock = new ReentrantReadWriteLock();
     final LongAdder compressedBlocksWritten = new LongAdder();
+    /** Write-path stage latencies (see {@link #stageLatencies()}). */
+    final LatencyHistogram latHash = new LatencyHistogram(), latIndex = new LatencyHistogram(),
+            latVerify = new LatencyHistogram(), latCompress = new LatencyHistogram(), latPack = new LatencyHistogram(),
+            latJournal = new LatencyHistogram(), latAck = new LatencyHistogram();
     private final Map<String, Volume> volumes = new ConcurrentHashMap<>();
     private final Map<String, CompressionEngine> engines = new LinkedHashMap<>();
     private final ExecutorService ioExecutor;
@@ -918,6 +922,26 @@ public final class Pool implements AutoCloseable {
     }
 
     public int referenceCount(long pbn) { return depot.refcount(pbn); }
+
+    /**
+     * Latency of each write-path stage: hash (fingerprint), index (lookup), verify (read and
+     * compare of dedupe advice), compress (engine submit to completion), pack (waiting in the
+     * packer until the block is written), journal (append), ack (accept to acknowledgement).
+     */
+    public Map<String, LatencyHistogram> stageLatencies() {
+        Map<String, LatencyHistogram> m = new LinkedHashMap<>();
+        m.put("hash", latHash);
+        m.put("index", latIndex);
+        m.put("verify", latVerify);
+        m.put("compress", latCompress);
+        m.put("pack", latPack);
+        m.put("journal", latJournal);
+        m.put("ack", latAck);
+        return m;
+    }
+
+    /** Vios waiting for a free slot in the vio pool (back-pressure). */
+    public int vioPoolWaiting() { return vios.waiting(); }
 
     public Path directory() { return dir; }
 
