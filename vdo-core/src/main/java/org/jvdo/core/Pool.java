@@ -442,10 +442,17 @@ public final class Pool implements AutoCloseable {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (v.activeRequests() > 0 || hasLbnLocks(v)) {
             if (System.nanoTime() > deadline) {
-                throw new VdoException(Errno.EBUSY, "volume " + name + ": requests still in flight after 60 s; delete incomplete, retry");
+                synchronized (v) { v.unmarkDeleted(); }
+                throw new VdoException(Errno.EBUSY, "volume " + name + ": requests still in flight after 60 s; not deleted, retry");
             }
             packer.flush();
-            try { Thread.sleep(2); } catch (InterruptedException e) { Thread.currentThread().interrupt(); throw new IOException(e); }
+            try {
+                Thread.sleep(2);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                synchronized (v) { v.unmarkDeleted(); }
+                throw new IOException("interrupted while deleting volume " + name, e);
+            }
         }
         mappingLock.writeLock().lock();
         try {

@@ -56,6 +56,9 @@ public final class Volume implements BlockDevice {
 
     void markDeleted() { deleted = true; }
 
+    /** A delete that could not finish: the volume serves again. */
+    void unmarkDeleted() { deleted = false; }
+
     /** Requests started and not yet finished; {@link Pool#deleteVolume} waits for none. */
     private final java.util.concurrent.atomic.AtomicInteger active = new java.util.concurrent.atomic.AtomicInteger();
 
