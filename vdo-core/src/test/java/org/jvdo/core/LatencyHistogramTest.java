@@ -46,6 +46,7 @@ class LatencyHistogramTest {
             new Random(1).nextBytes(random);
             v.write(0, ByteBuffer.wrap(text), false).get(10, TimeUnit.SECONDS);
             v.write(4096, ByteBuffer.wrap(random), false).get(10, TimeUnit.SECONDS);
+            pool.quiesce(); // the next identical write then finds index advice and verifies it
             v.write(8192, ByteBuffer.wrap(random), false).get(10, TimeUnit.SECONDS); // dedupe: verify
             pool.quiesce();
             var l = pool.stageLatencies();
