@@ -4,6 +4,11 @@ import org.jvdo.core.Pool;
 import org.jvdo.core.PoolConfig;
 import org.jvdo.core.VdoException;
 import org.jvdo.core.Volume;
+import org.jvdo.nbd.admin.AdminCommands;
+import org.jvdo.nbd.admin.AdminServer;
+import org.jvdo.nbd.admin.AdminToken;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -18,8 +23,13 @@ import java.util.concurrent.CountDownLatch;
 public final class Main {
     static final String USAGE = """
             usage: jvdo serve [options]
+                   jvdo stats [--json] [--verbose] [VOLUME]   (see jvdo stats --help)
+                   jvdo volume create|list|delete|resize ...  (see jvdo volume --help)
+                   jvdo check DIR [--repair] [--json]          (offline check, see jvdo check --help)
 
             Serves a jvdo pool's volumes as NBD exports. The pool is formatted on first start.
+            An admin REST API (statistics, volumes, /health, /metrics) is served beside NBD; it
+            needs the bearer token made on first start and kept in DATA/admin.token (mode 0600).
 
             options:
               --data DIR            pool folder (default ./jvdo-data)
@@ -29,6 +39,8 @@ public final class Main {
               --physical-size SIZE  most storage the pool file may use, at format time (default 16G)
               --volume NAME         a volume to create on first start; repeatable (default vdo0)
               --engine NAME         compression for new volumes: lz4 (default) or none
+              --admin-listen ADDR   admin API address (default 127.0.0.1)
+              --admin-port N        admin API port (default 10810; 0 picks a free one)
               -h, --help            this help
 
             SIZE takes K, M, G, T suffixes (binary). Export URIs: nbd://ADDR:PORT/NAME
@@ -47,6 +59,8 @@ public final class Main {
         long physicalSize = 16L << 30;
         List<String> volumes = new ArrayList<>();
         String engine = "lz4";
+        String adminListen = "127.0.0.1";
+        int adminPort = 10810;
     }
 
     public static void main(String[] args) {
@@ -66,7 +80,9 @@ public final class Main {
                     return serve(o, out, err);
                 }
                 case "check" -> { return check(args, out, err); }
-                default -> throw new UsageException("unknown command '" + args[0] + "' (try: jvdo serve --help)");
+                case "stats" -> { return AdminCommands.stats(args, out, err); }
+                case "volume" -> { return AdminCommands.volume(args, out, err); }
+                default -> throw new UsageException("unknown command '" + args[0] + "' (try: jvdo --help)");
             }
         } catch (UsageException e) {
             err.println("jvdo: " + e.getMessage());
@@ -151,7 +167,8 @@ public final class Main {
             if (a.startsWith("--") && eq > 0) { value = a.substring(eq + 1); a = a.substring(0, eq); }
             switch (a) {
                 case "-h", "--help" -> { return null; }
-                case "--data", "--listen", "--port", "--logical-size", "--physical-size", "--volume", "--engine" -> {
+                case "--data", "--listen", "--port", "--logical-size", "--physical-size", "--volume", "--engine",
+                        "--admin-listen", "--admin-port" -> {
                     if (value == null) {
                         if (i + 1 >= args.length) throw new UsageException(a + " needs a value");
                         value = args[++i];
@@ -163,6 +180,11 @@ public final class Main {
                             case "--port" -> {
                                 o.port = Integer.parseInt(value);
                                 if (o.port < 0 || o.port > 65535) throw new UsageException("--port must be 0..65535, not " + value);
+                            }
+                            case "--admin-listen" -> o.adminListen = value;
+                            case "--admin-port" -> {
+                                o.adminPort = Integer.parseInt(value);
+                                if (o.adminPort < 0 || o.adminPort > 65535) throw new UsageException("--admin-port must be 0..65535, not " + value);
                             }
                             case "--logical-size" -> o.logicalSize = roundUp(Sizes.parse(value));
                             case "--physical-size" -> o.physicalSize = roundUp(Sizes.parse(value));
@@ -195,6 +217,20 @@ public final class Main {
         PoolConfig cfg = new PoolConfig();
         cfg.physicalBytes = o.physicalSize;
         cfg.defaultEngine = o.engine;
+        int loops = Math.max(1, Runtime.getRuntime().availableProcessors());
+        Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true).setEventLoopPoolSize(loops));
+        // the admin API comes up first, so /health says "recovering" while the pool opens
+        AdminToken token;
+        AdminServer admin;
+        try {
+            token = AdminToken.loadOrCreate(o.data);
+            admin = new AdminServer(vertx, token, o.adminListen, o.adminPort).start();
+        } catch (Exception e) {
+            err.println("jvdo: cannot start the admin API on " + o.adminListen + ":" + o.adminPort + ": " + e.getMessage()
+                    + " (another jvdo running? choose one with --admin-port)");
+            vertx.close();
+            return 1;
+        }
         Pool pool;
         boolean fresh = !Pool.exists(o.data);
         try {
@@ -204,27 +240,37 @@ public final class Main {
             }
         } catch (VdoException e) {
             err.println("jvdo: " + e.getMessage());
+            admin.close();
+            vertx.close();
             return 1;
         } catch (Exception e) {
             err.println("jvdo: cannot open pool " + o.data + ": " + e);
+            admin.close();
+            vertx.close();
             return 1;
         }
         SimpleExportRegistry registry = new SimpleExportRegistry();
         for (Volume v : pool.volumes()) registry.add(v);
         NbdServer server;
         try {
-            server = new NbdServer(registry, o.listen, o.port).start();
+            server = new NbdServer(registry, o.listen, o.port, loops, vertx).start();
         } catch (Exception e) {
             err.println("jvdo: cannot listen on " + o.listen + ":" + o.port + ": " + e.getMessage());
+            admin.close();
             closeQuietly(pool, err);
+            vertx.close();
             return 1;
         }
+        admin.attach(pool, registry, server, o.listen);
         out.println("jvdo: pool " + o.data.toAbsolutePath() + (fresh ? " (formatted)" : "")
                 + (pool.openReport().isEmpty() ? "" : " - " + pool.openReport()));
         for (Volume v : pool.volumes()) {
             out.println("jvdo: serving " + v.name() + " (" + Sizes.human(v.size()) + ", " + v.engineName() + ") at nbd://"
                     + o.listen + ":" + server.actualPort() + "/" + v.name());
         }
+        out.println("jvdo: admin API at http://" + o.adminListen + ":" + admin.actualPort() + "/api/v1 (token in "
+                + AdminToken.file(o.data) + ")");
+        if (token.created()) out.println("jvdo: admin token (shown once): " + token.value());
         if (pool.isReadOnly()) out.println("jvdo: pool is READ-ONLY: " + pool.readOnlyReason());
         out.flush();
         CountDownLatch stop = new CountDownLatch(1);
@@ -236,6 +282,7 @@ public final class Main {
         }
         out.println("jvdo: shutting down");
         int rc = 0;
+        admin.close();
         try {
             server.close();
         } catch (Exception e) {
@@ -243,6 +290,11 @@ public final class Main {
             rc = 1;
         }
         if (!closeQuietly(pool, err)) rc = 1;
+        try {
+            vertx.close().toCompletionStage().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (Exception e) {
+            // exiting anyway
+        }
         out.println("jvdo: stopped");
         out.flush();
         return rc;

@@ -46,6 +46,8 @@ final class NbdConnection {
     private boolean structured;
     private boolean baseAllocation;
     private BlockDevice device;
+    /** The export this connection picked, readable from any thread (admin API). */
+    private volatile String exportName;
 
     // Current option / request header
     private int option;
@@ -99,6 +101,11 @@ final class NbdConnection {
 
     Context context() {
         return context;
+    }
+
+    /** The export picked by NBD_OPT_GO or NBD_OPT_EXPORT_NAME, or null during the handshake. */
+    String exportName() {
+        return exportName;
     }
 
     // ------------------------------------------------------------------ input
@@ -273,6 +280,7 @@ final class NbdConnection {
                     return;
                 }
                 device = dev.get();
+                exportName = device.name();
                 Buffer reply = Buffer.buffer(noZeroes ? 10 : 134)
                         .appendLong(device.size())
                         .appendShort((short) transmissionFlags(device));
@@ -360,6 +368,7 @@ final class NbdConnection {
         optionReply(opt, REP_ACK, null);
         if (opt == OPT_GO) {
             device = d;
+            exportName = d.name();
             return true;
         }
         return false;

@@ -128,6 +128,39 @@ public final class NbdServer implements AutoCloseable {
         return connections.size();
     }
 
+    /** Number of open connections that picked export {@code name} (connections still in the handshake count for none). */
+    public int connectionsTo(String name) {
+        int n = 0;
+        for (NbdConnection c : connections) if (name.equals(c.exportName())) n++;
+        return n;
+    }
+
+    /**
+     * Closes every connection using export {@code name}: they stop reading, their in-flight
+     * requests finish, then the sockets close. Returns once all are closed (or after
+     * {@code timeoutSeconds}); returns how many there were.
+     */
+    public int closeConnectionsTo(String name, long timeoutSeconds) {
+        List<Future<Void>> done = new ArrayList<>();
+        for (NbdConnection c : connections) {
+            if (!name.equals(c.exportName())) continue;
+            Promise<Void> p = Promise.promise();
+            c.context().runOnContext(v -> {
+                c.shutdown();
+                c.finished().onComplete(p);
+            });
+            done.add(p.future());
+        }
+        try {
+            Future.join(done).toCompletionStage().toCompletableFuture().get(timeoutSeconds, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            // the caller goes on; requests to a deleted volume fail anyway
+        }
+        return done.size();
+    }
+
     public ExportRegistry registry() {
         return registry;
     }

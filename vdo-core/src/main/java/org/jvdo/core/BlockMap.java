@@ -38,9 +38,9 @@ public final class BlockMap {
 
     private final String volumeName;
     private final BlockStore store;
-    private final long mapStart;
-    private final long mapPages;
-    private final long logicalBlocks;
+    private long mapStart;
+    private long mapPages;
+    private long logicalBlocks;
     private final WriteAheadGate gate;
     private final int capacity;
     private final LinkedHashMap<Long, Page> cache;
@@ -62,7 +62,44 @@ public final class BlockMap {
         return (logicalBlocks + ENTRIES_PER_PAGE - 1) / ENTRIES_PER_PAGE;
     }
 
-    public long logicalBlocks() { return logicalBlocks; }
+    public synchronized long logicalBlocks() { return logicalBlocks; }
+
+    public synchronized long mapStart() { return mapStart; }
+
+    public synchronized long mapPages() { return mapPages; }
+
+    /**
+     * Grows the map to {@code newLogicalBlocks}. When the current region has room it only moves
+     * the bound; otherwise every page is copied (cached pages from the cache, the others block
+     * for block; never-written pages stay holes) to the fresh region at {@code newStart} of
+     * {@code newPages} pages, synced, and the map switches to it. The caller holds the pool's
+     * mapping write lock, has made the journal durable, and persists the new region in the
+     * super block afterwards; until then the old region stays intact.
+     */
+    public synchronized void grow(long newLogicalBlocks, long newStart, long newPages) throws IOException {
+        if (newLogicalBlocks < logicalBlocks) throw new IllegalArgumentException("a block map cannot shrink");
+        if (pagesFor(newLogicalBlocks) <= mapPages) { logicalBlocks = newLogicalBlocks; return; }
+        if (newPages < pagesFor(newLogicalBlocks)) throw new IllegalArgumentException("new region too small");
+        ByteBuffer b = ByteBuffer.allocate(BlockStore.BLOCK_SIZE);
+        for (long pi = 0; pi < mapPages; pi++) {
+            Page p = cache.get(pi);
+            if (p != null) {
+                store.write(newStart + pi, encodePage(p.entries));
+                continue;
+            }
+            b.clear();
+            store.read(mapStart + pi, b);
+            b.flip();
+            boolean zero = true;
+            for (int i = 0; i < BlockStore.BLOCK_SIZE; i += 8) if (b.getLong(i) != 0) { zero = false; break; }
+            if (!zero) store.write(newStart + pi, b);
+        }
+        store.sync();
+        for (Page p : cache.values()) p.dirty = false;
+        mapStart = newStart;
+        mapPages = newPages;
+        logicalBlocks = newLogicalBlocks;
+    }
 
     private void checkLbn(long lbn) {
         if (lbn < 0 || lbn >= logicalBlocks) {

@@ -46,6 +46,8 @@ final class DataVio implements CompressionTask {
     int compressedSize;
     int encoding;
     long newMapping;
+    /** System.nanoTime() when accepted, and when the current timed stage began (metrics only). */
+    long acceptedAt, stageStart;
     /** The reference on newMapping's block that this vio holds for the block map. */
     boolean holdsRef;
 

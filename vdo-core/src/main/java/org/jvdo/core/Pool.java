@@ -72,6 +72,10 @@ public final class Pool implements AutoCloseable {
     final FlushTracker flushTracker = new FlushTracker();
     final ReentrantReadWriteLock mappingLock = new ReentrantReadWriteLock();
     final LongAdder compressedBlocksWritten = new LongAdder();
+    /** Write-path stage latencies (see {@link #stageLatencies()}). */
+    final LatencyHistogram latHash = new LatencyHistogram(), latIndex = new LatencyHistogram(),
+            latVerify = new LatencyHistogram(), latCompress = new LatencyHistogram(), latPack = new LatencyHistogram(),
+            latJournal = new LatencyHistogram(), latAck = new LatencyHistogram();
     private final Map<String, Volume> volumes = new ConcurrentHashMap<>();
     private final Map<String, CompressionEngine> engines = new LinkedHashMap<>();
     private final ExecutorService ioExecutor;
@@ -444,6 +448,114 @@ public final class Pool implements AutoCloseable {
             for (SuperBlock.VolumeRecord r : sb.volumes) if (r.name.equals(volumeName)) r.engine = code;
             writeSuperBlockLocked();
             v.setEngine(engineFor(code));
+        }
+    }
+
+    /**
+     * Deletes a volume and frees its blocks. New requests to it fail at once; requests in
+     * flight finish first (up to 60 s, else EBUSY). Then, under the mapping write lock so no
+     * journal entry can slip in between: a checkpoint (every block map written, the journal
+     * trimmed past every entry of the volume, so a later volume that reuses its id cannot be
+     * handed its entries by a replay), the super block rewritten without the record, and only
+     * then every reference the volume's map held dropped. A crash before the super block write
+     * leaves the volume whole; after it, recovery rebuilds counts from the remaining maps, so
+     * nothing is resurrected or leaked. The block-map region is not reused.
+     */
+    public void deleteVolume(String name) throws IOException {
+        checkWritable();
+        Volume v = volumes.get(name);
+        if (v == null) throw new VdoException(Errno.EINVAL, "no volume " + name);
+        synchronized (v) {
+            if (v.isDeleted()) throw new VdoException(Errno.EINVAL, "no volume " + name);
+            v.markDeleted();
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (v.activeRequests() > 0 || hasLbnLocks(v)) {
+            if (System.nanoTime() > deadline) {
+                synchronized (v) { v.unmarkDeleted(); }
+                throw new VdoException(Errno.EBUSY, "volume " + name + ": requests still in flight after 60 s; not deleted, retry");
+            }
+            packer.flush();
+            try {
+                Thread.sleep(2);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                synchronized (v) { v.unmarkDeleted(); }
+                throw new IOException("interrupted while deleting volume " + name, e);
+            }
+        }
+        mappingLock.writeLock().lock();
+        try {
+            checkWritable();
+            checkpoint();
+            synchronized (sb) {
+                sb.volumes.removeIf(r -> r.name.equals(name));
+                volumes.remove(name);
+                writeSuperBlockLocked();
+            }
+            long seq = journal.lastAppendedSeq();
+            v.blockMap().forEachMapped((lbn, m) -> {
+                if (Mapping.hasBlock(m)) depot.decrement(Mapping.pbn(m), seq);
+            });
+            depot.releaseFreed(journal.durableEntrySeq());
+            v.resetUsage(0, 0);
+        } catch (IOException e) {
+            throw storageError("delete of volume " + name, e);
+        } finally {
+            mappingLock.writeLock().unlock();
+        }
+    }
+
+    private boolean hasLbnLocks(Volume v) {
+        long id = v.id();
+        for (Long k : path.lbnLocks.keySet()) if ((k >>> 48) == id) return true;
+        return false;
+    }
+
+    /**
+     * Grows a volume to {@code newBytes} (a multiple of 4096) while it is in use. When the block
+     * map's region has no room for the new size, a larger region is taken at the end of the
+     * pool file and the pages are copied into it under the mapping write lock; the super block
+     * then points at it (the old region is not reused). Shrinking is refused with EINVAL.
+     */
+    public void resizeVolume(String name, long newBytes) throws IOException {
+        if (newBytes <= 0 || newBytes % 4096 != 0) {
+            throw new VdoException(Errno.EINVAL, "volume size must be a positive multiple of 4096 bytes, not " + newBytes);
+        }
+        checkWritable();
+        Volume v = volumes.get(name);
+        if (v == null || v.isDeleted()) throw new VdoException(Errno.EINVAL, "no volume " + name);
+        long blocks = newBytes / 4096;
+        mappingLock.writeLock().lock();
+        try {
+            checkWritable();
+            if (blocks < v.logicalBlocks()) {
+                throw new VdoException(Errno.EINVAL, "volume " + name + " cannot shrink from " + v.size() + " to " + newBytes + " bytes");
+            }
+            if (blocks == v.logicalBlocks()) return;
+            commitJournalNow();
+            synchronized (sb) {
+                SuperBlock.VolumeRecord rec = null;
+                for (SuperBlock.VolumeRecord r : sb.volumes) if (r.name.equals(name)) rec = r;
+                if (rec == null) throw new VdoException(Errno.EINVAL, "no volume " + name);
+                long pages = BlockMap.pagesFor(blocks);
+                if (pages <= rec.mapPages) {
+                    v.blockMap().grow(blocks, rec.mapStart, rec.mapPages);
+                } else {
+                    long start = sb.nextRegionBlock;
+                    v.blockMap().grow(blocks, start, pages);
+                    sb.nextRegionBlock += pages;
+                    rec.mapStart = start;
+                    rec.mapPages = pages;
+                }
+                rec.logicalBlocks = blocks;
+                writeSuperBlockLocked();
+                v.setLogicalBlocks(blocks);
+            }
+        } catch (IOException e) {
+            throw storageError("resize of volume " + name, e);
+        } finally {
+            mappingLock.writeLock().unlock();
         }
     }
 
@@ -850,6 +962,26 @@ public final class Pool implements AutoCloseable {
     }
 
     public int referenceCount(long pbn) { return depot.refcount(pbn); }
+
+    /**
+     * Latency of each write-path stage: hash (fingerprint), index (lookup), verify (read and
+     * compare of dedupe advice), compress (engine submit to completion), pack (waiting in the
+     * packer until the block is written), journal (append), ack (accept to acknowledgement).
+     */
+    public Map<String, LatencyHistogram> stageLatencies() {
+        Map<String, LatencyHistogram> m = new LinkedHashMap<>();
+        m.put("hash", latHash);
+        m.put("index", latIndex);
+        m.put("verify", latVerify);
+        m.put("compress", latCompress);
+        m.put("pack", latPack);
+        m.put("journal", latJournal);
+        m.put("ack", latAck);
+        return m;
+    }
+
+    /** Vios waiting for a free slot in the vio pool (back-pressure). */
+    public int vioPoolWaiting() { return vios.waiting(); }
 
     public Path directory() { return dir; }
 

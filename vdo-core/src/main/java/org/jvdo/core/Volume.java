@@ -19,7 +19,8 @@ public final class Volume implements BlockDevice {
     private final Pool pool;
     private final int id;
     private final String name;
-    private final long logicalBlocks;
+    private volatile long logicalBlocks;
+    private volatile boolean deleted;
     private final BlockMap blockMap;
     private volatile CompressionEngine engine;
     final Counters counters = new Counters();
@@ -46,6 +47,44 @@ public final class Volume implements BlockDevice {
     public long size() { return logicalBlocks * 4096L; }
 
     public long logicalBlocks() { return logicalBlocks; }
+
+    /** Called by the pool once the block map covers {@code blocks} (grow only). */
+    void setLogicalBlocks(long blocks) { this.logicalBlocks = blocks; }
+
+    /** True once {@link Pool#deleteVolume} has begun: every new request fails. */
+    public boolean isDeleted() { return deleted; }
+
+    void markDeleted() { deleted = true; }
+
+    /** A delete that could not finish: the volume serves again. */
+    void unmarkDeleted() { deleted = false; }
+
+    /** Requests started and not yet finished; {@link Pool#deleteVolume} waits for none. */
+    private final java.util.concurrent.atomic.AtomicInteger active = new java.util.concurrent.atomic.AtomicInteger();
+
+    int activeRequests() { return active.get(); }
+
+    /** Counts the request as active first, then checks for deletion, so a delete that waits for none misses nothing. */
+    private CompletableFuture<Void> tracked(java.util.function.Supplier<CompletableFuture<Void>> op) {
+        active.incrementAndGet();
+        if (deleted) {
+            active.decrementAndGet();
+            return CompletableFuture.failedFuture(deletedError());
+        }
+        CompletableFuture<Void> f;
+        try {
+            f = op.get();
+        } catch (RuntimeException e) {
+            active.decrementAndGet();
+            throw e;
+        }
+        f.whenComplete((r, e) -> active.decrementAndGet());
+        return f;
+    }
+
+    private VdoException deletedError() {
+        return new VdoException(Errno.ESHUTDOWN, "volume " + name + " has been deleted");
+    }
 
     @Override
     public boolean readOnly() { return pool.isReadOnly(); }
@@ -83,19 +122,21 @@ public final class Volume implements BlockDevice {
     @Override
     public CompletableFuture<Void> read(long offset, ByteBuffer dst) {
         int length = dst.remaining();
+        if (deleted) return CompletableFuture.failedFuture(deletedError());
         if (outOfRange(offset, length)) return CompletableFuture.failedFuture(rangeError("read", offset, length));
         counters.biosInRead.increment();
         counters.bytesRead.add(length);
-        return pool.submitRead(this, offset, dst);
+        return tracked(() -> pool.submitRead(this, offset, dst));
     }
 
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
         int length = src.remaining();
+        if (deleted) return CompletableFuture.failedFuture(deletedError());
         if (outOfRange(offset, length)) return CompletableFuture.failedFuture(rangeError("write", offset, length));
         counters.biosInWrite.increment();
         counters.bytesWritten.add(length);
-        return pool.submitWrite(this, offset, src, fua, DataVio.WRITE);
+        return tracked(() -> pool.submitWrite(this, offset, src, fua, DataVio.WRITE));
     }
 
     @Override
@@ -106,20 +147,23 @@ public final class Volume implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> trim(long offset, long length, boolean fua) {
+        if (deleted) return CompletableFuture.failedFuture(deletedError());
         if (outOfRange(offset, length)) return CompletableFuture.failedFuture(rangeError("trim", offset, length));
         counters.biosInDiscard.increment();
-        return pool.submitRange(this, offset, length, fua, DataVio.TRIM);
+        return tracked(() -> pool.submitRange(this, offset, length, fua, DataVio.TRIM));
     }
 
     @Override
     public CompletableFuture<Void> writeZeroes(long offset, long length, boolean noHole, boolean fua) {
+        if (deleted) return CompletableFuture.failedFuture(deletedError());
         if (outOfRange(offset, length)) return CompletableFuture.failedFuture(rangeError("write zeroes", offset, length));
         counters.biosInZero.increment();
-        return pool.submitRange(this, offset, length, fua, noHole ? DataVio.WRITE_ZERO : DataVio.TRIM);
+        return tracked(() -> pool.submitRange(this, offset, length, fua, noHole ? DataVio.WRITE_ZERO : DataVio.TRIM));
     }
 
     @Override
     public List<Extent> blockStatus(long offset, long length) {
+        if (deleted) throw deletedError();
         if (outOfRange(offset, length)) throw rangeError("block status", offset, length);
         List<Extent> out = new ArrayList<>();
         long pos = offset, end = offset + length;

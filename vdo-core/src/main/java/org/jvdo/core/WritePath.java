@@ -39,6 +39,7 @@ final class WritePath {
     /** Takes a filled vio: joins its LBN's queue, is acknowledged when its data is complete, launches if first in line. */
     void accept(DataVio v) {
         v.key = key(v.volume, v.lbn);
+        v.acceptedAt = System.nanoTime();
         v.generation = pool.flushTracker.begin();
         boolean partial = v.partialSrc != null;
         if (v.kind == DataVio.WRITE) {
@@ -117,6 +118,7 @@ final class WritePath {
     private void acknowledgeEarly(DataVio v) {
         if (v.ackEarly && !v.acked) {
             v.acked = true;
+            pool.latAck.since(v.acceptedAt);
             v.request.ack();
         }
     }
@@ -134,7 +136,9 @@ final class WritePath {
                 finish(v);
                 return;
             }
+            long t = System.nanoTime();
             XX128.hashBytes(v.data, v.hash);
+            pool.latHash.since(t);
             v.fingerprint = new Fingerprint(v.hash[0], v.hash[1]);
             final boolean[] agent = {false};
             hashLocks.compute(v.fingerprint, (k, l) -> {
@@ -150,11 +154,14 @@ final class WritePath {
 
     /** Asks the index; verifies its advice byte for byte before sharing; otherwise compresses. */
     private void queryIndex(DataVio v) {
+        long ti = System.nanoTime();
         long advice = pool.index.lookup(v.hash[0], v.hash[1]);
+        pool.latIndex.since(ti);
         if (advice >= 0) {
             long pbn = Mapping.pbn(advice);
             if (pool.depot.incrementIfLive(pbn)) {
                 boolean same = false;
+                long tv = System.nanoTime();
                 try {
                     byte[] candidate = SCRATCH2.get();
                     readStored(v.volume, advice, candidate, "dedupe verify");
@@ -162,6 +169,7 @@ final class WritePath {
                 } catch (Throwable t) {
                     Pool.LOG.fine(() -> "dedupe candidate " + Mapping.describe(advice) + " unreadable: " + t);
                 }
+                pool.latVerify.since(tv);
                 if (same) {
                     v.newMapping = advice;
                     v.holdsRef = true;
@@ -178,11 +186,13 @@ final class WritePath {
     }
 
     private void compress(DataVio v) {
+        v.stageStart = System.nanoTime();
         v.volume.engine().submit(v);
     }
 
     /** Completion callback of the compression engine. */
     void compressionDone(DataVio v, int size, int encoding, Throwable error) {
+        pool.latCompress.since(v.stageStart);
         try {
             if (error != null) {
                 v.volume.counters.compressionErrors.increment();
@@ -193,6 +203,7 @@ final class WritePath {
                 v.compressedSize = size;
                 v.encoding = encoding;
                 v.inPacker = true;
+                v.stageStart = System.nanoTime();
                 pool.packer.add(v, ByteBuffer.wrap(v.compressed, 0, size), encoding);
                 if (pool.flushTracker.flushWaiting()) pool.packer.flush();
                 return;
@@ -274,6 +285,7 @@ final class WritePath {
         pool.compressedBlocksWritten.increment();
         for (int i = 0; i < n; i++) {
             DataVio o = bin.owner(i);
+            pool.latPack.since(o.stageStart);
             o.volume.counters.compressedFragmentsWritten.increment();
             agentDone(o);
         }
@@ -327,7 +339,9 @@ final class WritePath {
         pool.mappingLock.readLock().lock();
         try {
             long old = vol.blockMap().get(v.lbn);
+            long tj = System.nanoTime();
             long seq = pool.journal.append(JournalEntry.map(vol.id(), v.lbn, old, v.newMapping));
+            pool.latJournal.since(tj);
             vol.blockMap().set(v.lbn, v.newMapping, seq);
             v.holdsRef = false;
             if (Mapping.hasBlock(old)) pool.depot.decrement(Mapping.pbn(old), seq);
@@ -338,7 +352,7 @@ final class WritePath {
             return;
         }
         pool.mappingLock.readLock().unlock();
-        if (!v.acked) { v.acked = true; v.request.ack(); }
+        if (!v.acked) { v.acked = true; pool.latAck.since(v.acceptedAt); v.request.ack(); }
         release(v);
     }
 

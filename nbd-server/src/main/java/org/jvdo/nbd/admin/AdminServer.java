@@ -1,0 +1,464 @@
+package org.jvdo.nbd.admin;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.regex.Pattern;
+import org.jvdo.core.Pool;
+import org.jvdo.core.VdoException;
+import org.jvdo.core.Volume;
+import org.jvdo.nbd.NbdServer;
+import org.jvdo.nbd.SimpleExportRegistry;
+import org.jvdo.nbd.Sizes;
+
+/**
+ * The admin REST API, served by the same process as NBD (default 127.0.0.1:10810): pool and
+ * volume statistics, volume create / delete / resize / engine, {@code /health},
+ * {@code /metrics} (Prometheus) and its own OpenAPI document. JSON in and out; every route but
+ * {@code /health} needs {@code Authorization: Bearer TOKEN} (see {@link AdminToken}).
+ *
+ * <p>It can start before the pool is open: until {@link #attach} it answers {@code /health}
+ * with mode {@code recovering} (503) and every API route with 503.
+ */
+public final class AdminServer implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger("org.jvdo.admin");
+    /** Largest request body accepted. */
+    public static final long BODY_LIMIT = 64 << 10;
+    static final String API = "/api/v1";
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+
+    /** What the API manages, once the pool is open. */
+    private record Backend(Pool pool, SimpleExportRegistry registry, NbdServer nbd, String exportHost) { }
+
+    private final Vertx vertx;
+    private final AdminToken token;
+    private final String host;
+    private final int requestedPort;
+    private final Router router;
+    private volatile Backend backend;
+    private HttpServer server;
+
+    public AdminServer(Vertx vertx, AdminToken token, String host, int port) {
+        this.vertx = vertx;
+        this.token = token;
+        this.host = host;
+        this.requestedPort = port;
+        this.router = buildRouter();
+    }
+
+    /** Connects the API to the open pool, its export registry and the NBD server. */
+    public AdminServer attach(Pool pool, SimpleExportRegistry registry, NbdServer nbd, String exportHost) {
+        this.backend = new Backend(pool, registry, nbd, exportHost);
+        return this;
+    }
+
+    /** Binds and returns once listening. */
+    public AdminServer start() {
+        server = await(vertx.createHttpServer().requestHandler(router).listen(requestedPort, host));
+        return this;
+    }
+
+    public int actualPort() { return server.actualPort(); }
+
+    /** The router, so tests can compare the routes served with the OpenAPI document. */
+    public Router router() { return router; }
+
+    @Override
+    public void close() {
+        if (server != null) {
+            try {
+                await(server.close());
+            } catch (RuntimeException e) {
+                LOG.log(Level.FINE, "closing the admin server", e);
+            }
+        }
+    }
+
+    private static <T> T await(Future<T> f) {
+        try {
+            return f.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        } catch (Exception e) {
+            Throwable c = e.getCause() != null ? e.getCause() : e;
+            throw new IllegalStateException(c.getMessage(), c);
+        }
+    }
+
+    // ---------------------------------------------------------------- routes
+
+    private Router buildRouter() {
+        Router r = Router.router(vertx);
+        r.route().handler(this::authenticate);
+        r.route().handler(BodyHandler.create(false).setBodyLimit(BODY_LIMIT));
+        r.get("/health").handler(this::health);
+        r.get("/metrics").handler(this::metrics);
+        r.get(API + "/openapi.yaml").handler(this::openapi);
+        r.get(API + "/stats").handler(this::poolStats);
+        r.get(API + "/volumes").handler(this::listVolumes);
+        r.post(API + "/volumes").handler(this::createVolume);
+        r.get(API + "/volumes/:name").handler(this::getVolume);
+        r.delete(API + "/volumes/:name").handler(this::deleteVolume);
+        r.get(API + "/volumes/:name/stats").handler(this::volumeStats);
+        r.post(API + "/volumes/:name/resize").handler(this::resizeVolume);
+        r.put(API + "/volumes/:name/engine").handler(this::setEngine);
+        r.errorHandler(413, ctx -> error(ctx, 413, "request body larger than " + BODY_LIMIT + " bytes", "body"));
+        r.errorHandler(404, ctx -> error(ctx, 404, "no such route: " + ctx.request().method() + " " + ctx.request().path(), null));
+        r.errorHandler(405, ctx -> error(ctx, 405, "method not allowed on " + ctx.request().path(), null));
+        r.errorHandler(500, ctx -> {
+            LOG.log(Level.WARNING, "admin API failure", ctx.failure());
+            error(ctx, 500, "internal error: " + (ctx.failure() == null ? "unknown" : ctx.failure().getMessage()), null);
+        });
+        return r;
+    }
+
+    private void authenticate(RoutingContext ctx) {
+        if ("/health".equals(ctx.request().path())) {
+            ctx.next();
+            return;
+        }
+        if (!token.matchesHeader(ctx.request().getHeader("Authorization"))) {
+            ctx.response().putHeader("WWW-Authenticate", "Bearer realm=\"jvdo\"");
+            error(ctx, 401, "missing or wrong bearer token (see DATA/" + AdminToken.FILE + ")", null);
+            return;
+        }
+        ctx.next();
+    }
+
+    private Backend backendOr503(RoutingContext ctx) {
+        Backend b = backend;
+        if (b == null) error(ctx, 503, "the pool is being opened (recovering); try again shortly", null);
+        return b;
+    }
+
+    private void health(RoutingContext ctx) {
+        Backend b = backend;
+        JsonObject o = new JsonObject();
+        if (b == null) {
+            o.put("mode", "recovering").put("reason", "the pool is being opened");
+            json(ctx, 503, o);
+            return;
+        }
+        String mode = b.pool().mode();
+        o.put("mode", mode).put("reason", b.pool().readOnlyReason());
+        json(ctx, "normal".equals(mode) ? 200 : 503, o);
+    }
+
+    private void metrics(RoutingContext ctx) {
+        Backend b = backendOr503(ctx);
+        if (b == null) return;
+        blocking(ctx, () -> Metrics.render(b.pool()), text -> ctx.response()
+                .putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8").end(text));
+    }
+
+    private void openapi(RoutingContext ctx) {
+        ctx.response().putHeader("Content-Type", "application/yaml; charset=utf-8").end(openapiDocument());
+    }
+
+    /** The OpenAPI 3 document describing every route. */
+    public static String openapiDocument() {
+        try (InputStream in = AdminServer.class.getResourceAsStream("openapi.yaml")) {
+            if (in == null) throw new IllegalStateException("openapi.yaml missing from the jar");
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private void poolStats(RoutingContext ctx) {
+        Backend b = backendOr503(ctx);
+        if (b == null) return;
+        blocking(ctx, () -> poolStatsJson(b.pool()), o -> json(ctx, 200, o));
+    }
+
+    static JsonObject poolStatsJson(Pool pool) {
+        Map<String, Long> s = pool.stats();
+        JsonObject o = new JsonObject();
+        o.put("mode", pool.mode());
+        if (pool.isReadOnly()) o.put("read_only_reason", pool.readOnlyReason());
+        o.put("directory", pool.directory().toAbsolutePath().toString());
+        o.put("block_size", 4096);
+        for (Map.Entry<String, Long> e : s.entrySet()) o.put(e.getKey(), e.getValue());
+        long used = s.getOrDefault("logical_blocks_used", 0L);
+        long same = s.getOrDefault("same_pages", 0L);
+        long data = s.getOrDefault("data_blocks_used", 0L);
+        long overhead = s.getOrDefault("overhead_blocks_used", 0L);
+        o.put("mm_stat", new JsonObject()
+                .put("orig_data_size", (used - same) * 4096)
+                .put("compr_data_size", data * 4096)
+                .put("mem_used_total", (data + overhead) * 4096)
+                .put("same_pages", same));
+        return o;
+    }
+
+    private void listVolumes(RoutingContext ctx) {
+        Backend b = backendOr503(ctx);
+        if (b == null) return;
+        JsonArray a = new JsonArray();
+        for (Volume v : b.pool().volumes()) a.add(volumeJson(b, v));
+        json(ctx, 200, new JsonObject().put("volumes", a));
+    }
+
+    private JsonObject volumeJson(Backend b, Volume v) {
+        return new JsonObject()
+                .put("name", v.name())
+                .put("logical_size", v.size())
+                .put("engine", v.engineName())
+                .put("logical_blocks_used", v.stats().getOrDefault("logical_blocks_used", 0L))
+                .put("export", "nbd://" + b.exportHost() + ":" + b.nbd().actualPort() + "/" + v.name())
+                .put("connections", b.nbd().connectionsTo(v.name()));
+    }
+
+    /** The volume named in the path, or a 404 already sent. */
+    private Volume volumeOr404(RoutingContext ctx, Backend b) {
+        String name = ctx.pathParam("name");
+        Volume v = b.pool().volume(name);
+        if (v == null || v.isDeleted()) {
+            error(ctx, 404, "no volume " + name, "name");
+            return null;
+        }
+        return v;
+    }
+
+    private void getVolume(RoutingContext ctx) {
+        Backend b = backendOr503(ctx);
+        if (b == null) return;
+        Volume v = volumeOr404(ctx, b);
+        if (v != null) json(ctx, 200, volumeJson(b, v));
+    }
+
+    private void volumeStats(RoutingContext ctx) {
+        Backend b = backendOr503(ctx);
+        if (b == null) return;
+        Volume v = volumeOr404(ctx, b);
+        if (v == null) return;
+        JsonObject o = new JsonObject().put("name", v.name()).put("mode", b.pool().mode())
+                .put("logical_size", v.size()).put("engine", v.engineName());
+        for (Map.Entry<String, Long> e : v.stats().entrySet()) o.put(e.getKey(), e.getValue());
+        json(ctx, 200, o);
+    }
+
+    private void createVolume(RoutingContext ctx) {
+        Backend b = backendOr503(ctx);
+        if (b == null) return;
+        JsonObject body = body(ctx, Set.of("name", "logical_size", "engine"));
+        if (body == null) return;
+        Object n = body.getValue("name");
+        if (!(n instanceof String name) || !NAME.matcher(name).matches()) {
+            error(ctx, 400, "name must be 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit", "name");
+            return;
+        }
+        Long size = size(ctx, body, true);
+        if (size == null) return;
+        String engine = engine(ctx, b, body, false);
+        if (ctx.response().ended()) return;
+        if (b.pool().volume(name) != null) {
+            error(ctx, 409, "volume " + name + " already exists", "name");
+            return;
+        }
+        blocking(ctx, () -> {
+            Volume v = engine == null ? b.pool().createVolume(name, size) : b.pool().createVolume(name, size, engine);
+            b.registry().add(v);
+            return v;
+        }, v -> json(ctx, 201, volumeJson(b, v)));
+    }
+
+    private void deleteVolume(RoutingContext ctx) {
+        Backend b = backendOr503(ctx);
+        if (b == null) return;
+        Volume v = volumeOr404(ctx, b);
+        if (v == null) return;
+        String force = ctx.request().getParam("force");
+        if (force != null && !force.equals("true") && !force.equals("false")) {
+            error(ctx, 400, "force must be true or false", "force");
+            return;
+        }
+        boolean forced = "true".equals(force);
+        String name = v.name();
+        blocking(ctx, () -> {
+            int users = b.nbd().connectionsTo(name);
+            if (users > 0 && !forced) return users;
+            // no new client can pick it from here on; one that picked it just now is seen below
+            b.registry().remove(name);
+            users = b.nbd().connectionsTo(name);
+            if (users > 0 && !forced) {
+                b.registry().add(v);
+                return users;
+            }
+            if (users > 0) b.nbd().closeConnectionsTo(name, 30);
+            try {
+                b.pool().deleteVolume(name);
+            } catch (RuntimeException | IOException e) {
+                if (!v.isDeleted()) b.registry().add(v);
+                throw e;
+            }
+            return -users - 1;
+        }, r -> {
+            if (r >= 0) {
+                error(ctx, 409, "volume " + name + " has " + r + " NBD connection(s); disconnect them or use ?force=true", "name");
+            } else {
+                json(ctx, 200, new JsonObject().put("deleted", name).put("connections_closed", -r - 1)
+                        .put("data_blocks_used", b.pool().stats().get("data_blocks_used")));
+            }
+        });
+    }
+
+    private void resizeVolume(RoutingContext ctx) {
+        Backend b = backendOr503(ctx);
+        if (b == null) return;
+        Volume v = volumeOr404(ctx, b);
+        if (v == null) return;
+        JsonObject body = body(ctx, Set.of("logical_size"));
+        if (body == null) return;
+        Long size = size(ctx, body, true);
+        if (size == null) return;
+        if (size < v.size()) {
+            error(ctx, 400, "volume " + v.name() + " is " + v.size() + " bytes; it can grow, not shrink, to " + size, "logical_size");
+            return;
+        }
+        blocking(ctx, () -> {
+            b.pool().resizeVolume(v.name(), size);
+            return v;
+        }, x -> json(ctx, 200, volumeJson(b, x)));
+    }
+
+    private void setEngine(RoutingContext ctx) {
+        Backend b = backendOr503(ctx);
+        if (b == null) return;
+        Volume v = volumeOr404(ctx, b);
+        if (v == null) return;
+        JsonObject body = body(ctx, Set.of("engine"));
+        if (body == null) return;
+        String engine = engine(ctx, b, body, true);
+        if (engine == null) return;
+        blocking(ctx, () -> {
+            b.pool().setVolumeEngine(v.name(), engine);
+            return v;
+        }, x -> json(ctx, 200, volumeJson(b, x)));
+    }
+
+    // ---------------------------------------------------------------- validation
+
+    /** The body as a JSON object with only {@code allowed} keys, or null with a 400 sent. */
+    private JsonObject body(RoutingContext ctx, Set<String> allowed) {
+        JsonObject o;
+        try {
+            if (ctx.body() == null || ctx.body().buffer() == null || ctx.body().length() == 0) {
+                error(ctx, 400, "a JSON object body is required", "body");
+                return null;
+            }
+            Object parsed = ctx.body().asJsonObject();
+            o = (JsonObject) parsed;
+        } catch (DecodeException | ClassCastException e) {
+            error(ctx, 400, "the body is not a JSON object", "body");
+            return null;
+        }
+        for (String k : o.fieldNames()) {
+            if (!allowed.contains(k)) {
+                error(ctx, 400, "unknown field " + k + " (allowed: " + String.join(", ", allowed) + ")", k);
+                return null;
+            }
+        }
+        return o;
+    }
+
+    /** {@code logical_size} as bytes rounded up to 4096, or null with a 400 sent. */
+    private Long size(RoutingContext ctx, JsonObject body, boolean required) {
+        Object s = body.getValue("logical_size");
+        if (s == null) {
+            if (required) error(ctx, 400, "logical_size is required (bytes, or a string such as \"64G\")", "logical_size");
+            return null;
+        }
+        long bytes;
+        if (s instanceof Number num) {
+            if (!(s instanceof Integer || s instanceof Long) || num.longValue() <= 0) {
+                error(ctx, 400, "logical_size must be a positive whole number of bytes or a string such as \"64G\"", "logical_size");
+                return null;
+            }
+            bytes = num.longValue();
+        } else if (s instanceof String str) {
+            try {
+                bytes = Sizes.parse(str);
+            } catch (IllegalArgumentException e) {
+                error(ctx, 400, "logical_size: " + e.getMessage(), "logical_size");
+                return null;
+            }
+        } else {
+            error(ctx, 400, "logical_size must be a number of bytes or a string such as \"64G\"", "logical_size");
+            return null;
+        }
+        if (bytes > (1L << 52)) {
+            error(ctx, 400, "logical_size is larger than 4 PiB", "logical_size");
+            return null;
+        }
+        return (bytes + 4095) / 4096 * 4096;
+    }
+
+    /** {@code engine} if valid; null with a 400 sent when invalid (or missing and required). */
+    private String engine(RoutingContext ctx, Backend b, JsonObject body, boolean required) {
+        Object e = body.getValue("engine");
+        if (e == null) {
+            if (required) error(ctx, 400, "engine is required (one of " + b.pool().engineNames() + ")", "engine");
+            return null;
+        }
+        if (!(e instanceof String s) || !b.pool().engineNames().contains(s)) {
+            error(ctx, 400, "engine must be one of " + b.pool().engineNames(), "engine");
+            return null;
+        }
+        return s;
+    }
+
+    // ---------------------------------------------------------------- plumbing
+
+    /** Runs pool work off the event loop; maps pool errors to HTTP statuses. */
+    private <T> void blocking(RoutingContext ctx, Callable<T> work, java.util.function.Consumer<T> reply) {
+        vertx.executeBlocking(work, false).onComplete(ar -> {
+            if (ctx.response().ended()) return;
+            if (ar.succeeded()) {
+                reply.accept(ar.result());
+                return;
+            }
+            Throwable t = ar.cause();
+            if (t instanceof VdoException ve) {
+                int status = switch (ve.errno()) {
+                    case EINVAL, ENOTSUP -> 400;
+                    case EBUSY -> 409;
+                    case ENOSPC -> 507;
+                    case EROFS, ESHUTDOWN, EIO -> 503;
+                    default -> 500;
+                };
+                error(ctx, status, ve.getMessage(), null);
+            } else {
+                LOG.log(Level.WARNING, "admin request failed", t);
+                error(ctx, 500, String.valueOf(t.getMessage()), null);
+            }
+        });
+    }
+
+    private static void json(RoutingContext ctx, int status, JsonObject o) {
+        ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(o.encodePrettily() + "\n");
+    }
+
+    private static void error(RoutingContext ctx, int status, String message, String field) {
+        if (ctx.response().ended()) return;
+        JsonObject o = new JsonObject().put("error", message);
+        if (field != null) o.put("field", field);
+        json(ctx, status, o);
+    }
+}

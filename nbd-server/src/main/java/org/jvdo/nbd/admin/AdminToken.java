@@ -1,0 +1,75 @@
+package org.jvdo.nbd.admin;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.util.HexFormat;
+
+/**
+ * The admin API's bearer token: 32 random bytes as hex, kept in {@code DATA/admin.token}
+ * (mode 0600). Made on first start; read by the {@code jvdo stats} and {@code jvdo volume}
+ * commands.
+ */
+public final class AdminToken {
+    public static final String FILE = "admin.token";
+
+    private final String value;
+    private final boolean created;
+
+    private AdminToken(String value, boolean created) {
+        this.value = value;
+        this.created = created;
+    }
+
+    public String value() { return value; }
+
+    /** True when {@link #loadOrCreate} made the token just now (so it should be shown once). */
+    public boolean created() { return created; }
+
+    public static Path file(Path dataDir) { return dataDir.resolve(FILE); }
+
+    /** Reads the token, or makes one, written owner-readable only, if there is none. */
+    public static AdminToken loadOrCreate(Path dataDir) throws IOException {
+        Files.createDirectories(dataDir);
+        Path f = file(dataDir);
+        if (Files.exists(f)) return new AdminToken(read(dataDir), false);
+        byte[] raw = new byte[32];
+        new SecureRandom().nextBytes(raw);
+        String token = HexFormat.of().formatHex(raw);
+        // written whole to a private temporary file, then renamed: never a partial token file
+        Path tmp = dataDir.resolve(FILE + ".tmp");
+        Files.deleteIfExists(tmp);
+        try {
+            Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        } catch (UnsupportedOperationException e) {
+            Files.createFile(tmp); // not a POSIX file system
+        }
+        Files.writeString(tmp, token + "\n", StandardCharsets.US_ASCII, StandardOpenOption.TRUNCATE_EXISTING,
+                StandardOpenOption.SYNC);
+        Files.move(tmp, f, StandardCopyOption.ATOMIC_MOVE);
+        return new AdminToken(token, true);
+    }
+
+    /** Reads the token of the pool in {@code dataDir}. */
+    public static String read(Path dataDir) throws IOException {
+        String t = Files.readString(file(dataDir), StandardCharsets.US_ASCII).trim();
+        if (!t.matches("[0-9a-f]{64}")) throw new IOException(file(dataDir) + " does not hold a jvdo admin token");
+        return t;
+    }
+
+    /** Constant-time check of an {@code Authorization} header value against the token. */
+    public boolean matchesHeader(String authorization) {
+        byte[] want = ("Bearer " + value).getBytes(StandardCharsets.US_ASCII);
+        byte[] got = authorization == null ? new byte[0] : authorization.trim().getBytes(StandardCharsets.US_ASCII);
+        return MessageDigest.isEqual(want, got);
+    }
+
+    /** For tests and embedding: a fixed token. */
+    public static AdminToken of(String value) { return new AdminToken(value, false); }
+}
