@@ -23,8 +23,18 @@ public final class PoolConfig {
     public long packerTimeoutMillis = 20;
     /** Dedup index slots at most (13 bytes each). */
     public int indexMaxSlots = 64 << 20;
-    /** The compression engine for new volumes: "lz4" or "none". */
+    /** The compression engine for new volumes: "lz4", "none", or "qat" when available. */
     public String defaultEngine = "lz4";
+    /**
+     * Engine policy at open: a volume configured for an engine that is unavailable (e.g. "qat"
+     * without its library or device) uses "lz4" and counts fallbacks; with this set the pool
+     * refuses to open instead, naming the volume and the reason.
+     */
+    public boolean strictEngines = false;
+    /** Engines from {@link org.jvdo.core.compress.CompressionEngineProvider}s not to use (treated as unavailable). */
+    public java.util.Set<String> disabledEngines = new java.util.HashSet<>();
+    /** Settings for pluggable engines, by convention "{@code <engine>.<key>}", e.g. "qat.algorithm" = "deflate". */
+    public java.util.Map<String, String> engineOptions = new java.util.HashMap<>();
     /** Wraps the pool file's store (fault injection in tests); identity by default. */
     public java.util.function.UnaryOperator<BlockStore> storeWrapper = s -> s;
 
@@ -35,6 +45,9 @@ public final class PoolConfig {
         c.compressionThreads = compressionThreads; c.ioThreads = ioThreads;
         c.packerTimeoutMillis = packerTimeoutMillis; c.indexMaxSlots = indexMaxSlots;
         c.defaultEngine = defaultEngine;
+        c.strictEngines = strictEngines;
+        c.disabledEngines = new java.util.HashSet<>(disabledEngines);
+        c.engineOptions = new java.util.HashMap<>(engineOptions);
         c.storeWrapper = storeWrapper;
         return c;
     }
