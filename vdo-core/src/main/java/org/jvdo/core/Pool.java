@@ -1,6 +1,8 @@
 package org.jvdo.core;
 
 import org.jvdo.core.compress.CompressionEngine;
+import org.jvdo.core.compress.CompressionEngineProvider;
+import org.jvdo.core.compress.FallbackEngine;
 import org.jvdo.core.compress.Lz4Engine;
 import org.jvdo.core.compress.NoCompressionEngine;
 import org.jvdo.journal.JournalEntry;
@@ -78,6 +80,9 @@ public final class Pool implements AutoCloseable {
             latJournal = new LatencyHistogram(), latAck = new LatencyHistogram();
     private final Map<String, Volume> volumes = new ConcurrentHashMap<>();
     private final Map<String, CompressionEngine> engines = new LinkedHashMap<>();
+    /** Pluggable engines found but unusable now, with the reason; volumes configured for them fall back to lz4. */
+    private final Map<String, String> unavailableEngines = new LinkedHashMap<>();
+    private final Map<String, FallbackEngine> fallbackEngines = new LinkedHashMap<>();
     private final ExecutorService ioExecutor;
     private final ScheduledExecutorService flusher;
     private final FileChannel lockChannel;
@@ -109,7 +114,13 @@ public final class Pool implements AutoCloseable {
         this.depot = new SlabDepot(sb.slabDataBlocks, sb.physicalLimit, sb.slabs, this::addSlab);
         engines.put("lz4", new Lz4Engine(cfg.compressionThreads, Math.max(1024, cfg.vioPoolSize * 2)));
         engines.put("none", new NoCompressionEngine());
-        for (SuperBlock.VolumeRecord r : sb.volumes) attachVolume(r);
+        try {
+            loadEngineProviders();
+            for (SuperBlock.VolumeRecord r : sb.volumes) attachVolume(r);
+        } catch (RuntimeException e) {
+            for (CompressionEngine en : engines.values()) en.close();
+            throw e;
+        }
         JournalRegion region = new JournalRegion(store, sb.journalStart, sb.journalBlocks);
         StringBuilder report = new StringBuilder();
         if (fresh) {
@@ -296,14 +307,70 @@ public final class Pool implements AutoCloseable {
 
     private void attachVolume(SuperBlock.VolumeRecord r) {
         BlockMap map = new BlockMap(r.name, store, r.mapStart, r.mapPages, r.logicalBlocks, cfg.blockMapCachePages, this::ensureDurable);
-        volumes.put(r.name, new Volume(this, r, map, engineFor(r.engine)));
+        volumes.put(r.name, new Volume(this, r, map, engineFor(r.engine, r.name)));
     }
 
-    private CompressionEngine engineFor(int code) {
+    /**
+     * Finds {@link CompressionEngineProvider}s on the class path; each available one (and not in
+     * {@link PoolConfig#disabledEngines}) becomes an engine, the others are recorded with why.
+     */
+    private void loadEngineProviders() {
+        java.util.Iterator<CompressionEngineProvider> it = java.util.ServiceLoader.load(CompressionEngineProvider.class).iterator();
+        while (true) {
+            CompressionEngineProvider p;
+            try {
+                if (!it.hasNext()) break;
+                p = it.next();
+            } catch (java.util.ServiceConfigurationError e) {
+                LOG.log(Level.WARNING, "compression engine provider failed to load", e);
+                continue;
+            }
+            String name = p.name();
+            if (!"qat".equals(name)) {
+                LOG.warning("ignoring compression engine provider '" + name + "': only 'qat' has a super-block engine code");
+                continue;
+            }
+            if (engines.containsKey(name) || unavailableEngines.containsKey(name)) continue;
+            String reason;
+            if (cfg.disabledEngines.contains(name)) {
+                reason = "disabled by configuration";
+            } else {
+                try {
+                    CompressionEngineProvider.Availability a = p.availability(cfg);
+                    if (a.available()) {
+                        engines.put(name, p.create(cfg));
+                        continue;
+                    }
+                    reason = a.reason();
+                } catch (RuntimeException | LinkageError e) {
+                    reason = e.toString();
+                }
+            }
+            unavailableEngines.put(name, reason);
+            LOG.info("compression engine " + name + " unavailable: " + reason);
+        }
+    }
+
+    private String engineName(int code) {
         return switch (code) {
-            case ENGINE_NONE -> engines.get("none");
-            default -> engines.get("lz4");
+            case ENGINE_NONE -> "none";
+            case ENGINE_QAT -> "qat";
+            default -> "lz4";
         };
+    }
+
+    /** The engine for a volume's recorded engine code, applying the fallback policy when it is unavailable. */
+    private CompressionEngine engineFor(int code, String volumeName) {
+        String name = engineName(code);
+        CompressionEngine e = engines.get(name);
+        if (e != null) return e;
+        String reason = unavailableEngines.getOrDefault(name, "no provider for it on the class path (qat-bridge missing)");
+        if (cfg.strictEngines) {
+            throw new VdoException(Errno.ENOTSUP, "volume " + volumeName + " is configured for compression engine " + name
+                    + ", which is unavailable: " + reason + " (strict engine policy; without it the volume would use lz4)");
+        }
+        LOG.warning("volume " + volumeName + ": compression engine " + name + " unavailable (" + reason + "), using lz4");
+        return fallbackEngines.computeIfAbsent(name, n -> new FallbackEngine(n, reason, engines.get("lz4")));
     }
 
     private static int engineCode(String name) {
@@ -311,8 +378,15 @@ public final class Pool implements AutoCloseable {
             case "lz4" -> ENGINE_LZ4;
             case "none" -> ENGINE_NONE;
             case "qat" -> ENGINE_QAT;
-            default -> throw new VdoException(Errno.EINVAL, "unknown compression engine '" + name + "' (lz4, none)");
+            default -> throw new VdoException(Errno.EINVAL, "unknown compression engine '" + name + "' (lz4, none, qat)");
         };
+    }
+
+    /** Refuses an engine that cannot be used now (for new volumes and engine changes). */
+    private void requireAvailable(String name) {
+        if (engines.containsKey(name)) return;
+        String reason = unavailableEngines.getOrDefault(name, "no provider for it on the class path (qat-bridge missing)");
+        throw new VdoException(Errno.ENOTSUP, "compression engine " + name + " is unavailable: " + reason);
     }
 
     /** Rebuilds every reference count and each volume's usage from the block maps, the truth after a crash. */
@@ -413,7 +487,7 @@ public final class Pool implements AutoCloseable {
             throw new VdoException(Errno.EINVAL, "volume size must be a positive multiple of 4096 bytes, not " + logicalBytes);
         }
         int code = engineCode(engine);
-        if (code == ENGINE_QAT) throw new VdoException(Errno.ENOTSUP, "the qat engine is not available in this build");
+        requireAvailable(engine);
         checkWritable();
         synchronized (sb) {
             if (volumes.containsKey(name)) throw new VdoException(Errno.EINVAL, "volume " + name + " already exists");
@@ -440,14 +514,14 @@ public final class Pool implements AutoCloseable {
      */
     public void setVolumeEngine(String volumeName, String engine) throws IOException {
         int code = engineCode(engine);
-        if (code == ENGINE_QAT) throw new VdoException(Errno.ENOTSUP, "the qat engine is not available in this build");
+        requireAvailable(engine);
         checkWritable();
         synchronized (sb) {
             Volume v = volumes.get(volumeName);
             if (v == null) throw new VdoException(Errno.EINVAL, "no volume " + volumeName);
             for (SuperBlock.VolumeRecord r : sb.volumes) if (r.name.equals(volumeName)) r.engine = code;
             writeSuperBlockLocked();
-            v.setEngine(engineFor(code));
+            v.setEngine(engineFor(code, volumeName));
         }
     }
 
@@ -561,6 +635,21 @@ public final class Pool implements AutoCloseable {
 
     /** Names of the engines this pool can use now. */
     public List<String> engineNames() { return new ArrayList<>(engines.keySet()); }
+
+    /** Engines found on the class path but unusable now, each with the reason. */
+    public Map<String, String> unavailableEngines() { return new LinkedHashMap<>(unavailableEngines); }
+
+    /** Per-engine counters as {@code engine_<name>_<key>}: requests, bytes_in, bytes_out, fallbacks, errors. */
+    public Map<String, Long> engineStats() {
+        Map<String, Long> m = new LinkedHashMap<>();
+        for (CompressionEngine e : engines.values()) {
+            for (Map.Entry<String, Long> s : e.stats().entrySet()) m.put("engine_" + e.name() + "_" + s.getKey(), s.getValue());
+        }
+        for (FallbackEngine f : fallbackEngines.values()) {
+            for (Map.Entry<String, Long> s : f.stats().entrySet()) m.put("engine_" + f.configured() + "_" + s.getKey(), s.getValue());
+        }
+        return m;
+    }
 
     public Collection<Volume> volumes() {
         List<Volume> l = new ArrayList<>(volumes.values());
@@ -927,6 +1016,7 @@ public final class Pool implements AutoCloseable {
         m.put("blocks_pending_free", depot.pendingFree());
         m.put("checkpoints", checkpoints[0]);
         m.put("read_only", readOnlyReason != null ? 1L : 0L);
+        m.putAll(engineStats());
         return m;
     }
 

@@ -23,12 +23,22 @@ public final class PoolConfig {
     public long packerTimeoutMillis = 20;
     /** Dedup index slots at most (13 bytes each). */
     public int indexMaxSlots = 64 << 20;
-    /** The compression engine for new volumes: "lz4" or "none". */
+    /** The compression engine for new volumes: "lz4", "none", or "qat" when available. */
     public String defaultEngine = "lz4";
     /** Open for checking only: nothing is written (read-only), stored reference counts are kept for comparison. */
     public boolean checkOnly;
     /** Rebuild reference counts from the block maps even after a clean close, and leave read-only mode (repair). */
     public boolean repair;
+    /**
+     * Engine policy at open: a volume configured for an engine that is unavailable (e.g. "qat"
+     * without its library or device) uses "lz4" and counts fallbacks; with this set the pool
+     * refuses to open instead, naming the volume and the reason.
+     */
+    public boolean strictEngines = false;
+    /** Engines from {@link org.jvdo.core.compress.CompressionEngineProvider}s not to use (treated as unavailable). */
+    public java.util.Set<String> disabledEngines = new java.util.HashSet<>();
+    /** Settings for pluggable engines, by convention "{@code <engine>.<key>}", e.g. "qat.algorithm" = "deflate". */
+    public java.util.Map<String, String> engineOptions = new java.util.HashMap<>();
     /** Wraps the pool file's store (fault injection in tests); identity by default. */
     public java.util.function.UnaryOperator<BlockStore> storeWrapper = s -> s;
 
@@ -39,6 +49,9 @@ public final class PoolConfig {
         c.compressionThreads = compressionThreads; c.ioThreads = ioThreads;
         c.packerTimeoutMillis = packerTimeoutMillis; c.indexMaxSlots = indexMaxSlots;
         c.defaultEngine = defaultEngine;
+        c.strictEngines = strictEngines;
+        c.disabledEngines = new java.util.HashSet<>(disabledEngines);
+        c.engineOptions = new java.util.HashMap<>(engineOptions);
         c.storeWrapper = storeWrapper;
         c.checkOnly = checkOnly;
         c.repair = repair;

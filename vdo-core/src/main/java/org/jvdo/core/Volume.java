@@ -93,7 +93,14 @@ public final class Volume implements BlockDevice {
 
     CompressionEngine engine() { return engine; }
 
+    /** The engine this volume's new writes use now. */
     public String engineName() { return engine.name(); }
+
+    /** The engine the volume is configured for (differs from {@link #engineName} while it falls back). */
+    public String configuredEngine() {
+        CompressionEngine e = engine;
+        return e instanceof org.jvdo.core.compress.FallbackEngine f ? f.configured() : e.name();
+    }
 
     void setEngine(CompressionEngine e) { this.engine = e; }
 

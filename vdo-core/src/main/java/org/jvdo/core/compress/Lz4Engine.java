@@ -28,6 +28,7 @@ public final class Lz4Engine implements CompressionEngine {
     private final AtomicLong requests = new AtomicLong();
     private final AtomicLong bytesIn = new AtomicLong();
     private final AtomicLong bytesOut = new AtomicLong();
+    private final AtomicLong errors = new AtomicLong();
     private volatile boolean closed;
 
     public Lz4Engine(int threads, int queueCapacity) {
@@ -71,6 +72,7 @@ public final class Lz4Engine implements CompressionEngine {
                 byte[] out = t.target();
                 size = compressor.compress(t.source(), 0, 4096, out, 0, out.length);
             } catch (RuntimeException e) {
+                errors.incrementAndGet();
                 deliverFailure(t, e);
                 continue;
             }
@@ -102,6 +104,12 @@ public final class Lz4Engine implements CompressionEngine {
     public long bytesIn() { return bytesIn.get(); }
 
     public long bytesOut() { return bytesOut.get(); }
+
+    @Override
+    public java.util.Map<String, Long> stats() {
+        return java.util.Map.of("requests", requests.get(), "bytes_in", bytesIn.get(), "bytes_out", bytesOut.get(),
+                "fallbacks", 0L, "errors", errors.get());
+    }
 
     @Override
     public void close() {
