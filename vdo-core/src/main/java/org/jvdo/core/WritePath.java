@@ -291,6 +291,7 @@ final class WritePath {
         HashLock l = hashLocks.get(v.fingerprint);
         if (l == null || l.agent != v) return;
         hashLocks.remove(v.fingerprint);
+        List<DataVio> needCopy = null;
         for (DataVio w : l.waiters) {
             if (share && Arrays.equals(w.data, v.data)) {
                 if (pool.depot.incrementIfLive(Mapping.pbn(v.newMapping))) {
@@ -300,12 +301,33 @@ final class WritePath {
                     releaseReservation(w);
                     Trampoline.run(() -> finish(w));
                 } else {
-                    Trampoline.run(() -> compress(w)); // reference count at its maximum: store a new copy
+                    // reference count at its maximum: a new copy is needed, but one for all of them
+                    if (needCopy == null) needCopy = new ArrayList<>();
+                    needCopy.add(w);
                 }
             } else {
                 if (share) w.volume.counters.concurrentHashCollisions.increment();
                 Trampoline.run(() -> queryIndex(w));
             }
+        }
+        if (needCopy != null) forkHashLock(needCopy);
+    }
+
+    /**
+     * Waiters the agent's block can take no more references for (dm-vdo's hash lock fork): the
+     * first becomes the agent of a new hash lock and stores a new copy, the others wait on it and
+     * share that copy. Storing one copy per waiter instead filled the pool with duplicates of a
+     * block written by many requests at once.
+     */
+    private void forkHashLock(List<DataVio> waiters) {
+        for (DataVio w : waiters) {
+            final boolean[] agent = {false};
+            hashLocks.compute(w.fingerprint, (k, l) -> {
+                if (l == null) { agent[0] = true; return new HashLock(w); }
+                l.waiters.add(w);
+                return l;
+            });
+            if (agent[0]) Trampoline.run(() -> compress(w));
         }
     }
 
