@@ -137,12 +137,16 @@ final class WritePath {
             XX128.hashBytes(v.data, v.hash);
             v.fingerprint = new Fingerprint(v.hash[0], v.hash[1]);
             final boolean[] agent = {false};
+            final DataVio[] kick = {null};
             hashLocks.compute(v.fingerprint, (k, l) -> {
                 if (l == null) { agent[0] = true; return new HashLock(v); }
                 l.waiters.add(v);
+                if (l.agent.inPacker) kick[0] = l.agent;
                 return l;
             });
             if (agent[0]) queryIndex(v);
+            // a waiting duplicate: don't let the agent's fragment sit out the packer timeout
+            else if (kick[0] != null) pool.kickPacker(kick[0]);
         } catch (Throwable t) {
             fail(v, t);
         }
