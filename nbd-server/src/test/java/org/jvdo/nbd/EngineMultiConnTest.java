@@ -53,7 +53,7 @@ class EngineMultiConnTest {
                 "--name=multiconn", "--ioengine=nbd", "--uri=" + uri,
                 "--rw=randwrite", "--bsrange=4k-64k", "--iodepth=16",
                 "--numjobs=" + JOBS, "--size=" + PER_JOB, "--offset_increment=" + PER_JOB,
-                "--verify_fatal=1", "--output=" + output));
+                "--verify_fatal=1", "--verify_state_save=0", "--output=" + output));
         cmd.addAll(List.of(extra));
         return cmd;
     }
