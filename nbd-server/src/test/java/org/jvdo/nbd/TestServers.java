@@ -5,8 +5,9 @@ import org.jvdo.core.BlockDevice;
 
 /**
  * The one place tests get devices and servers from, so the same protocol and client-tool
- * tests can later run against the real engine: set the system property
- * {@code jvdo.nbd.testDeviceFactory} to a class implementing {@link DeviceFactory} (with a
+ * tests run against the real engine too: the {@code Engine*Test} subclasses use
+ * {@link EngineDevices}, which sets the factory for their class. The system property
+ * {@code jvdo.nbd.testDeviceFactory} may name a class implementing {@link DeviceFactory} (with a
  * public no-argument constructor); the default is {@link MemoryBlockDevice}.
  */
 public final class TestServers {

@@ -88,6 +88,8 @@ public final class Pool implements AutoCloseable {
     private final FileChannel lockChannel;
     private final FileLock lock;
     private final AtomicLong flushReady = new AtomicLong();
+    /** Blocks of submitted writes, trims and write-zeroes not yet in their LBN's queue (waiting for a vio). */
+    private final AtomicLong vioWaits = new AtomicLong();
     private long flushSynced;
     private long lastBackgroundCommit = System.nanoTime();
     private volatile String readOnlyReason;
@@ -697,6 +699,7 @@ public final class Pool implements AutoCloseable {
         int n = (int) (last - first + 1);
         IoRequest req = newRequest(n, fua);
         int base = src.position();
+        vioWaits.addAndGet(n);
         for (int i = 0; i < n; i++) {
             long lbn = first + i;
             long blockStart = lbn * 4096;
@@ -715,6 +718,7 @@ public final class Pool implements AutoCloseable {
                     v.partialOffset = from;
                 }
                 path.accept(v);
+                vioWaits.decrementAndGet();
             });
         }
         src.position(src.limit());
@@ -765,6 +769,9 @@ public final class Pool implements AutoCloseable {
         long wanted = kind == DataVio.TRIM ? Mapping.UNMAPPED_ENTRY : Mapping.ZERO_ENTRY;
         // skip blocks that already hold the wanted mapping and have no write in flight: a large
         // discard of an unused range costs a map lookup per block, not a request per block
+        // (only while no request waits for a vio: a write submitted before this one but not yet
+        // in its LBN's queue would otherwise land after the skipped trim)
+        boolean maySkip = vioWaits.get() == 0;
         List<Long> todo = new ArrayList<>();
         // a write submitted earlier may still wait for a vio (not yet in an LBN queue): then skip nothing,
         // so that the discard stays ordered after it
@@ -778,6 +785,7 @@ public final class Pool implements AutoCloseable {
             return CompletableFuture.failedFuture(new VdoException(Errno.EIO, "volume " + vol.name() + ": block map read failed: " + e.getMessage(), e));
         }
         IoRequest req = newRequest(todo.size(), false);
+        vioWaits.addAndGet(todo.size());
         for (long lbn : todo) {
             vios.acquire(v -> {
                 v.volume = vol;
@@ -785,6 +793,7 @@ public final class Pool implements AutoCloseable {
                 v.kind = kind;
                 v.request = req;
                 path.accept(v);
+                vioWaits.decrementAndGet();
             });
         }
         return req.future;

@@ -141,12 +141,16 @@ final class WritePath {
             pool.latHash.since(t);
             v.fingerprint = new Fingerprint(v.hash[0], v.hash[1]);
             final boolean[] agent = {false};
+            final DataVio[] kick = {null};
             hashLocks.compute(v.fingerprint, (k, l) -> {
                 if (l == null) { agent[0] = true; return new HashLock(v); }
                 l.waiters.add(v);
+                if (l.agent.inPacker) kick[0] = l.agent;
                 return l;
             });
             if (agent[0]) queryIndex(v);
+            // a waiting duplicate: don't let the agent's fragment sit out the packer timeout
+            else if (kick[0] != null) pool.kickPacker(kick[0]);
         } catch (Throwable t) {
             fail(v, t);
         }
@@ -303,6 +307,7 @@ final class WritePath {
         HashLock l = hashLocks.get(v.fingerprint);
         if (l == null || l.agent != v) return;
         hashLocks.remove(v.fingerprint);
+        List<DataVio> needCopy = null;
         for (DataVio w : l.waiters) {
             if (share && Arrays.equals(w.data, v.data)) {
                 if (pool.depot.incrementIfLive(Mapping.pbn(v.newMapping))) {
@@ -312,12 +317,33 @@ final class WritePath {
                     releaseReservation(w);
                     Trampoline.run(() -> finish(w));
                 } else {
-                    Trampoline.run(() -> compress(w)); // reference count at its maximum: store a new copy
+                    // reference count at its maximum: a new copy is needed, but one for all of them
+                    if (needCopy == null) needCopy = new ArrayList<>();
+                    needCopy.add(w);
                 }
             } else {
                 if (share) w.volume.counters.concurrentHashCollisions.increment();
                 Trampoline.run(() -> queryIndex(w));
             }
+        }
+        if (needCopy != null) forkHashLock(needCopy);
+    }
+
+    /**
+     * Waiters the agent's block can take no more references for (dm-vdo's hash lock fork): the
+     * first becomes the agent of a new hash lock and stores a new copy, the others wait on it and
+     * share that copy. Storing one copy per waiter instead filled the pool with duplicates of a
+     * block written by many requests at once.
+     */
+    private void forkHashLock(List<DataVio> waiters) {
+        for (DataVio w : waiters) {
+            final boolean[] agent = {false};
+            hashLocks.compute(w.fingerprint, (k, l) -> {
+                if (l == null) { agent[0] = true; return new HashLock(w); }
+                l.waiters.add(w);
+                return l;
+            });
+            if (agent[0]) Trampoline.run(() -> compress(w));
         }
     }
 
