@@ -773,9 +773,6 @@ public final class Pool implements AutoCloseable {
         // in its LBN's queue would otherwise land after the skipped trim)
         boolean maySkip = vioWaits.get() == 0;
         List<Long> todo = new ArrayList<>();
-        // a write submitted earlier may still wait for a vio (not yet in an LBN queue): then skip nothing,
-        // so that the discard stays ordered after it
-        boolean maySkip = vios.waiting() == 0;
         try {
             for (long lbn = firstLbn; lbn < endLbn; lbn++) {
                 if (maySkip && !path.lbnLocks.containsKey(WritePath.key(vol, lbn)) && vol.blockMap().get(lbn) == wanted) continue;
