@@ -91,7 +91,9 @@ class PoolCheckTest {
     @Test
     void corruptPackedBlockIsReportedWithVolumeAndBlock() throws Exception {
         long lbn = -1, pbn = -1;
-        try (Pool p = Pool.create(dir, PoolConfig.small(16L << 20))) {
+        PoolConfig cfg = PoolConfig.small(16L << 20);
+        cfg.packerTimeoutMillis = 60_000;   // bins are written by the flush below, full of fragments, whatever the machine's speed
+        try (Pool p = Pool.create(dir, cfg)) {
             Volume v = p.createVolume("v", 8L << 20);
             Random r = new Random(5);
             for (int i = 0; i < 20; i++) v.write(i * 4096L, ByteBuffer.wrap(TestData.text(r)), false).get();
