@@ -635,6 +635,13 @@ public final class Pool implements AutoCloseable {
         }
     }
 
+    /** Blocks submitted to compression engines and not yet answered. */
+    int compressionsQueued() {
+        int n = 0;
+        for (CompressionEngine e : engines.values()) n += e.queued();
+        return n;
+    }
+
     /** Names of the engines this pool can use now. */
     public List<String> engineNames() { return new ArrayList<>(engines.keySet()); }
 

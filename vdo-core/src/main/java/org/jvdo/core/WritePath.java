@@ -209,7 +209,9 @@ final class WritePath {
                 v.inPacker = true;
                 v.stageStart = System.nanoTime();
                 pool.packer.add(v, ByteBuffer.wrap(v.compressed, 0, size), encoding);
-                if (pool.flushTracker.flushWaiting()) pool.packer.flush();
+                // a waiting FLUSH needs the bins written, but not one fragment at a time: the
+                // fragment that finds no other block still being compressed writes them all
+                if (pool.flushTracker.flushWaiting() && pool.compressionsQueued() == 0) pool.packer.flush();
                 return;
             }
             writeRaw(v);

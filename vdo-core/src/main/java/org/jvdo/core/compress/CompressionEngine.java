@@ -16,7 +16,7 @@ public interface CompressionEngine extends AutoCloseable {
     /** Submits one 4 KiB block. */
     void submit(CompressionTask task);
 
-    /** Requests submitted and not yet answered. */
+    /** Requests submitted and not yet compressed (waiting or being compressed). */
     int queued();
 
     /**

@@ -66,16 +66,18 @@ public final class Lz4Engine implements CompressionEngine {
                 return;
             }
             if (t == POISON) return;
-            queued.decrementAndGet();
             int size;
             try {
                 byte[] out = t.target();
                 size = compressor.compress(t.source(), 0, 4096, out, 0, out.length);
             } catch (RuntimeException e) {
+                queued.decrementAndGet();
                 errors.incrementAndGet();
                 deliverFailure(t, e);
                 continue;
             }
+            // counted until compressed, so a callback seeing queued() == 0 knows no other block is in the engine
+            queued.decrementAndGet();
             requests.incrementAndGet();
             bytesIn.addAndGet(4096);
             bytesOut.addAndGet(size);
