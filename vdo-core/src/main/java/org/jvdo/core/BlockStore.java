@@ -10,7 +10,7 @@ import java.nio.ByteBuffer;
 public interface BlockStore extends AutoCloseable {
     int BLOCK_SIZE = 4096;
 
-    /** Reads block {@code blockNumber} into {@code dst} (4096 bytes remaining). Blocks past the end read as zeros. */
+    /** Reads {@code dst.remaining()} bytes (a multiple of 4096) from block {@code blockNumber} on. Blocks past the end read as zeros. */
     void read(long blockNumber, ByteBuffer dst) throws IOException;
 
     /** Writes {@code src} (a multiple of 4096 bytes) starting at block {@code blockNumber}. */

@@ -84,6 +84,7 @@ public final class Pool implements AutoCloseable {
     private final Map<String, String> unavailableEngines = new LinkedHashMap<>();
     private final Map<String, FallbackEngine> fallbackEngines = new LinkedHashMap<>();
     private final ExecutorService ioExecutor;
+    private final ExecutorService cpuExecutor;
     private final ScheduledExecutorService flusher;
     private final FileChannel lockChannel;
     private final FileLock lock;
@@ -181,6 +182,7 @@ public final class Pool implements AutoCloseable {
         this.packer = new Packer<>(Packer.DEFAULT_BIN_COUNT, path::writeBin);
         this.vios = new VioPool(cfg.vioPoolSize, () -> new DataVio(path));
         this.ioExecutor = Executors.newFixedThreadPool(cfg.ioThreads, daemon("jvdo-io"));
+        this.cpuExecutor = Executors.newFixedThreadPool(cfg.cpuThreads, daemon("jvdo-cpu"));
         this.flusher = Executors.newSingleThreadScheduledExecutor(daemon("jvdo-flusher"));
         if (!fresh && readOnlyReason == null) checkpoint();
         synchronized (sb) {
@@ -472,6 +474,7 @@ public final class Pool implements AutoCloseable {
     private void shutdownThreads() {
         flusher.shutdownNow();
         ioExecutor.shutdownNow();
+        cpuExecutor.shutdownNow();
         for (CompressionEngine e : engines.values()) e.close();
     }
 
@@ -633,6 +636,16 @@ public final class Pool implements AutoCloseable {
         } finally {
             mappingLock.writeLock().unlock();
         }
+    }
+
+    /**
+     * A waiting FLUSH needs the packer's bins written, but not one fragment at a time: once every
+     * write still in flight is a fragment waiting in a bin, nothing more is coming to pack with
+     * them, so the bins go now. (Writes held behind a waiting fragment kick its bin; the packer
+     * timeout is the backstop.)
+     */
+    void packForFlush() {
+        if (flushTracker.flushWaiting() && flushTracker.outstandingWrites() <= packer.fragmentsWaiting()) packer.flush();
     }
 
     /** Blocks submitted to compression engines and not yet answered. */
@@ -820,19 +833,22 @@ public final class Pool implements AutoCloseable {
         return f;
     }
 
-    private static final ThreadLocal<byte[]> READ_BUF = ThreadLocal.withInitial(() -> new byte[4096]);
+    private static final int READ_BATCH = 64;
+    private static final ThreadLocal<byte[]> READ_BUF = ThreadLocal.withInitial(() -> new byte[READ_BATCH * 4096]);
 
     private void readRange(Volume vol, long offset, ByteBuffer dst) throws IOException {
         long end = offset + dst.remaining();
         byte[] buf = READ_BUF.get();
         long pos = offset;
         while (pos < end) {
-            long lbn = pos / 4096;
-            int from = (int) (pos - lbn * 4096);
-            int to = (int) Math.min(4096, end - lbn * 4096);
-            path.readBlock(vol, lbn, buf);
+            long first = pos / 4096;
+            long last = Math.min((end - 1) / 4096, first + READ_BATCH - 1);
+            int n = (int) (last - first + 1);
+            path.readBlocks(vol, first, n, buf);
+            int from = (int) (pos - first * 4096);
+            int to = (int) Math.min((long) n * 4096, end - first * 4096);
             dst.put(buf, from, to - from);
-            pos = lbn * 4096 + to;
+            pos = first * 4096 + to;
         }
     }
 
@@ -868,7 +884,7 @@ public final class Pool implements AutoCloseable {
                 long ticket = flushReady.incrementAndGet();
                 flusher.execute(() -> doFlush(f, ticket));
             });
-            flusher.execute(packer::flush);
+            flusher.execute(this::packForFlush);
         } catch (java.util.concurrent.RejectedExecutionException e) {
             f.completeExceptionally(new VdoException(Errno.ESHUTDOWN, "pool " + dir + " is shut down"));
         }
@@ -945,6 +961,15 @@ public final class Pool implements AutoCloseable {
             storageError("background journal commit", e);
         } catch (Throwable t) {
             LOG.log(Level.WARNING, "background work failed", t);
+        }
+    }
+
+    /** Runs a pipeline step on the CPU threads (inline once they are shut down). */
+    void runOnCpu(Runnable step) {
+        try {
+            cpuExecutor.execute(() -> Trampoline.run(step));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            Trampoline.run(step);
         }
     }
 

@@ -17,6 +17,8 @@ public final class PoolConfig {
     public int vioPoolSize = 2048;
     /** LZ4 worker threads. */
     public int compressionThreads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+    /** Threads running the write pipeline (zero check, fingerprint, index, verify) off the submitter's thread. */
+    public int cpuThreads = Math.max(1, Runtime.getRuntime().availableProcessors());
     /** Threads serving reads and other storage work off the caller's thread. */
     public int ioThreads = Math.max(2, Runtime.getRuntime().availableProcessors());
     /** A packer bin is written at the latest this long after its first fragment arrived. */
@@ -46,7 +48,7 @@ public final class PoolConfig {
         PoolConfig c = new PoolConfig();
         c.physicalBytes = physicalBytes; c.slabDataBlocks = slabDataBlocks; c.journalBlocks = journalBlocks;
         c.blockMapCachePages = blockMapCachePages; c.vioPoolSize = vioPoolSize;
-        c.compressionThreads = compressionThreads; c.ioThreads = ioThreads;
+        c.compressionThreads = compressionThreads; c.ioThreads = ioThreads; c.cpuThreads = cpuThreads;
         c.packerTimeoutMillis = packerTimeoutMillis; c.indexMaxSlots = indexMaxSlots;
         c.defaultEngine = defaultEngine;
         c.strictEngines = strictEngines;

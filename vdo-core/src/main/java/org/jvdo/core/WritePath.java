@@ -78,8 +78,9 @@ final class WritePath {
         if (kick[0] != null) pool.kickPacker(kick[0]);
         if (!partial) acknowledgeEarly(v);
         for (DataVio r : nowReady) acknowledgeEarly(r);
-        if (headPartial[0]) readForMerge(v);
-        else if (launch[0]) launch(v);
+        // the pipeline runs on the CPU threads, not on the submitter's (an NBD event loop)
+        if (headPartial[0]) pool.runOnCpu(() -> readForMerge(v));
+        else if (launch[0]) pool.runOnCpu(() -> launch(v));
     }
 
     /** Builds {@code v.data} from {@code base} plus its partial bytes; marks ready; merges its own waiters. Under the key's lock. */
@@ -209,9 +210,7 @@ final class WritePath {
                 v.inPacker = true;
                 v.stageStart = System.nanoTime();
                 pool.packer.add(v, ByteBuffer.wrap(v.compressed, 0, size), encoding);
-                // a waiting FLUSH needs the bins written, but not one fragment at a time: the
-                // fragment that finds no other block still being compressed writes them all
-                if (pool.flushTracker.flushWaiting() && pool.compressionsQueued() == 0) pool.packer.flush();
+                pool.packForFlush();
                 return;
             }
             writeRaw(v);
@@ -419,36 +418,95 @@ final class WritePath {
 
     // ---------------------------------------------------------------- read
 
-    /** Reads one block's current content into {@code dst[0..4096)}. */
-    void readBlock(Volume vol, long lbn, byte[] dst) throws IOException {
-        long key = key(vol, lbn);
-        while (true) {
-            final int[] mode = {0};
-            lbnLocks.compute(key, (k, l) -> {
-                if (l != null && !l.writes.isEmpty()) {
-                    DataVio tail = l.writes.peekLast();
-                    if (tail.ready) { System.arraycopy(tail.data, 0, dst, 0, 4096); mode[0] = 1; }
-                    else mode[0] = 2;
-                    return l;
-                }
-                if (l == null) l = new LbnLock();
-                l.readers++;
-                return l;
-            });
-            if (mode[0] == 1) return;
-            if (mode[0] == 2) { Thread.onSpinWait(); Thread.yield(); continue; }
-            break;
-        }
+    /**
+     * Reads {@code n} consecutive blocks into {@code out[0..n*4096)}: each block's newest queued
+     * write if it has one, else what its mapping designates, with runs of consecutive raw blocks
+     * read in one call and a packed block read once for its neighbouring fragments.
+     */
+    void readBlocks(Volume vol, long first, int n, byte[] out) throws IOException {
+        long[] maps = new long[n];
+        boolean[] registered = new boolean[n];
         try {
-            readStored(vol, vol.blockMap().get(lbn), dst, "read");
+            for (int i = 0; i < n; i++) {
+                long key = key(vol, first + i);
+                int off = i * 4096;
+                while (true) {
+                    final int[] mode = {0};
+                    lbnLocks.compute(key, (k, l) -> {
+                        if (l != null && !l.writes.isEmpty()) {
+                            DataVio tail = l.writes.peekLast();
+                            if (tail.ready) { System.arraycopy(tail.data, 0, out, off, 4096); mode[0] = 1; }
+                            else mode[0] = 2;
+                            return l;
+                        }
+                        if (l == null) l = new LbnLock();
+                        l.readers++;
+                        return l;
+                    });
+                    if (mode[0] == 2) { Thread.onSpinWait(); Thread.yield(); continue; }
+                    registered[i] = mode[0] == 0;
+                    break;
+                }
+            }
+            for (int i = 0; i < n; i++) if (registered[i]) maps[i] = vol.blockMap().get(first + i);
+            long lastPacked = -1;
+            byte[] block = SCRATCH.get();
+            byte[] plain = SCRATCH2.get();
+            int i = 0;
+            while (i < n) {
+                if (!registered[i]) { i++; continue; }
+                long m = maps[i];
+                int state = Mapping.state(m);
+                if (state == Mapping.UNMAPPED || state == Mapping.ZERO) {
+                    Arrays.fill(out, i * 4096, (i + 1) * 4096, (byte) 0);
+                    i++;
+                } else if (state == Mapping.RAW) {
+                    long pbn = Mapping.pbn(m);
+                    int j = i + 1;
+                    while (j < n && registered[j] && Mapping.state(maps[j]) == Mapping.RAW && Mapping.pbn(maps[j]) == pbn + (j - i)) j++;
+                    try {
+                        pool.store.read(pbn, ByteBuffer.wrap(out, i * 4096, (j - i) * 4096));
+                    } catch (IOException e) {
+                        throw new VdoException(Errno.EIO, "volume " + vol.name() + ": read of blocks " + pbn + ".." + (pbn + j - i - 1)
+                                + " failed: " + e.getMessage(), e);
+                    }
+                    i = j;
+                } else if (Mapping.isPacked(m)) {
+                    long pbn = Mapping.pbn(m);
+                    if (pbn != lastPacked) {
+                        try {
+                            pool.store.read(pbn, ByteBuffer.wrap(block));
+                        } catch (IOException e) {
+                            throw new VdoException(Errno.EIO, "volume " + vol.name() + ": read of packed block " + pbn + " failed: " + e.getMessage(), e);
+                        }
+                        lastPacked = pbn;
+                    }
+                    PackedBlock.Fragment f;
+                    try {
+                        f = PackedBlock.locate(ByteBuffer.wrap(block), Mapping.slot(m));
+                    } catch (RuntimeException e) {
+                        lastPacked = -1;
+                        throw new CorruptPoolException("volume " + vol.name() + ": packed block " + pbn + ": " + e.getMessage());
+                    }
+                    FragmentCodec.decompress(f.encoding(), block, f.offset(), f.length(), plain,
+                            "volume " + vol.name() + " packed block " + pbn + " slot " + Mapping.slot(m));
+                    System.arraycopy(plain, 0, out, i * 4096, 4096);
+                    i++;
+                } else {
+                    throw new CorruptPoolException("volume " + vol.name() + ": lbn " + (first + i) + " has invalid mapping " + Mapping.describe(m));
+                }
+            }
         } finally {
-            final DataVio[] waiter = {null};
-            lbnLocks.compute(key, (k, l) -> {
-                l.readers--;
-                if (l.readers == 0 && l.finishWaiter != null) { waiter[0] = l.finishWaiter; l.finishWaiter = null; }
-                return l.idle() ? null : l;
-            });
-            if (waiter[0] != null) recordMapping(waiter[0]);
+            for (int i = 0; i < n; i++) {
+                if (!registered[i]) continue;
+                final DataVio[] waiter = {null};
+                lbnLocks.compute(key(vol, first + i), (k, l) -> {
+                    l.readers--;
+                    if (l.readers == 0 && l.finishWaiter != null) { waiter[0] = l.finishWaiter; l.finishWaiter = null; }
+                    return l.idle() ? null : l;
+                });
+                if (waiter[0] != null) recordMapping(waiter[0]);
+            }
         }
     }
 

@@ -23,9 +23,11 @@ final class FaultyBlockStore implements BlockStore {
 
     @Override
     public void read(long blockNumber, ByteBuffer dst) throws IOException {
-        if (failRead.test(blockNumber)) {
-            readFaults.incrementAndGet();
-            throw new IOException("injected read error at block " + blockNumber);
+        for (long b = blockNumber; b < blockNumber + Math.max(1, dst.remaining() / BLOCK_SIZE); b++) {
+            if (failRead.test(b)) {
+                readFaults.incrementAndGet();
+                throw new IOException("injected read error at block " + b);
+            }
         }
         inner.read(blockNumber, dst);
     }
