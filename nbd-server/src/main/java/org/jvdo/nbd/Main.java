@@ -38,7 +38,7 @@ public final class Main {
               --logical-size SIZE   size of each new volume, thin: may exceed the physical size (default 16G)
               --physical-size SIZE  most storage the pool file may use, at format time (default 16G)
               --volume NAME         a volume to create on first start; repeatable (default vdo0)
-              --engine NAME         compression for new volumes: lz4 (default) or none
+              --engine NAME         compression for new volumes: lz4 (default), none or qat (qat needs libqatzip.so.3 and a QAT device)
               --admin-listen ADDR   admin API address (default 127.0.0.1)
               --admin-port N        admin API port (default 10810; 0 picks a free one)
               -h, --help            this help
@@ -193,7 +193,7 @@ public final class Main {
                                 o.volumes.add(value);
                             }
                             case "--engine" -> {
-                                if (!value.equals("lz4") && !value.equals("none")) throw new UsageException("--engine must be lz4 or none, not " + value);
+                                if (!value.equals("lz4") && !value.equals("none") && !value.equals("qat")) throw new UsageException("--engine must be lz4, none or qat, not " + value);
                                 o.engine = value;
                             }
                             default -> throw new IllegalStateException(a);

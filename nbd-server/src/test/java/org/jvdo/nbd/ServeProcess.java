@@ -65,6 +65,8 @@ final class ServeProcess implements AutoCloseable {
     static ServeProcess serve(Path logDir, String logName, Path data, int port, String... extra) throws IOException {
         List<String> a = new ArrayList<>(List.of("serve", "--data", data.toString(), "--port", String.valueOf(port)));
         a.addAll(List.of(extra));
+        // the admin API gets a free port of its own, so test servers never collide on 10810
+        if (!a.contains("--admin-port")) a.addAll(List.of("--admin-port", "0"));
         return start(logDir, logName, port, a.toArray(new String[0]));
     }
 

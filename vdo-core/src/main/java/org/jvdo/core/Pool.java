@@ -351,7 +351,7 @@ public final class Pool implements AutoCloseable {
                 }
             }
             unavailableEngines.put(name, reason);
-            LOG.info("compression engine " + name + " unavailable: " + reason);
+            LOG.fine("compression engine " + name + " unavailable: " + reason);
         }
     }
 
