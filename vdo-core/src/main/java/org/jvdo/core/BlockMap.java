@@ -3,10 +3,8 @@ package org.jvdo.core;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.zip.CRC32C;
 
@@ -44,7 +42,6 @@ public final class BlockMap {
     private final WriteAheadGate gate;
     private final int capacity;
     private final LinkedHashMap<Long, Page> cache;
-    private long pageReads, pageWrites;
 
     public BlockMap(String volumeName, BlockStore store, long mapStart, long mapPages, long logicalBlocks,
                     int cachePages, WriteAheadGate gate) {
@@ -148,8 +145,7 @@ public final class BlockMap {
         Page p = new Page();
         ByteBuffer b = ByteBuffer.allocate(BlockStore.BLOCK_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         store.read(mapStart + index, b);
-        pageReads++;
-        decodePage(b, p.entries, describePage(index));
+        decodePage(b, p.entries, () -> describePage(index));
         return p;
     }
 
@@ -159,6 +155,11 @@ public final class BlockMap {
 
     /** Decodes a page into {@code entries}; an all-zero page is empty. */
     static void decodePage(ByteBuffer b, long[] entries, String where) {
+        decodePage(b, entries, () -> where);
+    }
+
+    /** As above; {@code where} names the page for error messages and is built only on an error. */
+    static void decodePage(ByteBuffer b, long[] entries, java.util.function.Supplier<String> where) {
         b.order(ByteOrder.LITTLE_ENDIAN);
         int crcStored = b.getInt(0);
         int magic = b.getShort(4) & 0xFFFF;
@@ -167,15 +168,15 @@ public final class BlockMap {
             for (int i = 0; i < BlockStore.BLOCK_SIZE; i += 8) if (b.getLong(i) != 0) { allZero = false; break; }
             if (allZero) { java.util.Arrays.fill(entries, 0L); return; }
         }
-        if (magic != PAGE_MAGIC) throw new CorruptPoolException(where + ": bad page magic 0x" + Integer.toHexString(magic));
+        if (magic != PAGE_MAGIC) throw new CorruptPoolException(where.get() + ": bad page magic 0x" + Integer.toHexString(magic));
         int version = b.getShort(6) & 0xFFFF;
-        if (version != PAGE_VERSION) throw new CorruptPoolException(where + ": unsupported page version " + version);
+        if (version != PAGE_VERSION) throw new CorruptPoolException(where.get() + ": unsupported page version " + version);
         CRC32C crc = new CRC32C();
         crc.update(b.array(), 4, BlockStore.BLOCK_SIZE - 4);
-        if ((int) crc.getValue() != crcStored) throw new CorruptPoolException(where + ": checksum mismatch");
+        if ((int) crc.getValue() != crcStored) throw new CorruptPoolException(where.get() + ": checksum mismatch");
         for (int i = 0; i < ENTRIES_PER_PAGE; i++) {
             long m = b.getLong(8 + i * 8);
-            if (!Mapping.isValid(m)) throw new CorruptPoolException(where + ": entry " + i + " is invalid " + Mapping.describe(m));
+            if (!Mapping.isValid(m)) throw new CorruptPoolException(where.get() + ": entry " + i + " is invalid " + Mapping.describe(m));
             entries[i] = m;
         }
     }
@@ -193,7 +194,6 @@ public final class BlockMap {
 
     private void writePage(long index, Page p) throws IOException {
         store.write(mapStart + index, encodePage(p.entries));
-        pageWrites++;
         p.dirty = false;
     }
 
@@ -206,11 +206,6 @@ public final class BlockMap {
         return n;
     }
 
-    public synchronized int dirtyPages() {
-        int n = 0;
-        for (Page p : cache.values()) if (p.dirty) n++;
-        return n;
-    }
 
     /** Visits every entry that is not unmapped: {@code visitor.visit(lbn, mapping)}; reads pages not cached without caching them. */
     public synchronized void forEachMapped(MappingVisitor visitor) throws IOException {
@@ -224,7 +219,8 @@ public final class BlockMap {
             } else {
                 b.clear();
                 store.read(mapStart + pi, b);
-                decodePage(b, tmp, describePage(pi));
+                long page = pi;
+                decodePage(b, tmp, () -> describePage(page));
                 entries = tmp;
             }
             long base = pi * ENTRIES_PER_PAGE;
@@ -240,18 +236,4 @@ public final class BlockMap {
     }
 
     public synchronized int cachedPages() { return cache.size(); }
-
-    public synchronized long pageReads() { return pageReads; }
-
-    public synchronized long pageWrites() { return pageWrites; }
-
-    /** Drops clean pages from the cache (tests, memory measurement). */
-    public synchronized void dropClean() {
-        List<Long> clean = new ArrayList<>();
-        for (Map.Entry<Long, Page> e : cache.entrySet()) if (!e.getValue().dirty) clean.add(e.getKey());
-        for (Long k : clean) cache.remove(k);
-    }
-
-    /** Bytes of heap one cached page costs (entries + object headers + LRU node), for the memory statement. */
-    public static long bytesPerCachedPage() { return ENTRIES_PER_PAGE * 8L + 16 + 32 + 48 + 16; }
 }

@@ -103,7 +103,7 @@ public final class Pool implements AutoCloseable {
     private long replayedEntries;
     private boolean refcountsLoaded = true;
     private String recordedReadOnly;
-    private final long checkpoints[] = new long[1];
+    private volatile long checkpoints;
 
     private Pool(Path dir, PoolConfig cfg, FileChannel lockChannel, FileLock lock, BlockStore store, SuperBlock sb,
                  boolean fresh) throws IOException {
@@ -648,13 +648,6 @@ public final class Pool implements AutoCloseable {
         if (flushTracker.flushWaiting() && flushTracker.outstandingWrites() <= packer.fragmentsWaiting()) packer.flush();
     }
 
-    /** Blocks submitted to compression engines and not yet answered. */
-    int compressionsQueued() {
-        int n = 0;
-        for (CompressionEngine e : engines.values()) n += e.queued();
-        return n;
-    }
-
     /** Names of the engines this pool can use now. */
     public List<String> engineNames() { return new ArrayList<>(engines.keySet()); }
 
@@ -932,7 +925,7 @@ public final class Pool implements AutoCloseable {
                 sb.journalHeadEntrySeq = journal.headEntrySeq();
                 writeSuperBlockLocked();
             }
-            checkpoints[0]++;
+            checkpoints++;
         } finally {
             mappingLock.writeLock().unlock();
         }
@@ -1052,7 +1045,7 @@ public final class Pool implements AutoCloseable {
         m.put("vio_pool_size", (long) vios.size());
         m.put("vio_pool_in_use", (long) vios.inUse());
         m.put("blocks_pending_free", depot.pendingFree());
-        m.put("checkpoints", checkpoints[0]);
+        m.put("checkpoints", checkpoints);
         m.put("read_only", readOnlyReason != null ? 1L : 0L);
         m.putAll(engineStats());
         return m;
@@ -1088,8 +1081,6 @@ public final class Pool implements AutoCloseable {
             throw new IOException("flush failed: " + e.getMessage(), e);
         }
     }
-
-    public int referenceCount(long pbn) { return depot.refcount(pbn); }
 
     /**
      * Latency of each write-path stage: hash (fingerprint), index (lookup), verify (read and

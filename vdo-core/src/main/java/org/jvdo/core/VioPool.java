@@ -20,7 +20,6 @@ final class VioPool {
     private final ArrayDeque<Object[]> grants = new ArrayDeque<>();
     private boolean draining;
     private final int size;
-    private long waits;
 
     VioPool(int size, Supplier<DataVio> factory) {
         this.size = size;
@@ -31,7 +30,7 @@ final class VioPool {
     void acquire(Consumer<DataVio> user) {
         synchronized (this) {
             DataVio v = free.pollFirst();
-            if (v == null) { waiters.addLast(user); waits++; return; }
+            if (v == null) { waiters.addLast(user); return; }
             grants.addLast(new Object[]{user, v});
         }
         drain();
@@ -70,8 +69,6 @@ final class VioPool {
     synchronized int inUse() { return size - free.size(); }
 
     synchronized int waiting() { return waiters.size(); }
-
-    synchronized long waits() { return waits; }
 
     int size() { return size; }
 }

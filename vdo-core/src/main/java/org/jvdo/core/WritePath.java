@@ -481,15 +481,7 @@ final class WritePath {
                         }
                         lastPacked = pbn;
                     }
-                    PackedBlock.Fragment f;
-                    try {
-                        f = PackedBlock.locate(ByteBuffer.wrap(block), Mapping.slot(m));
-                    } catch (RuntimeException e) {
-                        lastPacked = -1;
-                        throw new CorruptPoolException("volume " + vol.name() + ": packed block " + pbn + ": " + e.getMessage());
-                    }
-                    FragmentCodec.decompress(f.encoding(), block, f.offset(), f.length(), plain,
-                            "volume " + vol.name() + " packed block " + pbn + " slot " + Mapping.slot(m));
+                    decodeFragment(vol, m, block, plain);
                     System.arraycopy(plain, 0, out, i * 4096, 4096);
                     i++;
                 } else {
@@ -530,13 +522,20 @@ final class WritePath {
         } catch (IOException e) {
             throw new VdoException(Errno.EIO, "volume " + vol.name() + ": " + op + " of packed block " + pbn + " failed: " + e.getMessage(), e);
         }
-        PackedBlock.Fragment f;
+        decodeFragment(vol, m, block, dst);
+    }
+
+    /**
+     * Decodes packed mapping {@code m}'s fragment from its block's bytes into {@code dst[0..4096)}.
+     * The error's context (volume, block, slot) is built only when there is an error.
+     */
+    private static void decodeFragment(Volume vol, long m, byte[] block, byte[] dst) {
         try {
-            f = PackedBlock.locate(ByteBuffer.wrap(block), Mapping.slot(m));
+            PackedBlock.Fragment f = PackedBlock.locate(ByteBuffer.wrap(block), Mapping.slot(m));
+            FragmentCodec.decompress(f.encoding(), block, f.offset(), f.length(), dst, "fragment");
         } catch (RuntimeException e) {
-            throw new CorruptPoolException("volume " + vol.name() + ": packed block " + pbn + ": " + e.getMessage());
+            throw new CorruptPoolException("volume " + vol.name() + ": packed block " + Mapping.pbn(m) + " slot "
+                    + Mapping.slot(m) + ": " + e.getMessage());
         }
-        FragmentCodec.decompress(f.encoding(), block, f.offset(), f.length(), dst,
-                "volume " + vol.name() + " packed block " + pbn + " slot " + Mapping.slot(m));
     }
 }

@@ -76,8 +76,7 @@ public final class Lz4Engine implements CompressionEngine {
                 deliverFailure(t, e);
                 continue;
             }
-            // counted until compressed, so a callback seeing queued() == 0 knows no other block is in the engine
-            queued.decrementAndGet();
+            queued.decrementAndGet();   // counted until compressed, as CompressionEngine.queued() says
             requests.incrementAndGet();
             bytesIn.addAndGet(4096);
             bytesOut.addAndGet(size);
