@@ -1,10 +1,7 @@
 package org.jvdo.nbd;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,88 +29,12 @@ class FilesystemTest {
     Path tmp;
 
     TestServers.Handle server;
-    Process nbdfuse;
-    Path fuseDir;
-    String loop;
-    Path mountPoint;
-
-    private void requireEnvironment() {
-        Tools.require("nbdfuse", "fusermount3", "losetup", "mkfs.ext4", "fsck.ext4", "mount", "umount", "diff", "cp");
-        Tools.requireThat(Files.exists(Path.of("/dev/fuse")), "/dev/fuse is missing");
-        Tools.requireThat(Files.exists(Path.of("/dev/loop-control")), "/dev/loop-control is missing");
-        Tools.requireThat("root".equals(System.getProperty("user.name")), "must run as root for losetup/mount");
-    }
-
-    /** Exposes the export through nbdfuse and a loop device; returns the loop device. */
-    private String attach(String export) throws Exception {
-        fuseDir = Files.createDirectories(tmp.resolve("fuse"));
-        Path pidFile = tmp.resolve("nbdfuse.pid");
-        Files.deleteIfExists(pidFile);
-        Path log = tmp.resolve("nbdfuse.log");
-        nbdfuse = Tools.builder(List.of("nbdfuse", "-P", pidFile.toString(), fuseDir.resolve("disk").toString(),
-                server.uri(export))).redirectErrorStream(true).redirectOutput(log.toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
-        long deadline = System.currentTimeMillis() + 20_000;
-        while (!(Files.exists(pidFile) && Files.size(pidFile) > 0)) {
-            if (!nbdfuse.isAlive()) {
-                fail("nbdfuse exited " + nbdfuse.exitValue() + ": " + Files.readString(log));
-            }
-            if (System.currentTimeMillis() > deadline) {
-                fail("nbdfuse did not become ready: " + Files.readString(log));
-            }
-            Thread.sleep(50);
-        }
-        Path file = fuseDir.resolve("disk");
-        assertEquals(SIZE, Files.size(file));
-        loop = Tools.run(T, "losetup", "-f", "--show", "--direct-io=on", file.toString())
-                .assertOk("losetup").output().trim();
-        assertTrue(loop.startsWith("/dev/loop"), loop);
-        return loop;
-    }
-
-    private void mount() throws IOException {
-        mountPoint = Files.createDirectories(tmp.resolve("mnt"));
-        Tools.run(T, "mount", "-t", "ext4", loop, mountPoint.toString()).assertOk("mount");
-    }
-
-    private void unmount() {
-        if (mountPoint != null) {
-            Tools.Result r = Tools.quiet(T, "umount", mountPoint.toString());
-            if (r.exit() != 0) {
-                Tools.quiet(T, "umount", "-l", mountPoint.toString());
-            }
-            mountPoint = null;
-        }
-    }
-
-    /** Undoes everything attach() and mount() did, ignoring failures; safe to call twice. */
-    private void detach() {
-        unmount();
-        if (loop != null) {
-            Tools.quiet(T, "losetup", "-d", loop);
-            loop = null;
-        }
-        if (fuseDir != null) {
-            Tools.quiet(T, "fusermount3", "-u", fuseDir.toString());
-            fuseDir = null;
-        }
-        if (nbdfuse != null) {
-            try {
-                if (!nbdfuse.waitFor(10, TimeUnit.SECONDS)) {
-                    Tools.kill(nbdfuse);
-                }
-            } catch (InterruptedException e) {
-                Tools.kill(nbdfuse);
-                Thread.currentThread().interrupt();
-            }
-            nbdfuse = null;
-        }
-    }
+    FuseLoop disk;
 
     @AfterEach
     void cleanUp() {
         try {
-            detach();
+            if (disk != null) disk.close();
         } finally {
             if (server != null) {
                 server.close();
@@ -146,28 +67,25 @@ class FilesystemTest {
         }
     }
 
-    private void fsckClean() {
-        Tools.Result r = Tools.run(T, "fsck.ext4", "-fn", loop);
-        assertEquals(0, r.exit(), "fsck.ext4 -fn found problems:\n" + r.output());
-    }
-
     @Test
     void ext4SurvivesServerRestart() throws Exception {
-        requireEnvironment();
+        FuseLoop.requireEnvironment();
+        Tools.require("diff");
         BlockDevice device = TestServers.device("fs", SIZE);
         server = TestServers.start(List.of(device));
         Path source = Files.createDirectories(tmp.resolve("src"));
         generateTree(source);
 
-        attach("fs");
-        Tools.run(T, "mkfs.ext4", "-q", "-F", loop).assertOk("mkfs.ext4");
-        mount();
+        disk = FuseLoop.attach(tmp.resolve("disk1"), server.uri("fs"), SIZE);
+        disk.mkfs();
+        Path mountPoint = disk.mount();
         Tools.run(T, "cp", "-a", source + "/.", mountPoint.resolve("tree").toString()).assertOk("cp");
         Tools.run(T, "sync", "-f", mountPoint.toString()).assertOk("sync");
         Tools.run(T, "diff", "-r", source.toString(), mountPoint.resolve("tree").toString()).assertOk("diff");
-        unmount();
-        fsckClean();
-        detach();
+        disk.unmount();
+        disk.fsckClean();
+        disk.close();
+        disk = null;
         long allocated = 0;
         for (long off = 0; off < SIZE; ) {
             for (BlockDevice.Extent e : device.blockStatus(off, SIZE - off)) {
@@ -181,12 +99,13 @@ class FilesystemTest {
         // restart the server on the same device object and mount again
         server.close();
         server = TestServers.start(List.of(device));
-        attach("fs");
-        mount();
+        disk = FuseLoop.attach(tmp.resolve("disk2"), server.uri("fs"), SIZE);
+        mountPoint = disk.mount();
         Tools.run(T, "diff", "-r", source.toString(), mountPoint.resolve("tree").toString())
                 .assertOk("tree after restart");
-        unmount();
-        fsckClean();
-        detach();
+        disk.unmount();
+        disk.fsckClean();
+        disk.close();
+        disk = null;
     }
 }
