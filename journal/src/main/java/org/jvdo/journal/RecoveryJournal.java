@@ -235,6 +235,28 @@ public final class RecoveryJournal implements AutoCloseable {
         }
     }
 
+    /**
+     * Like {@link #append}, but only if the entry's block fits in the ring beside the untrimmed
+     * blocks: returns -1 when it does not (the caller checkpoints, then tries again). An entry
+     * this accepts can always be committed, so a full ring is back-pressure, never an error.
+     */
+    public long tryAppend(JournalEntry e) {
+        Objects.requireNonNull(e, "entry");
+        synchronized (lock) {
+            if (current == null && !fits(nextBlockSeq)) {
+                return -1;
+            }
+            return append(e);
+        }
+    }
+
+    /** True when no new block fits in the ring until the journal is trimmed. */
+    public boolean isFull() {
+        synchronized (lock) {
+            return current == null && !fits(nextBlockSeq);
+        }
+    }
+
     private void closeCurrent() {
         pending.addLast(new PendingBlock(current, currentBlockSeq, currentFirstEntry, currentCount));
         current = null;

@@ -3,6 +3,8 @@ package org.jvdo.core;
 import org.jvdo.core.compress.CompressionTask;
 import org.jvdo.core.compress.FragmentCodec;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,7 +29,14 @@ final class DataVio implements CompressionTask {
     long key;
     int kind;
     IoRequest request;
-    boolean acked;
+    /** 0 until the request has heard of this vio (acknowledgement or error): claimed once, by CAS. */
+    private volatile int ackState;
+    /**
+     * Who still uses this vio: the thread that accepted it (until accept returns) and the
+     * pipeline (until release). It goes back to the pool only when both are done, so a thread
+     * that lost the race to a fast pipeline never touches a vio already reused by another request.
+     */
+    private volatile int holds;
     boolean reserved;
     long generation;
 
@@ -51,11 +60,37 @@ final class DataVio implements CompressionTask {
     /** The reference on newMapping's block that this vio holds for the block map. */
     boolean holdsRef;
 
+    private static final VarHandle ACK_STATE, HOLDS;
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            ACK_STATE = l.findVarHandle(DataVio.class, "ackState", int.class);
+            HOLDS = l.findVarHandle(DataVio.class, "holds", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     DataVio(WritePath path) { this.path = path; }
+
+    /** True for exactly one caller per use of this vio: that caller acknowledges or fails the request. */
+    boolean claimAck() { return ACK_STATE.compareAndSet(this, 0, 1); }
+
+    boolean acked() { return ackState != 0; }
+
+    /** At accept: the accepting thread and the pipeline each hold the vio. */
+    void holdForAccept() { holds = 2; }
+
+    /** Drops one hold; true when it was the last (the vio may go back to the pool). */
+    boolean dropHold() {
+        int h = (int) HOLDS.getAndAdd(this, -1) - 1;
+        if (h < 0) throw new IllegalStateException("vio released twice: " + this);
+        return h == 0;
+    }
 
     void reset() {
         volume = null; request = null; partialSrc = null; mergeWaiters = null; fingerprint = null;
-        acked = false; ackEarly = false; reserved = false; ready = false; inPacker = false; holdsRef = false;
+        ackState = 0; holds = 0; ackEarly = false; reserved = false; ready = false; inPacker = false; holdsRef = false;
         newMapping = 0; compressedSize = 0; kind = WRITE;
     }
 

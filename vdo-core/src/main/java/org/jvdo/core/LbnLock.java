@@ -12,6 +12,19 @@ final class LbnLock {
     final ArrayDeque<DataVio> writes = new ArrayDeque<>(2);
     int readers;
     DataVio finishWaiter;
+    /** Reads waiting for the newest write's data to be complete (a partial write reading its base). */
+    private java.util.concurrent.CompletableFuture<Void> readyWaiters;
+
+    /** For a read that found the newest write incomplete: completes when any write here becomes ready or leaves. */
+    java.util.concurrent.CompletableFuture<Void> readerWaiting() {
+        if (readyWaiters == null) readyWaiters = new java.util.concurrent.CompletableFuture<>();
+        return readyWaiters;
+    }
+
+    /** Wakes the waiting reads (they look again). */
+    void wakeReaders() {
+        if (readyWaiters != null) { readyWaiters.complete(null); readyWaiters = null; }
+    }
 
     boolean idle() { return writes.isEmpty() && readers == 0 && finishWaiter == null; }
 }

@@ -74,6 +74,8 @@ public final class Pool implements AutoCloseable {
     final FlushTracker flushTracker = new FlushTracker();
     final ReentrantReadWriteLock mappingLock = new ReentrantReadWriteLock();
     final LongAdder compressedBlocksWritten = new LongAdder();
+    /** Writers that found the journal ring full and checkpointed before appending (back-pressure). */
+    final LongAdder journalFullWaits = new LongAdder();
     /** Write-path stage latencies (see {@link #stageLatencies()}). */
     final LatencyHistogram latHash = new LatencyHistogram(), latIndex = new LatencyHistogram(),
             latVerify = new LatencyHistogram(), latCompress = new LatencyHistogram(), latPack = new LatencyHistogram(),
@@ -720,18 +722,29 @@ public final class Pool implements AutoCloseable {
             int to = (int) (Math.min(offset + len, blockStart + 4096) - blockStart);
             ByteBuffer slice = src.slice(base + (int) (blockStart + from - offset), to - from);
             vios.acquire(v -> {
-                v.volume = vol;
-                v.lbn = lbn;
-                v.kind = kind;
-                v.request = req;
-                if (from == 0 && to == 4096) {
-                    slice.get(0, v.data);
-                } else {
-                    v.partialSrc = slice;
-                    v.partialOffset = from;
+                try {
+                    v.volume = vol;
+                    v.lbn = lbn;
+                    v.kind = kind;
+                    v.request = req;
+                    if (from == 0 && to == 4096) {
+                        slice.get(0, v.data);
+                    } else {
+                        v.partialSrc = slice;
+                        v.partialOffset = from;
+                    }
+                } catch (Throwable t) {
+                    // not accepted: the vio goes back, the request hears of it
+                    vios.release(v);
+                    req.fail(t);
+                    vioWaits.decrementAndGet();
+                    return;
                 }
-                path.accept(v);
-                vioWaits.decrementAndGet();
+                try {
+                    path.accept(v);
+                } finally {
+                    vioWaits.decrementAndGet();
+                }
             });
         }
         src.position(src.limit());
@@ -802,8 +815,11 @@ public final class Pool implements AutoCloseable {
                 v.lbn = lbn;
                 v.kind = kind;
                 v.request = req;
-                path.accept(v);
-                vioWaits.decrementAndGet();
+                try {
+                    path.accept(v);
+                } finally {
+                    vioWaits.decrementAndGet();
+                }
             });
         }
         return req.future;
@@ -931,6 +947,23 @@ public final class Pool implements AutoCloseable {
         }
     }
 
+    /**
+     * Back-pressure for a writer that found the journal ring full: checkpoints (on the caller's
+     * thread, serialised by the mapping write lock) so the ring is trimmed; the writer then
+     * appends again. A full journal slows writers down; it is never an error.
+     */
+    void makeJournalSpace() throws IOException {
+        mappingLock.writeLock().lock();
+        try {
+            if (readOnlyReason != null) throw new VdoException(Errno.EROFS, "pool " + dir + " is read-only: " + readOnlyReason);
+            if (!journal.isFull()) return;   // another writer's checkpoint made room
+            journalFullWaits.increment();
+            checkpoint();
+        } finally {
+            mappingLock.writeLock().unlock();
+        }
+    }
+
     private void packerTimeout() {
         try {
             packer.flushOlderThan(System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(cfg.packerTimeoutMillis));
@@ -1046,6 +1079,7 @@ public final class Pool implements AutoCloseable {
         m.put("vio_pool_in_use", (long) vios.inUse());
         m.put("blocks_pending_free", depot.pendingFree());
         m.put("checkpoints", checkpoints);
+        m.put("journal_full_waits", journalFullWaits.sum());
         m.put("read_only", readOnlyReason != null ? 1L : 0L);
         m.putAll(engineStats());
         return m;

@@ -43,6 +43,8 @@ public final class SlabDepot {
     // pending frees as pairs (pbn, journal seq), in seq order
     private long[] pending = new long[1024];
     private int pendingHead, pendingTail;
+    /** Blocks allocated to a write whose data is not on disk yet: not shareable (see {@link PbnWriteLocks}). */
+    private final PbnWriteLocks writing = new PbnWriteLocks();
 
     public SlabDepot(int slabDataBlocks, long physicalLimit, List<Long> slabStarts, SlabAllocator slabAllocator) {
         this.slabDataBlocks = slabDataBlocks;
@@ -119,8 +121,26 @@ public final class SlabDepot {
 
     public synchronized long reservedBlocks() { return reserved; }
 
-    /** Allocates a free block with {@code initialRefs} references; ENOSPC when the pool is full. */
+    /**
+     * Allocates a free block with {@code initialRefs} references and takes its write lock, which
+     * the caller releases with {@link #endWrite} once the block's data write has finished;
+     * ENOSPC when the pool is full.
+     */
     public synchronized long allocate(int initialRefs) throws IOException {
+        long pbn = allocateBlock(initialRefs);
+        writing.add(pbn);
+        return pbn;
+    }
+
+    /** The block's data write has finished (or failed): from now on a read returns what it holds, so dedup may share it. */
+    public synchronized void endWrite(long pbn) {
+        if (!writing.remove(pbn)) throw new IllegalStateException("block " + pbn + " was not being written");
+    }
+
+    /** True while {@code pbn} is allocated but its data is not written (tests, checks). */
+    public synchronized boolean isBeingWritten(long pbn) { return writing.contains(pbn); }
+
+    private long allocateBlock(int initialRefs) throws IOException {
         if (available() <= 0) {
             throw new VdoException(Errno.ENOSPC, "pool is out of physical space: " + dataBlocksUsed + " of " + physicalLimit
                     + " data blocks used, " + reserved + " reserved" + (pendingCount > 0 ? ", " + pendingCount + " waiting for a journal commit" : ""));
@@ -156,8 +176,13 @@ public final class SlabDepot {
                 + " data blocks used" + (pendingCount > 0 ? ", " + pendingCount + " waiting for a journal commit" : ""));
     }
 
-    /** Adds a reference if the block is live and below the maximum (dedup sharing). */
+    /**
+     * Adds a reference if the block is live, below the maximum, and not being written (dedup
+     * sharing): a block allocated to a new write still holds its previous user's bytes until
+     * that write lands, and a verify that read them would share the wrong block.
+     */
     public synchronized boolean incrementIfLive(long pbn) {
+        if (writing.contains(pbn)) return false;
         int s = slabOf(pbn);
         if (s < 0) return false;
         int i = indexIn(s, pbn);
@@ -237,6 +262,7 @@ public final class SlabDepot {
         pendingHead = pendingTail = 0;
         pendingCount = 0;
         reserved = 0;
+        writing.clear();
     }
 
     /** Every slab's counts, for checks: calls {@code visitor(pbn, count)} for each non-free block. */

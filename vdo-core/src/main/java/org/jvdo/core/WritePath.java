@@ -32,55 +32,89 @@ final class WritePath {
 
     WritePath(Pool pool) { this.pool = pool; }
 
+    /** Lock keys are {@code volume id << 48 | lbn}: volume ids below 2^15 and LBNs below 2^48 cannot collide. */
+    static final int MAX_VOLUME_ID = (1 << 15) - 1;
+    static final long MAX_LBN = (1L << 48) - 1;
+
     static long key(Volume v, long lbn) { return ((long) v.id() << 48) | lbn; }
 
     // ---------------------------------------------------------------- accept
 
-    /** Takes a filled vio: joins its LBN's queue, is acknowledged when its data is complete, launches if first in line. */
+    /**
+     * Takes a filled vio: joins its LBN's queue, is acknowledged when its data is complete,
+     * launches if first in line. The accepting thread holds the vio until this returns (see
+     * {@link DataVio#holdForAccept}); a failure before the vio joins its queue fails its request.
+     */
     void accept(DataVio v) {
-        v.key = key(v.volume, v.lbn);
-        v.acceptedAt = System.nanoTime();
-        v.generation = pool.flushTracker.begin();
-        boolean partial = v.partialSrc != null;
-        if (v.kind == DataVio.WRITE) {
-            boolean zero = !partial && v.isZeroBlock();
-            if (!zero) v.reserved = pool.depot.tryReserve();
-            // without reserved space a write is acknowledged only once stored, so ENOSPC can reach the client
-            v.ackEarly = zero || v.reserved;
-        } else {
-            // trim / write-zeroes: the block's new content is zeros; the reused buffer still holds
-            // its previous write, which reads and partial writes queued behind would see
-            Arrays.fill(v.data, (byte) 0);
-            v.ackEarly = true;
-        }
-        if (!partial) v.ready = true;
-        final boolean[] launch = {false};
-        final boolean[] headPartial = {false};
-        final List<DataVio> nowReady = new ArrayList<>(1);
-        final DataVio[] kick = {null};
-        lbnLocks.compute(v.key, (k, l) -> {
-            if (l == null) l = new LbnLock();
-            DataVio pred = l.writes.peekLast();
-            l.writes.addLast(v);
-            if (pred == null) {
-                if (partial) headPartial[0] = true;
-                else launch[0] = true;
-            } else {
-                DataVio head = l.writes.peekFirst();
-                if (head.inPacker) kick[0] = head;
-                if (partial) {
-                    if (pred.ready) markReadyLocked(v, pred.data, nowReady);
-                    else pred.addMergeWaiter(v);
-                }
+        v.holdForAccept();
+        boolean queued = false;
+        boolean begun = false;
+        try {
+            if (v.volume.id() > MAX_VOLUME_ID || v.lbn < 0 || v.lbn > MAX_LBN) {
+                throw new VdoException(Errno.EINVAL, v + ": volume id or block number beyond the lock-key range");
             }
-            return l;
-        });
-        if (kick[0] != null) pool.kickPacker(kick[0]);
-        if (!partial) acknowledgeEarly(v);
-        for (DataVio r : nowReady) acknowledgeEarly(r);
-        // the pipeline runs on the CPU threads, not on the submitter's (an NBD event loop)
-        if (headPartial[0]) pool.runOnCpu(() -> readForMerge(v));
-        else if (launch[0]) pool.runOnCpu(() -> launch(v));
+            v.key = key(v.volume, v.lbn);
+            v.acceptedAt = System.nanoTime();
+            v.generation = pool.flushTracker.begin();
+            begun = true;
+            boolean partial = v.partialSrc != null;
+            if (v.kind == DataVio.WRITE) {
+                boolean zero = !partial && v.isZeroBlock();
+                if (!zero) v.reserved = pool.depot.tryReserve();
+                // without reserved space a write is acknowledged only once stored, so ENOSPC can reach the client
+                v.ackEarly = zero || v.reserved;
+            } else {
+                // trim / write-zeroes: the block's new content is zeros; the reused buffer still holds
+                // its previous write, which reads and partial writes queued behind would see
+                Arrays.fill(v.data, (byte) 0);
+                v.ackEarly = true;
+            }
+            if (!partial) v.ready = true;
+            final boolean[] launch = {false};
+            final boolean[] headPartial = {false};
+            final List<DataVio> nowReady = new ArrayList<>(1);
+            final DataVio[] kick = {null};
+            lbnLocks.compute(v.key, (k, l) -> {
+                if (l == null) l = new LbnLock();
+                DataVio pred = l.writes.peekLast();
+                l.writes.addLast(v);
+                if (pred == null) {
+                    if (partial) headPartial[0] = true;
+                    else launch[0] = true;
+                } else {
+                    DataVio head = l.writes.peekFirst();
+                    if (head.inPacker) kick[0] = head;
+                    if (partial) {
+                        if (pred.ready) markReadyLocked(v, pred.data, nowReady);
+                        else pred.addMergeWaiter(v);
+                    }
+                }
+                if (v.ready) l.wakeReaders();
+                return l;
+            });
+            queued = true;
+            if (kick[0] != null) pool.kickPacker(kick[0]);
+            if (!partial) acknowledgeEarly(v);
+            for (DataVio r : nowReady) acknowledgeEarly(r);
+            // the pipeline runs on the CPU threads, not on the submitter's (an NBD event loop)
+            if (headPartial[0]) pool.runOnCpu(() -> readForMerge(v));
+            else if (launch[0]) pool.runOnCpu(() -> launch(v));
+        } catch (Throwable t) {
+            if (queued) throw t;    // the pipeline owns it now and will complete it
+            // never entered its queue: nothing else knows it, undo and tell the client
+            releaseReservation(v);
+            if (v.claimAck()) v.request.fail(t);
+            ArrayDeque<Runnable> flushes = begun ? pool.flushTracker.end(v.generation) : new ArrayDeque<>();
+            v.dropHold();   // the pipeline's hold: it never started (the finally drops the accept's and frees the vio)
+            for (Runnable r : flushes) r.run();
+        } finally {
+            if (v.dropHold()) pool.vios.release(v);
+        }
+    }
+
+    /** The pipeline is done with {@code v}: it goes back to the pool once the accepting thread is done too. */
+    private void recycle(DataVio v) {
+        if (v.dropHold()) pool.vios.release(v);
     }
 
     /** Builds {@code v.data} from {@code base} plus its partial bytes; marks ready; merges its own waiters. Under the key's lock. */
@@ -110,6 +144,7 @@ final class WritePath {
         final List<DataVio> nowReady = new ArrayList<>(2);
         lbnLocks.compute(v.key, (k, l) -> {
             markReadyLocked(v, v.data, nowReady);
+            l.wakeReaders();
             return l;
         });
         for (DataVio r : nowReady) acknowledgeEarly(r);
@@ -117,8 +152,7 @@ final class WritePath {
     }
 
     private void acknowledgeEarly(DataVio v) {
-        if (v.ackEarly && !v.acked) {
-            v.acked = true;
+        if (v.ackEarly && v.claimAck()) {
             pool.latAck.since(v.acceptedAt);
             v.request.ack();
         }
@@ -229,10 +263,16 @@ final class WritePath {
         }
         v.newMapping = Mapping.raw(pbn);
         v.holdsRef = true;
+        IOException error = null;
         try {
             pool.store.write(pbn, ByteBuffer.wrap(v.data));
         } catch (IOException e) {
-            fail(v, pool.storageError("write of " + v + " to block " + pbn, e));
+            error = e;
+        } finally {
+            pool.depot.endWrite(pbn);   // the block holds its new data (or is lost): dedup may look at it now
+        }
+        if (error != null) {
+            fail(v, pool.storageError("write of " + v + " to block " + pbn, error));
             return;
         }
         v.volume.counters.rawBlocksWritten.increment();
@@ -283,10 +323,12 @@ final class WritePath {
             out.clear();
             pool.store.write(pbn, out);
         } catch (Throwable t) {
+            pool.depot.endWrite(pbn);
             Throwable e = t instanceof IOException io ? pool.storageError("write of packed block " + pbn, io) : t;
             for (int i = 0; i < n; i++) fail(bin.owner(i), e);
             return;
         }
+        pool.depot.endWrite(pbn);
         pool.compressedBlocksWritten.increment();
         for (int i = 0; i < n; i++) {
             DataVio o = bin.owner(i);
@@ -363,40 +405,82 @@ final class WritePath {
     /** Journal entry, block map, reference counts: the write takes effect. */
     void recordMapping(DataVio v) {
         Volume vol = v.volume;
-        pool.mappingLock.readLock().lock();
+        long old, seq;
+        while (true) {
+            pool.mappingLock.readLock().lock();
+            try {
+                // the page is loaded (and validated) before anything is journaled: a failure here
+                // leaves no entry behind that a replay could apply
+                old = vol.blockMap().get(v.lbn);
+                long tj = System.nanoTime();
+                seq = pool.journal.tryAppend(JournalEntry.map(vol.id(), v.lbn, old, v.newMapping));
+                pool.latJournal.since(tj);
+            } catch (Throwable t) {
+                pool.mappingLock.readLock().unlock();
+                fail(v, t instanceof IOException io ? pool.storageError("block map read for " + v, io) : t);
+                return;
+            }
+            if (seq >= 0) break;
+            // the journal ring is full: this writer waits for (runs) the checkpoint that frees it
+            pool.mappingLock.readLock().unlock();
+            try {
+                pool.makeJournalSpace();
+            } catch (Throwable t) {
+                fail(v, t instanceof IOException io ? pool.storageError("checkpoint for journal space", io) : t);
+                return;
+            }
+        }
         try {
-            long old = vol.blockMap().get(v.lbn);
-            long tj = System.nanoTime();
-            long seq = pool.journal.append(JournalEntry.map(vol.id(), v.lbn, old, v.newMapping));
-            pool.latJournal.since(tj);
             vol.blockMap().set(v.lbn, v.newMapping, seq);
             v.holdsRef = false;
             if (Mapping.hasBlock(old)) pool.depot.decrement(Mapping.pbn(old), seq);
             vol.noteMappingChange(old, v.newMapping);
         } catch (Throwable t) {
             pool.mappingLock.readLock().unlock();
-            fail(v, t instanceof IOException io ? pool.storageError("block map update of " + v, io) : t);
+            // the entry is journaled and another thread's commit will make it durable, so a replay
+            // may apply it: the new block stays referenced (never freed and reused under a mapping
+            // that recovery brings back) and the pool stops taking writes
+            v.holdsRef = false;
+            Throwable e = t instanceof IOException io ? pool.storageError("block map update of " + v, io) : t;
+            pool.enterReadOnly("block map update of " + v + " failed after its journal entry: " + t, t);
+            fail(v, e);
             return;
         }
         pool.mappingLock.readLock().unlock();
-        if (!v.acked) { v.acked = true; pool.latAck.since(v.acceptedAt); v.request.ack(); }
-        release(v);
+        if (v.claimAck()) { pool.latAck.since(v.acceptedAt); v.request.ack(); }
+        release(v, null);
     }
 
-    /** Leaves the LBN queue, lets the next write of the LBN go, returns the vio to the pool. */
-    private void release(DataVio v) {
+    /**
+     * Leaves the LBN queue, lets the next write of the LBN go, returns the vio to the pool. When
+     * {@code v} failed before its data was complete, the partial write queued right behind it
+     * (which was to merge over that data) cannot be built and fails too, and so on down the line.
+     */
+    private void release(DataVio v, Throwable failure) {
         final DataVio[] next = {null};
+        final DataVio[] stranded = {null};
         lbnLocks.compute(v.key, (k, l) -> {
             DataVio head = l.writes.pollFirst();
             if (head != v) throw new IllegalStateException("logical lock order broken at " + v);
             DataVio n = l.writes.peekFirst();
-            if (n != null && n.ready) next[0] = n;
+            if (n != null) {
+                if (n.ready) next[0] = n;
+                else if (!v.ready) stranded[0] = n;
+            }
+            l.wakeReaders();
             return l.idle() ? null : l;
         });
         ArrayDeque<Runnable> flushes = pool.flushTracker.end(v.generation);
-        pool.vios.release(v);
+        String what = v.toString();
+        recycle(v);
         for (Runnable r : flushes) r.run();
         if (next[0] != null) { DataVio n = next[0]; Trampoline.run(() -> launch(n)); }
+        if (stranded[0] != null) {
+            DataVio s = stranded[0];
+            VdoException e = new VdoException(Errno.EIO, "read-modify-write of " + s + " failed: the write it merges over ("
+                    + what + ") failed" + (failure != null ? ": " + failure.getMessage() : ""), failure);
+            Trampoline.run(() -> fail(s, e));
+        }
     }
 
     /** A vio that cannot complete: undo what it holds; the client hears of it, or the pool goes read-only if it was already acknowledged. */
@@ -407,13 +491,12 @@ final class WritePath {
         }
         releaseReservation(v);
         releaseHashLock(v, false);
-        if (!v.acked) {
-            v.acked = true;
+        if (v.claimAck()) {
             v.request.fail(t);
         } else if (v.kind == DataVio.WRITE || v.kind == DataVio.TRIM || v.kind == DataVio.WRITE_ZERO) {
             pool.enterReadOnly("acknowledged write of " + v + " lost: " + t.getMessage(), t);
         }
-        release(v);
+        release(v, t);
     }
 
     // ---------------------------------------------------------------- read
@@ -432,18 +515,24 @@ final class WritePath {
                 int off = i * 4096;
                 while (true) {
                     final int[] mode = {0};
+                    final java.util.concurrent.CompletableFuture<?>[] wait = {null};
                     lbnLocks.compute(key, (k, l) -> {
                         if (l != null && !l.writes.isEmpty()) {
                             DataVio tail = l.writes.peekLast();
                             if (tail.ready) { System.arraycopy(tail.data, 0, out, off, 4096); mode[0] = 1; }
-                            else mode[0] = 2;
+                            else { mode[0] = 2; wait[0] = l.readerWaiting(); }
                             return l;
                         }
                         if (l == null) l = new LbnLock();
                         l.readers++;
                         return l;
                     });
-                    if (mode[0] == 2) { Thread.onSpinWait(); Thread.yield(); continue; }
+                    if (mode[0] == 2) {
+                        // the newest write is a partial one still reading what it merges over:
+                        // wait (no spinning) until it is complete or has failed, then look again
+                        awaitReady(wait[0], vol, first + i);
+                        continue;
+                    }
                     registered[i] = mode[0] == 0;
                     break;
                 }
@@ -501,6 +590,22 @@ final class WritePath {
             }
         }
     }
+
+    private static void awaitReady(java.util.concurrent.CompletableFuture<?> f, Volume vol, long lbn) throws IOException {
+        try {
+            f.get(READ_WAIT_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VdoException(Errno.EIO, "volume " + vol.name() + ": read of lbn " + lbn + " interrupted", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            // woken either way; look again
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new VdoException(Errno.EIO, "volume " + vol.name() + ": read of lbn " + lbn + ": the write queued on it did not complete its data within "
+                    + READ_WAIT_SECONDS + " s");
+        }
+    }
+
+    static final int READ_WAIT_SECONDS = 120;
 
     /** The content a mapping designates. */
     void readStored(Volume vol, long m, byte[] dst, String op) throws IOException {

@@ -49,6 +49,11 @@ class SlabDepotTest {
         List<Long> pbns = new ArrayList<>();
         for (int i = 0; i < 32; i++) pbns.add(d.allocate(1));
         long a = pbns.get(3), b = pbns.get(20);
+        assertFalse(d.incrementIfLive(b), "a block whose data is not written yet cannot be shared");
+        assertTrue(d.isBeingWritten(b));
+        for (long p : pbns) d.endWrite(p);
+        assertFalse(d.isBeingWritten(b));
+        assertThrows(IllegalStateException.class, () -> d.endWrite(b), "a write lock is released once");
         assertTrue(d.incrementIfLive(b));
         assertEquals(2, d.refcount(b));
         d.decrement(a, 10);
