@@ -19,7 +19,11 @@ import java.util.zip.CRC32C;
  *      8    8  block sequence (first block is 1)
  *     16    8  sequence of the first entry in the block (entries are numbered globally from 1)
  *     24    8  pool nonce
- *     32   28  reserved, zero
+ *     32    8  commit point: the highest entry sequence already durable when this block was
+ *              written (0 = unknown, as in blocks written before pool format 2). A valid block
+ *              whose commit point reaches past an unreadable block proves that block's entries
+ *              were durable: the journal is damaged, not merely torn by a crash.
+ *     40   20  reserved, zero
  *     60    4  CRC32C of all 4096 bytes with this field taken as zero
  *     64 126*32 entries ({@link JournalEntry#SIZE} bytes each)
  * </pre>
@@ -38,8 +42,9 @@ public final class JournalBlockFormat {
     public static final int OFFSET_BLOCK_SEQ = 8;
     public static final int OFFSET_FIRST_ENTRY_SEQ = 16;
     public static final int OFFSET_NONCE = 24;
-    public static final int OFFSET_RESERVED = 32;
-    public static final int RESERVED_SIZE = 28;
+    public static final int OFFSET_COMMIT_POINT = 32;
+    public static final int OFFSET_RESERVED = 40;
+    public static final int RESERVED_SIZE = 20;
     public static final int OFFSET_CRC = 60;
     public static final int HEADER_SIZE = 64;
     public static final int ENTRY_SIZE = JournalEntry.SIZE;
@@ -76,6 +81,11 @@ public final class JournalBlockFormat {
      * slots and stores the CRC. The entries themselves must already be in place.
      */
     public static void seal(ByteBuffer block, int entryCount, long blockSeq, long firstEntrySeq, long nonce) {
+        seal(block, entryCount, blockSeq, firstEntrySeq, nonce, 0);
+    }
+
+    /** As {@link #seal(ByteBuffer, int, long, long, long)}, recording the commit point (see the layout). */
+    public static void seal(ByteBuffer block, int entryCount, long blockSeq, long firstEntrySeq, long nonce, long commitPoint) {
         if (entryCount < 0 || entryCount > MAX_ENTRIES) {
             throw new IllegalArgumentException("entry count " + entryCount + " out of range 0.." + MAX_ENTRIES);
         }
@@ -89,6 +99,7 @@ public final class JournalBlockFormat {
         for (int i = OFFSET_RESERVED; i < OFFSET_CRC + 4; i++) {
             b.put(i, (byte) 0);
         }
+        b.putLong(OFFSET_COMMIT_POINT, commitPoint);
         if (b.hasArray()) {
             int base = b.arrayOffset();
             Arrays.fill(b.array(), base + entryOffset(entryCount), base + BLOCK_SIZE, (byte) 0);
@@ -165,7 +176,7 @@ public final class JournalBlockFormat {
     public static DecodedBlock decode(ByteBuffer block, long expectedNonce, long expectedBlockSeq) {
         String failure = check(block, expectedNonce, expectedBlockSeq);
         if (failure != null) {
-            return new DecodedBlock(failure, 0, 0, List.of());
+            return new DecodedBlock(failure, 0, 0, List.of(), 0);
         }
         ByteBuffer b = le(block);
         int count = b.getShort(OFFSET_ENTRY_COUNT) & 0xFFFF;
@@ -173,14 +184,15 @@ public final class JournalBlockFormat {
         for (int i = 0; i < count; i++) {
             entries.add(JournalEntry.decodeFrom(b, entryOffset(i)));
         }
-        return new DecodedBlock(null, b.getLong(OFFSET_BLOCK_SEQ), b.getLong(OFFSET_FIRST_ENTRY_SEQ), List.copyOf(entries));
+        return new DecodedBlock(null, b.getLong(OFFSET_BLOCK_SEQ), b.getLong(OFFSET_FIRST_ENTRY_SEQ), List.copyOf(entries),
+                b.getLong(OFFSET_COMMIT_POINT));
     }
 
     /**
      * Result of {@link #decode}: either {@code failure} is non-null (and the rest is empty) or the
      * block is valid.
      */
-    public record DecodedBlock(String failure, long blockSeq, long firstEntrySeq, List<JournalEntry> entries) {
+    public record DecodedBlock(String failure, long blockSeq, long firstEntrySeq, List<JournalEntry> entries, long commitPoint) {
         public boolean valid() {
             return failure == null;
         }

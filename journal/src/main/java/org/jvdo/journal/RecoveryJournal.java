@@ -109,6 +109,22 @@ public final class RecoveryJournal implements AutoCloseable {
      */
     public static RecoveryJournal open(JournalStore store, long nonce, long headBlockSeq, long headEntrySeq,
                                        Consumer<JournalEntry> replay) throws IOException {
+        return open(store, nonce, headBlockSeq, headEntrySeq, true, replay);
+    }
+
+    /**
+     * As {@link #open(JournalStore, long, long, long, Consumer)}; with {@code scrub} false nothing is
+     * written (a check): the blocks beyond the end are examined but left as they are, and the
+     * returned journal must not be appended to.
+     *
+     * <p>Damage: when a valid block beyond the end records a commit point at or past the first
+     * entry that could not be replayed, entries that were durable (acknowledged by a flush) are
+     * unreadable. The result says so ({@link ReplayResult#damaged()}) and lists the entries of the
+     * valid blocks beyond the end, which are not replayed; the caller decides (refuse, report,
+     * or discard with {@code --repair}).
+     */
+    public static RecoveryJournal open(JournalStore store, long nonce, long headBlockSeq, long headEntrySeq,
+                                       boolean scrub, Consumer<JournalEntry> replay) throws IOException {
         checkStore(store);
         Objects.requireNonNull(replay, "replay");
         if (headBlockSeq < 1 || headEntrySeq < 1) {
@@ -161,15 +177,48 @@ public final class RecoveryJournal implements AutoCloseable {
             blocks++;
             seq++;
         }
-        int scrubbed = scrubBeyond(store, nonce, headBlockSeq, seq, buf);
+        // look beyond the end: a later block whose commit point covers entry `end` proves damage
+        String damage = null;
+        List<JournalEntry> discarded = new ArrayList<>();
+        for (long s = seq + 1; s - headBlockSeq < blockCount; s++) {
+            long index = JournalBlockFormat.ringIndex(s, blockCount);
+            buf.clear();
+            store.readBlock(index, buf);
+            JournalBlockFormat.DecodedBlock later = JournalBlockFormat.decode(buf, nonce, s);
+            if (!later.valid()) continue;
+            if (later.commitPoint() >= end && damage == null) {
+                damage = "journal block seq " + seq + " (ring index " + JournalBlockFormat.ringIndex(seq, blockCount)
+                        + ") is unreadable (" + stop + "), but block seq " + s + ", written later, records entries up to "
+                        + later.commitPoint() + " as durable: entries " + end + ".." + later.commitPoint()
+                        + " were acknowledged and are lost";
+            }
+            if (damage != null || later.commitPoint() >= end) discarded.addAll(later.entries());
+        }
+        if (damage == null) discarded.clear();
+        // a damaged journal keeps its evidence until someone decides to discard it (discardBeyondEnd)
+        int scrubbed = scrub && damage == null ? scrubBeyond(store, nonce, headBlockSeq, seq, buf) : 0;
         RecoveryJournal j = new RecoveryJournal(store, nonce, headBlockSeq, headEntrySeq,
-                new ReplayResult(blocks, entries, stop, scrubbed));
+                new ReplayResult(blocks, entries, stop, scrubbed, damage, List.copyOf(discarded)));
         System.arraycopy(ends, 0, j.blockEnd, 0, blockCount);
         j.nextWriteSeq = seq;
         j.nextBlockSeq = seq;
         j.nextEntrySeq = end;
         j.durableEntrySeq = end - 1;
         return j;
+    }
+
+    /**
+     * Repair of a damaged journal: zeroes the valid blocks beyond the end (their entries, listed in
+     * {@link ReplayResult#discarded()}, are given up), so appends can continue. Returns how many.
+     */
+    public int discardBeyondEnd() throws IOException {
+        long end;
+        long head;
+        synchronized (lock) {
+            end = nextWriteSeq;
+            head = headBlockSeq;
+        }
+        return scrubBeyond(store, nonce, head, end, JournalBlockFormat.allocate());
     }
 
     /** Zeroes valid blocks of this nonce whose seq lies in (endSeq, headBlockSeq + blockCount). */
@@ -321,9 +370,13 @@ public final class RecoveryJournal implements AutoCloseable {
 
     /** Called with commitLock held; the batch buffers are no longer touched by appenders. */
     private void writeAndSync(List<PendingBlock> batch) throws IOException {
+        long commitPoint;
+        synchronized (lock) {
+            commitPoint = durableEntrySeq;
+        }
         for (PendingBlock b : batch) {
             ByteBuffer buf = b.buffer();
-            JournalBlockFormat.seal(buf, b.count(), b.blockSeq(), b.firstEntrySeq(), nonce);
+            JournalBlockFormat.seal(buf, b.count(), b.blockSeq(), b.firstEntrySeq(), nonce, commitPoint);
             long index = JournalBlockFormat.ringIndex(b.blockSeq(), blockCount);
             buf.clear();
             try {

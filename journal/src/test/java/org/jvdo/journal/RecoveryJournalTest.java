@@ -256,6 +256,28 @@ class RecoveryJournalTest {
         assertEquals(all.subList(199, 300), replay(store, 2, 200));
     }
 
+    /** A crash inside one group commit: the later block of the batch reached the disk, the earlier one did not. Not damage. */
+    @Test
+    void tornBlockInsideTheLastGroupCommitIsACrashNotDamage() throws IOException {
+        MemoryJournalStore store = new MemoryJournalStore(16);
+        RecoveryJournal j = RecoveryJournal.create(store, NONCE);
+        List<JournalEntry> all = new ArrayList<>();
+        appendRange(j, 1, 10, all);
+        j.commit();                                      // block seq 1
+        appendRange(j, 11, 10 + JournalBlockFormat.MAX_ENTRIES + 5, all);
+        j.commit();                                      // block seqs 2 and 3 in one batch
+        j.close();
+        byte[] raw = store.raw(1);                       // block seq 2 torn
+        for (int i = 2048; i < raw.length; i++) raw[i] = (byte) 0xEE;
+        List<JournalEntry> got = new ArrayList<>();
+        RecoveryJournal k = RecoveryJournal.open(store, NONCE, 1, 1, got::add);
+        ReplayResult r = k.replayResult();
+        assertEquals(all.subList(0, 10), got);
+        assertFalse(r.damaged(), "a torn batch is what a crash leaves: " + r.damage());
+        assertEquals(1, r.scrubbedBlocks(), "block seq 3 behind it");
+        k.close();
+    }
+
     @Test
     void tornSecondToLastBlockStopsReplayAndLaterBlocksAreNeverChainedAgain() throws IOException {
         MemoryJournalStore store = new MemoryJournalStore(16);
@@ -280,7 +302,13 @@ class RecoveryJournalTest {
         assertEquals(3, r[0].blocksReplayed());
         assertTrue(r[0].stopReason().contains("checksum mismatch"), r[0].stopReason());
         assertTrue(r[0].stopReason().contains("block seq 4 (ring index 3)"), r[0].stopReason());
-        assertEquals(1, r[0].scrubbedBlocks(), "the valid block seq 5 behind the torn one");
+        // block 4 was committed before block 5 was written, and block 5 says so: this is damage
+        // (durable entries lost), not a torn group commit; the evidence stays until discarded
+        assertTrue(r[0].damaged(), "damage reported");
+        assertTrue(r[0].damage().contains("entries 31..40 were acknowledged and are lost"), r[0].damage());
+        assertEquals(0, r[0].scrubbedBlocks(), "nothing written before someone decides");
+        assertEquals(all.subList(40, 50), r[0].discarded());
+        assertEquals(1, k.discardBeyondEnd(), "the valid block seq 5 behind the torn one");
         assertEquals(30, k.durableEntrySeq());
 
         // new entries, exactly as many as the torn block had, so the old block 5 would chain if it were left

@@ -106,6 +106,7 @@ public final class Pool implements AutoCloseable {
     private boolean refcountsLoaded = true;
     private String recordedReadOnly;
     private volatile long checkpoints;
+    private String journalDamage;
 
     private Pool(Path dir, PoolConfig cfg, FileChannel lockChannel, FileLock lock, BlockStore store, SuperBlock sb,
                  boolean fresh) throws IOException {
@@ -135,7 +136,7 @@ public final class Pool implements AutoCloseable {
             for (Volume v : volumes.values()) byId.put(v.id(), v);
             long[] replayed = {0, 0};
             try {
-                journal = RecoveryJournal.open(region, sb.nonce, sb.journalHeadBlockSeq, sb.journalHeadEntrySeq, e -> {
+                journal = RecoveryJournal.open(region, sb.nonce, sb.journalHeadBlockSeq, sb.journalHeadEntrySeq, !cfg.checkOnly, e -> {
                     if (e.op() != JournalEntry.OP_MAP) return;
                     Volume v = byId.get(e.volume());
                     if (v == null) { replayed[1]++; return; }
@@ -153,8 +154,23 @@ public final class Pool implements AutoCloseable {
             } catch (UncheckedIOException e) {
                 throw e.getCause();
             }
-            boolean recover = !sb.clean || replayed[0] > 0;
             org.jvdo.journal.ReplayResult rr = journal.replayResult();
+            if (rr.damaged()) {
+                journalDamage = rr.damage();
+                if (cfg.checkOnly) {
+                    report.append("journal damaged: ").append(rr.damage()).append("; ");
+                } else if (cfg.repair) {
+                    int n = journal.discardBeyondEnd();
+                    report.append("repair: journal damaged (").append(rr.damage()).append("): discarded ").append(n)
+                            .append(" later journal blocks holding ").append(rr.discarded().size()).append(" entries")
+                            .append(describeDiscarded(rr.discarded(), byId)).append("; ");
+                } else {
+                    throw new CorruptPoolException(store.describe() + ": " + rr.damage()
+                            + "; the pool is not served. `jvdo check " + dir + "` shows the damage; `jvdo check --repair` discards the"
+                            + " unreadable entries and the " + rr.discarded().size() + " later ones (it lists them)");
+                }
+            }
+            boolean recover = !sb.clean || replayed[0] > 0;
             report.append("journal: ").append(rr.entriesReplayed()).append(" entries in ").append(rr.blocksReplayed())
                     .append(" blocks replayed");
             wasClean = !recover;
@@ -280,6 +296,21 @@ public final class Pool implements AutoCloseable {
         }
         return l;
     }
+
+    private static String describeDiscarded(List<JournalEntry> entries, Map<Integer, Volume> byId) {
+        StringBuilder b = new StringBuilder(" (the blocks they mapped keep their older contents:");
+        int shown = 0;
+        for (JournalEntry e : entries) {
+            if (e.op() != JournalEntry.OP_MAP) continue;
+            if (shown++ == 32) { b.append(" ..."); break; }
+            Volume v = byId.get(e.volume());
+            b.append(' ').append(v != null ? v.name() : "volume#" + e.volume()).append(" lbn ").append(e.lbn());
+        }
+        return b.append(')').toString();
+    }
+
+    /** The journal damage the open found (durable entries unreadable), or null. */
+    public String journalDamage() { return journalDamage; }
 
     /** False when the open found an unclean shutdown and recovered. */
     public boolean wasClean() { return wasClean; }

@@ -44,6 +44,7 @@ public final class PoolCheck {
         cfg.checkOnly = true;
         try (Pool p = Pool.open(dir, cfg)) {
             notes.add(p.openReport());
+            if (p.journalDamage() != null) problems.add(new Problem(null, -1, "recovery journal damaged: " + p.journalDamage()));
             if (!p.wasClean()) notes.add("the pool was not shut down cleanly: " + p.replayedEntries()
                     + " journal entries replayed, reference counts rebuilt from the block maps (normal after a crash)");
             if (p.recordedReadOnlyReason() != null) {
