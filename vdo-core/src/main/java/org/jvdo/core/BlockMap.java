@@ -41,6 +41,7 @@ public final class BlockMap {
     private long logicalBlocks;
     private final WriteAheadGate gate;
     private final int capacity;
+    private java.util.function.Consumer<String> badPageRepair;
     private final LinkedHashMap<Long, Page> cache;
 
     public BlockMap(String volumeName, BlockStore store, long mapStart, long mapPages, long logicalBlocks,
@@ -145,9 +146,26 @@ public final class BlockMap {
         Page p = new Page();
         ByteBuffer b = ByteBuffer.allocate(BlockStore.BLOCK_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         store.read(mapStart + index, b);
-        decodePage(b, p.entries, () -> describePage(index));
+        try {
+            decodePage(b, p.entries, () -> describePage(index));
+        } catch (CorruptPoolException e) {
+            if (badPageRepair == null) throw e;
+            // repair: the page is given up (its LBNs read as unmapped, the journal replay restores
+            // what it still holds for them), rewritten valid at the next checkpoint, and reported
+            java.util.Arrays.fill(p.entries, 0L);
+            p.dirty = true;
+            long first = index * ENTRIES_PER_PAGE;
+            badPageRepair.accept(e.getMessage() + ": reset to unmapped; volume " + volumeName + " LBNs " + first + ".."
+                    + Math.min(logicalBlocks - 1, first + ENTRIES_PER_PAGE - 1) + " lose what they held (unless the journal had it)");
+        }
         return p;
     }
+
+    /** Repair mode: a page that fails validation is reset to unmapped and reported to {@code report} instead of refused. */
+    synchronized void repairBadPages(java.util.function.Consumer<String> report) { this.badPageRepair = report; }
+
+    /** First block of the region (tests, checks). */
+    long regionStart() { return mapStart; }
 
     private String describePage(long index) {
         return store.describe() + ": volume " + volumeName + " block map page " + index + " (block " + (mapStart + index) + ")";
@@ -220,8 +238,13 @@ public final class BlockMap {
                 b.clear();
                 store.read(mapStart + pi, b);
                 long page = pi;
-                decodePage(b, tmp, () -> describePage(page));
-                entries = tmp;
+                try {
+                    decodePage(b, tmp, () -> describePage(page));
+                    entries = tmp;
+                } catch (CorruptPoolException e) {
+                    if (badPageRepair == null) throw e;
+                    entries = page(pi).entries;     // repaired (and reported) as it is loaded
+                }
             }
             long base = pi * ENTRIES_PER_PAGE;
             for (int i = 0; i < ENTRIES_PER_PAGE; i++) {

@@ -107,6 +107,8 @@ public final class Pool implements AutoCloseable {
     private String recordedReadOnly;
     private volatile long checkpoints;
     private String journalDamage;
+    /** What a repair open gave up (block-map pages that failed validation), for its report. */
+    private final List<String> repairNotes = java.util.Collections.synchronizedList(new ArrayList<>());
 
     private Pool(Path dir, PoolConfig cfg, FileChannel lockChannel, FileLock lock, BlockStore store, SuperBlock sb,
                  boolean fresh) throws IOException {
@@ -196,6 +198,7 @@ public final class Pool implements AutoCloseable {
             if (cfg.checkOnly) readOnlyReason = "opened for checking";
         }
         this.index = loadIndex(report);
+        for (String n : repairNotes) report.append("; repair: ").append(n);
         this.openReport = report.toString();
         this.packer = new Packer<>(Packer.DEFAULT_BIN_COUNT, path::writeBin);
         this.vios = new VioPool(cfg.vioPoolSize, () -> new DataVio(path));
@@ -344,6 +347,7 @@ public final class Pool implements AutoCloseable {
 
     private void attachVolume(SuperBlock.VolumeRecord r) {
         BlockMap map = new BlockMap(r.name, store, r.mapStart, r.mapPages, r.logicalBlocks, cfg.blockMapCachePages, this::ensureDurable);
+        if (cfg.repair && !cfg.checkOnly) map.repairBadPages(repairNotes::add);
         volumes.put(r.name, new Volume(this, r, map, engineFor(r.engine, r.name)));
     }
 

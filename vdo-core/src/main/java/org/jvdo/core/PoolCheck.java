@@ -58,7 +58,8 @@ public final class PoolCheck {
             checkMappings(p, problems, progress);
         } catch (CorruptPoolException e) {
             problems.add(new Problem(null, -1, e.getMessage()));
-            return new Result(ERRORS_LEFT, problems, notes, false);
+            if (!repair) return new Result(ERRORS_LEFT, problems, notes, false);
+            // --repair goes on: the repair open gives up what fails validation and says what
         } catch (VdoException e) {
             problems.add(new Problem(null, -1, e.getMessage()));
             return new Result(USAGE_OR_IO, problems, notes, false);
