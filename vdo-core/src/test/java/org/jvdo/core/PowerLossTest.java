@@ -199,7 +199,8 @@ class PowerLossTest {
             } catch (TimeoutException e) {
                 throw failure("hang", what + ": not completed within " + BOUND_S + " s");
             } catch (ExecutionException e) {
-                throw failure("io-error", what + " failed: " + e.getCause());
+                String m = String.valueOf(e.getCause());
+                throw failure(m.contains("block map page") ? "corrupt-map-page" : "io-error", what + " failed: " + m);
             }
         }
 
@@ -292,7 +293,7 @@ class PowerLossTest {
                 m.grow(m.blocks + grow);
                 resizes++;
             } else {
-                fullWrite(m, v);
+                burst(m, v);
             }
             maxSlabs = Math.max(maxSlabs, pool.depot.slabCount());
         }
@@ -309,6 +310,23 @@ class PowerLossTest {
                 m.set(b + i, Arrays.copyOfRange(buf, i * BS, (i + 1) * BS));
                 if (fua) m.durable(b + i);
             }
+        }
+
+        /**
+         * Many new blocks inside one block-map page (no eviction, so no journal commit, no sync):
+         * 16-block slabs fill up, and several slabs are added between two syncs.
+         */
+        void burst(VolModel m, Volume v) throws Exception {
+            int n = Math.min(m.blocks, 24 + r.nextInt(60));
+            int page = r.nextInt((m.blocks + BlockMap.ENTRIES_PER_PAGE - 1) / BlockMap.ENTRIES_PER_PAGE);
+            int lo = page * BlockMap.ENTRIES_PER_PAGE, hi = Math.min(m.blocks, lo + BlockMap.ENTRIES_PER_PAGE);
+            n = Math.min(n, hi - lo);
+            int b = lo + r.nextInt(hi - lo - n + 1);
+            byte[] buf = new byte[n * BS];
+            for (int i = 0; i < n; i++) System.arraycopy(r.nextInt(3) == 0 ? TestData.text(r) : TestData.random(r), 0, buf, i * BS, BS);
+            note("burst " + m.name + " " + b + "+" + n);
+            await(v.write((long) b * BS, ByteBuffer.wrap(buf), false), "burst write of " + m.name + " blocks " + b + "+" + n);
+            for (int i = 0; i < n; i++) m.set(b + i, Arrays.copyOfRange(buf, i * BS, (i + 1) * BS));
         }
 
         void partialWrite(VolModel m, Volume v) throws Exception {
@@ -423,6 +441,7 @@ class PowerLossTest {
         }
 
         void powerLoss() throws Exception {
+            if (r.nextBoolean()) { VolModel m = pickVol(); burst(m, pool.volume(m.name)); }
             inFlight();
             note("POWER LOSS");
             crashes++;
@@ -447,7 +466,7 @@ class PowerLossTest {
                             + "; power loss: " + lastReport);
                     return;
                 }
-                throw failure(msg.contains("super block") ? "open-superblock" : "open", "the pool does not open after the power loss: " + e);
+                throw failure(msg.contains("super block") ? "open-superblock" : msg.contains("not a usable data block") ? "open-slab-missing" : "open", "the pool does not open after the power loss: " + e);
             }
             try {
                 verifyAfterLoss();
