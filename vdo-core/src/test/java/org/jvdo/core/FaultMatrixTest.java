@@ -156,7 +156,8 @@ class FaultMatrixTest {
                 f.get(BOUND_S, TimeUnit.SECONDS);
                 return null;
             } catch (TimeoutException e) {
-                throw new AssertionError(ctx() + ": " + what + " not completed within " + BOUND_S + " s (hang); faults " + h[0].faultLog);
+                throw new AssertionError(ctx() + ": " + what + " not completed within " + BOUND_S + " s (hang); faults " + h[0].faultLog
+                        + "; " + engineState(pool));
             } catch (ExecutionException e) {
                 Throwable t = e.getCause();
                 checkClear(t, what);
@@ -393,6 +394,23 @@ class FaultMatrixTest {
                 bounded(() -> { q.close(); return null; }, "final close");
             }
         }
+    }
+
+    /** For hang messages: the engine's queues and its threads' stacks. */
+    static String engineState(Pool p) {
+        if (p == null) return "no pool";
+        StringBuilder sb = new StringBuilder("vios in use " + p.vios.inUse() + ", waiting for a vio " + p.vioPoolWaiting()
+                + ", outstanding writes " + p.flushTracker.outstandingWrites() + ", flush waiting " + p.flushTracker.flushWaiting()
+                + ", LBN locks " + p.path.lbnLocks.size() + ", hash locks " + p.path.hashLocks.size() + ", fragments in packer "
+                + p.packer.fragmentsWaiting() + ", read-only " + p.readOnlyReason() + "; threads:\n");
+        for (Map.Entry<Thread, StackTraceElement[]> e : Thread.getAllStackTraces().entrySet()) {
+            String n = e.getKey().getName();
+            if (!n.startsWith("jvdo") && !n.toLowerCase().contains("lz4")) continue;
+            sb.append(n).append(' ').append(e.getKey().getState()).append('\n');
+            StackTraceElement[] st = e.getValue();
+            for (int i = 0; i < Math.min(st.length, 12); i++) sb.append("    ").append(st[i]).append('\n');
+        }
+        return sb.toString();
     }
 
     /**
