@@ -113,6 +113,11 @@ final class PowerLossBlockStore implements BlockStore {
         }
     }
 
+    /** Super block copies with writes since the last sync: 0, 1 or 2. */
+    synchronized int superCopiesPending() {
+        return (pendingIn(0, SuperBlock.COPY_BLOCKS) ? 1 : 0) + (pendingIn(SuperBlock.COPY_BLOCKS, 2 * SuperBlock.COPY_BLOCKS) ? 1 : 0);
+    }
+
     /** Pages written since the last sync (for tests). */
     synchronized int pendingPages() { return unsynced.size(); }
 
@@ -122,13 +127,24 @@ final class PowerLossBlockStore implements BlockStore {
      * the file is synced and closed. Call after the pool has stopped (Pool.crash()).
      */
     synchronized CrashReport simulateCrash(Random rnd, boolean torn) throws IOException {
+        return simulateCrash(rnd, torn, null);
+    }
+
+    /** What reaches the file of one unsynced page, for a chosen (not random) power loss. */
+    enum Fate { OLD, NEW, TORN }
+
+    /**
+     * As above, but {@code policy} (when not null) decides each page's fate; a torn page gets
+     * its even sectors new and its odd sectors old.
+     */
+    synchronized CrashReport simulateCrash(Random rnd, boolean torn, java.util.function.LongFunction<Fate> policy) throws IOException {
         closedByPool = true;
         if (innerClosed) return new CrashReport(0, 0, 0, 0, false, false, "");
         boolean sb0 = pendingIn(0, SuperBlock.COPY_BLOCKS), sb1 = pendingIn(SuperBlock.COPY_BLOCKS, 2 * SuperBlock.COPY_BLOCKS);
         int pending = unsynced.size(), kept = 0, reverted = 0, tornPages = 0;
         // vary the odds per crash: sometimes almost everything arrived, sometimes almost nothing
-        double pNew = rnd.nextDouble();
-        double pTorn = torn ? 0.1 + 0.4 * rnd.nextDouble() : 0;
+        double pNew = rnd == null ? 1 : rnd.nextDouble();
+        double pTorn = torn && rnd != null ? 0.1 + 0.4 * rnd.nextDouble() : 0;
         StringBuilder sbDetail = new StringBuilder();
         // Pool.crash() interrupts its threads; an interrupt inside FileChannel I/O closes the
         // channel, so apply the power-loss choice through a fresh handle on the same file
@@ -142,7 +158,21 @@ final class PowerLossBlockStore implements BlockStore {
             byte[] old = e.getValue()[0], neu = e.getValue()[1];
             byte[] out;
             String what;
-            if (torn && rnd.nextDouble() < pTorn) {
+            Fate fate = policy == null ? null : policy.apply(b);
+            if (fate == Fate.TORN) {
+                out = old.clone();
+                for (int s = 0; s < BLOCK_SIZE / SECTOR; s += 2) System.arraycopy(neu, s * SECTOR, out, s * SECTOR, SECTOR);
+                tornPages++;
+                what = "torn NoNoNoNo";
+            } else if (fate == Fate.NEW) {
+                out = neu;
+                kept++;
+                what = "new";
+            } else if (fate == Fate.OLD) {
+                out = old;
+                reverted++;
+                what = "old";
+            } else if (torn && rnd.nextDouble() < pTorn) {
                 out = old.clone();
                 StringBuilder mask = new StringBuilder();
                 for (int s = 0; s < BLOCK_SIZE / SECTOR; s++) {
