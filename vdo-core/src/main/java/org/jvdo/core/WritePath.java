@@ -485,6 +485,11 @@ final class WritePath {
 
     /** A vio that cannot complete: undo what it holds; the client hears of it, or the pool goes read-only if it was already acknowledged. */
     void fail(DataVio v, Throwable t) {
+        if (v.volume == null) {
+            // already back in the pool (an engine failing its queue at shutdown after the vio completed)
+            Pool.LOG.fine(() -> "failure of a vio no longer in use ignored: " + t);
+            return;
+        }
         if (v.holdsRef && Mapping.hasBlock(v.newMapping)) {
             try { pool.depot.decrement(Mapping.pbn(v.newMapping), pool.journal.lastAppendedSeq()); } catch (Throwable ignore) { }
             v.holdsRef = false;
