@@ -31,6 +31,9 @@ public final class SlabDepot {
     private final int slabRefBlocks;
     private final long physicalLimit;
     private final SlabAllocator slabAllocator;
+    /** First block of the computed slab area (slab i at areaStart + i * stride), or -1 for a listed layout. */
+    private final long areaStart;
+    private final int areaSlabs;
     private long[] starts = new long[0];
     private byte[][] refs = new byte[0][];
     private int[] free = new int[0];
@@ -49,7 +52,44 @@ public final class SlabDepot {
         this.slabRefBlocks = refBlocksFor(slabDataBlocks);
         this.physicalLimit = physicalLimit;
         this.slabAllocator = slabAllocator;
+        this.areaStart = -1;
+        this.areaSlabs = 0;
         for (long s : slabStarts) attach(s);
+    }
+
+    /**
+     * A depot over a computed slab area (format 2): slab {@code i} starts at
+     * {@code areaStart + i * (refBlocks + slabDataBlocks)}; the first {@code slabsInUse} are
+     * attached now, the others when allocation or a rebuild reaches them.
+     */
+    public SlabDepot(int slabDataBlocks, long physicalLimit, long areaStart, int slabsInUse, SlabAllocator slabAllocator) {
+        this.slabDataBlocks = slabDataBlocks;
+        this.slabRefBlocks = refBlocksFor(slabDataBlocks);
+        this.physicalLimit = physicalLimit;
+        this.slabAllocator = slabAllocator;
+        this.areaStart = areaStart;
+        this.areaSlabs = (int) ((physicalLimit + slabDataBlocks - 1) / slabDataBlocks);
+        if (slabsInUse > areaSlabs) throw new CorruptPoolException(slabsInUse + " slabs in use, more than the " + areaSlabs + " of the slab area");
+        for (int i = 0; i < slabsInUse; i++) attach(slabStart(i));
+    }
+
+    /** Where slab {@code i} of the computed area starts. */
+    public long slabStart(int i) {
+        if (areaStart < 0 || i < 0 || i >= areaSlabs) throw new IllegalStateException("slab " + i + " outside the slab area of " + areaSlabs + " slabs");
+        return areaStart + (long) i * (slabRefBlocks + slabDataBlocks);
+    }
+
+    /**
+     * Attaches the slabs of the computed area up to the one holding {@code pbn} (a rebuild after
+     * a crash may meet blocks of slabs attached after the last clean close). False when
+     * {@code pbn} is outside the area.
+     */
+    private boolean attachThrough(long pbn) {
+        if (areaStart < 0 || pbn < areaStart) return false;
+        long i = (pbn - areaStart) / (slabRefBlocks + (long) slabDataBlocks);
+        if (i >= areaSlabs || i < starts.length) return false;
+        while (starts.length <= i) attach(slabStart(starts.length));
+        return true;
     }
 
     public static int refBlocksFor(int slabDataBlocks) {
@@ -170,6 +210,7 @@ public final class SlabDepot {
     /** Adds a reference unconditionally (rebuilding counts); false when the block is not in the depot or overflows. */
     public synchronized boolean increment(long pbn) {
         int s = slabOf(pbn);
+        if (s < 0 && attachThrough(pbn)) s = slabOf(pbn);
         if (s < 0) return false;
         int i = indexIn(s, pbn);
         int v = refs[s][i] & 0xFF;
