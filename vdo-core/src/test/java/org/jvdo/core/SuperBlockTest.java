@@ -183,7 +183,8 @@ class SuperBlockTest {
         store.failWrite = b -> { wroteAt[0] = b; return b < SuperBlock.COPY_BLOCKS; };
         assertThrows(java.io.IOException.class, () -> s.write(store));
         assertEquals(1, s.generation, "the generation advances only once the copy is written and synced");
-        store.failWrite = b -> { wroteAt[0] = b; return false; };
+        wroteAt[0] = -1;
+        store.failWrite = b -> { if (wroteAt[0] < 0) wroteAt[0] = b; return false; };
         s.nonce = 5;
         s.write(store);
         assertEquals(0, wroteAt[0], "the retry is written to copy 0 again, leaving copy 1 (the durable one) alone");
