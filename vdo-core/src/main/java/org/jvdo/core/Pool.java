@@ -219,8 +219,11 @@ public final class Pool implements AutoCloseable {
         FileChannel lc = FileChannel.open(dir.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         FileLock lock = acquireLock(dir, lc);
         BlockStore store = null;
+        boolean created = false;
         try {
-            store = cfg.storeWrapper.apply(new FileBlockStore(dir.resolve(DATA_FILE), true));
+            FileBlockStore file = new FileBlockStore(dir.resolve(DATA_FILE), true);
+            created = true;
+            store = cfg.storeWrapper.apply(file);
             SecureRandom rnd = new SecureRandom();
             SuperBlock sb = new SuperBlock();
             sb.uuid = UUID.randomUUID();
@@ -235,6 +238,7 @@ public final class Pool implements AutoCloseable {
             return new Pool(dir, cfg, lc, lock, store, sb, true);
         } catch (IOException | RuntimeException e) {
             if (store != null) store.close();
+            if (created) Files.deleteIfExists(dir.resolve(DATA_FILE)); // a refused create leaves no half-made pool
             lock.release();
             lc.close();
             throw e;
