@@ -518,7 +518,12 @@ public final class Pool implements AutoCloseable {
             // the record and the region's end go out in one synced write before any page is written there
             SuperBlock.VolumeRecord rec = new SuperBlock.VolumeRecord(id, name, code, blocks, takeRegionLocked(pages, "volume " + name), pages);
             sb.volumes.add(rec);
-            writeSuperBlockLocked();
+            try {
+                writeSuperBlockLocked();
+            } catch (IOException | RuntimeException e) {
+                sb.volumes.remove(rec); // not recorded: forget it (the layout end stays moved, which is safe)
+                throw e;
+            }
             attachVolume(rec);
             return volumes.get(name);
         }
@@ -712,11 +717,15 @@ public final class Pool implements AutoCloseable {
         return start;
     }
 
-    /** Extends the pool file to {@code blocks}; EINVAL naming the size when the filesystem cannot hold it. */
-    private static void extendLayout(BlockStore store, long blocks, String what) {
+    /**
+     * Extends the pool file to {@code blocks}; EINVAL naming the size when the filesystem cannot
+     * hold a file that long (EFBIG, "File too large"); any other I/O error is passed on as it is.
+     */
+    private static void extendLayout(BlockStore store, long blocks, String what) throws IOException {
         try {
             store.extendTo(blocks);
         } catch (IOException e) {
+            if (e.getMessage() == null || !e.getMessage().contains("File too large")) throw e;
             throw new VdoException(Errno.EINVAL, "pool file " + store.describe() + " cannot grow to " + blocks * 4096 + " bytes for " + what
                     + " (" + e.getMessage() + "): the filesystem's largest file is smaller; use a smaller size or a filesystem with larger files");
         }
