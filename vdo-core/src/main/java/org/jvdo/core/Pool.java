@@ -1111,7 +1111,9 @@ public final class Pool implements AutoCloseable {
             if (want != count) problems.add("block " + pbn + ": reference count " + count + ", block maps reference it " + want + " times");
         });
         for (Map.Entry<Long, Integer> e : expected.entrySet()) {
-            if (depot.refcount(e.getKey()) == 0) problems.add("block " + e.getKey() + ": free but referenced " + e.getValue() + " times");
+            int have = depot.refcount(e.getKey());
+            if (have == 0) problems.add("block " + e.getKey() + ": free but referenced " + e.getValue() + " times");
+            if (have < 0) problems.add("block " + e.getKey() + ": not a data block of an attached slab but referenced " + e.getValue() + " times");
         }
         return problems;
     }

@@ -131,6 +131,15 @@ class LayoutLimitsTest {
             assertTrue(e.getMessage().contains("cannot grow") && e.getMessage().contains("filesystem"), e.getMessage());
             assertNull(p.volume("b"));
             assertFalse(p.isReadOnly());
+            Volume c = p.createVolume("c", 1L << 20, "none");
+            write(c, 1, block(7));
+            VdoException g = assertThrows(VdoException.class, () -> p.resizeVolume("c", 4 * PIB));
+            System.out.println("resize to 4 PiB: " + g.getMessage());
+            assertEquals(Errno.EINVAL, g.errno());
+            assertTrue(g.getMessage().contains("cannot grow"), g.getMessage());
+            assertFalse(p.isReadOnly(), "a refused resize leaves the pool writable");
+            assertEquals(256, c.logicalBlocks());
+            assertArrayEquals(block(7), read(c, 1));
             VdoException r = assertThrows(VdoException.class, () -> p.resizeVolume("a", 4 * PIB - 4096 * 511L * 4096));
             assertEquals(Errno.EINVAL, r.errno(), "shrinking is refused as before");
             write(a, SuperBlock.MAX_LOGICAL_BLOCKS - 1, block(6));
@@ -138,6 +147,7 @@ class LayoutLimitsTest {
         try (Pool p = Pool.open(dir.resolve("p"), cfg)) {
             assertArrayEquals(block(5), read(p.volume("a"), 5));
             assertArrayEquals(block(6), read(p.volume("a"), SuperBlock.MAX_LOGICAL_BLOCKS - 1));
+            assertArrayEquals(block(7), read(p.volume("c"), 1));
         }
         PoolConfig big = PoolConfig.small(200 * TIB);
         big.slabDataBlocks = 32768;
