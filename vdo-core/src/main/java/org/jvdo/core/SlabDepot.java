@@ -70,7 +70,24 @@ public final class SlabDepot {
         this.areaStart = areaStart;
         this.areaSlabs = (int) ((physicalLimit + slabDataBlocks - 1) / slabDataBlocks);
         if (slabsInUse > areaSlabs) throw new CorruptPoolException(slabsInUse + " slabs in use, more than the " + areaSlabs + " of the slab area");
-        for (int i = 0; i < slabsInUse; i++) attach(slabStart(i));
+        attachUpTo(slabsInUse);
+    }
+
+    /** Attaches the computed area's slabs up to (not including) {@code count}, growing the arrays once. */
+    private void attachUpTo(int count) {
+        int n = starts.length;
+        if (count <= n) return;
+        starts = java.util.Arrays.copyOf(starts, count);
+        refs = java.util.Arrays.copyOf(refs, count);
+        free = java.util.Arrays.copyOf(free, count);
+        usable = java.util.Arrays.copyOf(usable, count);
+        for (int i = n; i < count; i++) {
+            starts[i] = slabStart(i);
+            long remaining = physicalLimit - (long) i * slabDataBlocks;
+            usable[i] = (int) Math.max(0, Math.min(slabDataBlocks, remaining));
+            refs[i] = new byte[slabDataBlocks];
+            free[i] = usable[i];
+        }
     }
 
     /** Where slab {@code i} of the computed area starts. */
@@ -88,7 +105,7 @@ public final class SlabDepot {
         if (areaStart < 0 || pbn < areaStart) return false;
         long i = (pbn - areaStart) / (slabRefBlocks + (long) slabDataBlocks);
         if (i >= areaSlabs || i < starts.length) return false;
-        while (starts.length <= i) attach(slabStart(starts.length));
+        attachUpTo((int) i + 1);
         return true;
     }
 
