@@ -22,7 +22,7 @@ public final class SlabDepot {
     public static final int MAX_REFS = 254;
     static final byte PENDING_FREE = (byte) 255;
 
-    /** Adds a slab to the pool's layout (and persists that) when the depot grows. */
+    /** Returns where the next slab starts when the depot grows (computed from the format-2 slab area; nothing is persisted). */
     public interface SlabAllocator {
         long addSlab() throws IOException;
     }
