@@ -10,7 +10,12 @@ import java.nio.ByteBuffer;
 public interface BlockStore extends AutoCloseable {
     int BLOCK_SIZE = 4096;
 
-    /** Reads {@code dst.remaining()} bytes (a multiple of 4096) from block {@code blockNumber} on. Blocks past the end read as zeros. */
+    /**
+     * Reads {@code dst.remaining()} bytes (a multiple of 4096) from block {@code blockNumber} on.
+     * A pool's file is extended to its layout end whenever the layout grows ({@link #extendTo}),
+     * so a read past the end of the store means it was truncated: implementations over files
+     * fail it rather than invent zeros.
+     */
     void read(long blockNumber, ByteBuffer dst) throws IOException;
 
     /** Writes {@code src} (a multiple of 4096 bytes) starting at block {@code blockNumber}. */
@@ -21,6 +26,16 @@ public interface BlockStore extends AutoCloseable {
 
     /** Current size in blocks. */
     long sizeInBlocks() throws IOException;
+
+    /**
+     * Makes the store at least {@code blocks} long (a sparse extension: the new blocks read as
+     * zeros); an IOException when it cannot be that large (e.g. the filesystem's file size limit).
+     * The default writes one zero block at {@code blocks - 1} when the store is shorter, which
+     * works through any wrapper that passes writes on.
+     */
+    default void extendTo(long blocks) throws IOException {
+        if (blocks > 0 && sizeInBlocks() < blocks) write(blocks - 1, ByteBuffer.allocate(BLOCK_SIZE));
+    }
 
     /** A name for error messages (the file path). */
     String describe();

@@ -25,9 +25,9 @@ public final class FileBlockStore implements BlockStore {
         while (dst.hasRemaining()) {
             int n = channel.read(dst, pos);
             if (n < 0) {
-                // past end of file: a sparse tail reads as zeros
-                while (dst.hasRemaining()) dst.put((byte) 0);
-                return;
+                // the pool keeps its file extended to its layout end, so this is truncation
+                throw new EOFException("read of block " + blockNumber + " past the end of " + path + " ("
+                        + channel.size() + " bytes): the file is truncated");
             }
             pos += n;
         }
@@ -42,6 +42,14 @@ public final class FileBlockStore implements BlockStore {
             if (n <= 0) throw new EOFException("short write at block " + blockNumber + " of " + path);
             pos += n;
         }
+    }
+
+    /** Sparse extension: one zero byte at the new last position (only when the file is shorter, so no data is touched). */
+    @Override
+    public void extendTo(long blocks) throws IOException {
+        long bytes = blocks * BLOCK_SIZE;
+        if (blocks <= 0 || channel.size() >= bytes) return;
+        if (channel.write(ByteBuffer.allocate(1), bytes - 1) != 1) throw new EOFException("could not extend " + path + " to " + bytes + " bytes");
     }
 
     @Override

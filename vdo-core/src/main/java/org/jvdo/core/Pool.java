@@ -119,7 +119,7 @@ public final class Pool implements AutoCloseable {
         this.store = store;
         this.sb = sb;
         this.path = new WritePath(this);
-        this.depot = new SlabDepot(sb.slabDataBlocks, sb.physicalLimit, sb.slabs, this::addSlab);
+        this.depot = new SlabDepot(sb.slabDataBlocks, sb.physicalLimit, sb.slabAreaStart, sb.slabsInUse, this::addSlab);
         engines.put("lz4", new Lz4Engine(cfg.compressionThreads, Math.max(1024, cfg.vioPoolSize * 2)));
         engines.put("none", new NoCompressionEngine());
         try {
@@ -233,12 +233,18 @@ public final class Pool implements AutoCloseable {
         Files.createDirectories(dir);
         if (exists(dir)) throw new VdoException(Errno.EINVAL, "a pool already exists in " + dir);
         if (cfg.physicalBytes < 4096L * 16) throw new VdoException(Errno.EINVAL, "physical size " + cfg.physicalBytes + " is too small");
+        if (cfg.physicalBytes / 4096 > SuperBlock.MAX_PHYSICAL_BLOCKS) {
+            throw new VdoException(Errno.EINVAL, "physical size " + cfg.physicalBytes + " bytes is beyond the limit of 256 TiB (SuperBlock.MAX_PHYSICAL_BLOCKS = 2^36 blocks)");
+        }
         if (cfg.slabDataBlocks < 16 || cfg.journalBlocks < 16) throw new VdoException(Errno.EINVAL, "slab or journal size too small");
         FileChannel lc = FileChannel.open(dir.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         FileLock lock = acquireLock(dir, lc);
         BlockStore store = null;
+        boolean created = false;
         try {
-            store = cfg.storeWrapper.apply(new FileBlockStore(dir.resolve(DATA_FILE), true));
+            FileBlockStore file = new FileBlockStore(dir.resolve(DATA_FILE), true);
+            created = true;
+            store = cfg.storeWrapper.apply(file);
             SecureRandom rnd = new SecureRandom();
             SuperBlock sb = new SuperBlock();
             sb.uuid = UUID.randomUUID();
@@ -247,11 +253,13 @@ public final class Pool implements AutoCloseable {
             sb.slabDataBlocks = cfg.slabDataBlocks;
             sb.slabRefBlocks = SlabDepot.refBlocksFor(cfg.slabDataBlocks);
             sb.physicalLimit = cfg.physicalBytes / 4096;
-            sb.nextRegionBlock = SuperBlock.JOURNAL_START + cfg.journalBlocks;
+            sb.formatLayout();
+            extendLayout(store, sb.nextRegionBlock, "the slab area for " + cfg.physicalBytes + " bytes of physical space");
             sb.write(store);
             return new Pool(dir, cfg, lc, lock, store, sb, true);
         } catch (IOException | RuntimeException e) {
             if (store != null) store.close();
+            if (created) Files.deleteIfExists(dir.resolve(DATA_FILE)); // a refused create leaves no half-made pool
             lock.release();
             lc.close();
             throw e;
@@ -272,6 +280,10 @@ public final class Pool implements AutoCloseable {
             SuperBlock sb = SuperBlock.read(store);
             if (sb.journalStart != SuperBlock.JOURNAL_START || sb.slabRefBlocks != SlabDepot.refBlocksFor(sb.slabDataBlocks)) {
                 throw new CorruptPoolException(store.describe() + ": super block geometry is inconsistent");
+            }
+            if (store.sizeInBlocks() < sb.nextRegionBlock) {
+                throw new CorruptPoolException(store.describe() + ": file is truncated: " + store.sizeInBlocks() + " blocks, but its layout ends at block "
+                        + sb.nextRegionBlock + " (" + sb.nextRegionBlock * 4096 + " bytes)");
             }
             return new Pool(dir, cfg, lc, lock, store, sb, false);
         } catch (IOException | RuntimeException e) {
@@ -473,6 +485,7 @@ public final class Pool implements AutoCloseable {
                 checkpoint();
                 synchronized (sb) {
                     sb.refcountCrc = depot.save(store);
+                    sb.slabsInUse = depot.slabCount();
                     store.sync();
                     sb.clean = true;
                     writeSuperBlockLocked();
@@ -537,11 +550,17 @@ public final class Pool implements AutoCloseable {
             int id = 1;
             for (SuperBlock.VolumeRecord r : sb.volumes) id = Math.max(id, r.id + 1);
             long blocks = logicalBytes / 4096;
+            SuperBlock.checkLogicalSize(name, blocks);
             long pages = BlockMap.pagesFor(blocks);
-            SuperBlock.VolumeRecord rec = new SuperBlock.VolumeRecord(id, name, code, blocks, sb.nextRegionBlock, pages);
-            sb.nextRegionBlock += pages;
+            // the record and the region's end go out in one synced write before any page is written there
+            SuperBlock.VolumeRecord rec = new SuperBlock.VolumeRecord(id, name, code, blocks, takeRegionLocked(pages, "volume " + name), pages);
             sb.volumes.add(rec);
-            writeSuperBlockLocked();
+            try {
+                writeSuperBlockLocked();
+            } catch (IOException | RuntimeException e) {
+                sb.volumes.remove(rec); // not recorded: forget it (the layout end stays moved, which is safe)
+                throw e;
+            }
             attachVolume(rec);
             return volumes.get(name);
         }
@@ -642,6 +661,7 @@ public final class Pool implements AutoCloseable {
         Volume v = volumes.get(name);
         if (v == null || v.isDeleted()) throw new VdoException(Errno.EINVAL, "no volume " + name);
         long blocks = newBytes / 4096;
+        SuperBlock.checkLogicalSize(name, blocks);
         mappingLock.writeLock().lock();
         try {
             checkWritable();
@@ -658,9 +678,11 @@ public final class Pool implements AutoCloseable {
                 if (pages <= rec.mapPages) {
                     v.blockMap().grow(blocks, rec.mapStart, rec.mapPages);
                 } else {
-                    long start = sb.nextRegionBlock;
+                    // reserve the region durably before copying into it, so a lost super-block write
+                    // after the copy can never hand those pages to a later volume
+                    long start = takeRegionLocked(pages, "volume " + name);
+                    writeSuperBlockLocked();
                     v.blockMap().grow(blocks, start, pages);
-                    sb.nextRegionBlock += pages;
                     rec.mapStart = start;
                     rec.mapPages = pages;
                 }
@@ -709,16 +731,40 @@ public final class Pool implements AutoCloseable {
         return l;
     }
 
-    private long addSlab() throws IOException {
-        synchronized (sb) {
-            if (sb.slabs.size() >= SuperBlock.MAX_SLABS) throw new VdoException(Errno.ENOSPC, "slab table full");
-            long start = sb.nextRegionBlock;
-            sb.nextRegionBlock += sb.slabRefBlocks + sb.slabDataBlocks;
-            sb.slabs.add(start);
-            // no sync here (this runs under the depot's lock): nothing can reference the new
-            // slab durably before the next journal commit, which syncs the file first
-            sb.write(store, false);
-            return start;
+    /**
+     * The slab area is laid out at format time (slab i at a computed position), so a new slab
+     * changes nothing persistent: no super-block write, and no lock beyond the depot's.
+     */
+    private long addSlab() {
+        return depot.slabStart(depot.slabCount());
+    }
+
+    /**
+     * Takes {@code pages} blocks at the layout's end for a block-map region: checks the layout
+     * limit, extends the pool file to the new end (which also probes that the filesystem can hold
+     * a file that large), then moves the end. The caller writes the super block before using it.
+     */
+    private long takeRegionLocked(long pages, String what) throws IOException {
+        long start = sb.nextRegionBlock;
+        if (pages > SuperBlock.MAX_LAYOUT_BLOCKS - start) {
+            throw new VdoException(Errno.EINVAL, what + ": the pool layout would end beyond block " + SuperBlock.MAX_LAYOUT_BLOCKS + " (SuperBlock.MAX_LAYOUT_BLOCKS)");
+        }
+        extendLayout(store, start + pages, "a block map of " + pages + " pages for " + what);
+        sb.nextRegionBlock = start + pages;
+        return start;
+    }
+
+    /**
+     * Extends the pool file to {@code blocks}; EINVAL naming the size when the filesystem cannot
+     * hold a file that long (EFBIG, "File too large"); any other I/O error is passed on as it is.
+     */
+    private static void extendLayout(BlockStore store, long blocks, String what) throws IOException {
+        try {
+            store.extendTo(blocks);
+        } catch (IOException e) {
+            if (e.getMessage() == null || !e.getMessage().contains("File too large")) throw e;
+            throw new VdoException(Errno.EINVAL, "pool file " + store.describe() + " cannot grow to " + blocks * 4096 + " bytes for " + what
+                    + " (" + e.getMessage() + "): the filesystem's largest file is smaller; use a smaller size or a filesystem with larger files");
         }
     }
 
@@ -1134,7 +1180,9 @@ public final class Pool implements AutoCloseable {
             if (want != count) problems.add("block " + pbn + ": reference count " + count + ", block maps reference it " + want + " times");
         });
         for (Map.Entry<Long, Integer> e : expected.entrySet()) {
-            if (depot.refcount(e.getKey()) == 0) problems.add("block " + e.getKey() + ": free but referenced " + e.getValue() + " times");
+            int have = depot.refcount(e.getKey());
+            if (have == 0) problems.add("block " + e.getKey() + ": free but referenced " + e.getValue() + " times");
+            if (have < 0) problems.add("block " + e.getKey() + ": not a data block of an attached slab but referenced " + e.getValue() + " times");
         }
         return problems;
     }

@@ -22,7 +22,7 @@ public final class SlabDepot {
     public static final int MAX_REFS = 254;
     static final byte PENDING_FREE = (byte) 255;
 
-    /** Adds a slab to the pool's layout (and persists that) when the depot grows. */
+    /** Returns where the next slab starts when the depot grows (computed from the format-2 slab area; nothing is persisted). */
     public interface SlabAllocator {
         long addSlab() throws IOException;
     }
@@ -31,6 +31,9 @@ public final class SlabDepot {
     private final int slabRefBlocks;
     private final long physicalLimit;
     private final SlabAllocator slabAllocator;
+    /** First block of the computed slab area (slab i at areaStart + i * stride), or -1 for a listed layout. */
+    private final long areaStart;
+    private final int areaSlabs;
     private long[] starts = new long[0];
     private byte[][] refs = new byte[0][];
     private int[] free = new int[0];
@@ -51,7 +54,61 @@ public final class SlabDepot {
         this.slabRefBlocks = refBlocksFor(slabDataBlocks);
         this.physicalLimit = physicalLimit;
         this.slabAllocator = slabAllocator;
+        this.areaStart = -1;
+        this.areaSlabs = 0;
         for (long s : slabStarts) attach(s);
+    }
+
+    /**
+     * A depot over a computed slab area (format 2): slab {@code i} starts at
+     * {@code areaStart + i * (refBlocks + slabDataBlocks)}; the first {@code slabsInUse} are
+     * attached now, the others when allocation or a rebuild reaches them.
+     */
+    public SlabDepot(int slabDataBlocks, long physicalLimit, long areaStart, int slabsInUse, SlabAllocator slabAllocator) {
+        this.slabDataBlocks = slabDataBlocks;
+        this.slabRefBlocks = refBlocksFor(slabDataBlocks);
+        this.physicalLimit = physicalLimit;
+        this.slabAllocator = slabAllocator;
+        this.areaStart = areaStart;
+        this.areaSlabs = (int) ((physicalLimit + slabDataBlocks - 1) / slabDataBlocks);
+        if (slabsInUse > areaSlabs) throw new CorruptPoolException(slabsInUse + " slabs in use, more than the " + areaSlabs + " of the slab area");
+        attachUpTo(slabsInUse);
+    }
+
+    /** Attaches the computed area's slabs up to (not including) {@code count}, growing the arrays once. */
+    private void attachUpTo(int count) {
+        int n = starts.length;
+        if (count <= n) return;
+        starts = java.util.Arrays.copyOf(starts, count);
+        refs = java.util.Arrays.copyOf(refs, count);
+        free = java.util.Arrays.copyOf(free, count);
+        usable = java.util.Arrays.copyOf(usable, count);
+        for (int i = n; i < count; i++) {
+            starts[i] = slabStart(i);
+            long remaining = physicalLimit - (long) i * slabDataBlocks;
+            usable[i] = (int) Math.max(0, Math.min(slabDataBlocks, remaining));
+            refs[i] = new byte[slabDataBlocks];
+            free[i] = usable[i];
+        }
+    }
+
+    /** Where slab {@code i} of the computed area starts. */
+    public long slabStart(int i) {
+        if (areaStart < 0 || i < 0 || i >= areaSlabs) throw new IllegalStateException("slab " + i + " outside the slab area of " + areaSlabs + " slabs");
+        return areaStart + (long) i * (slabRefBlocks + slabDataBlocks);
+    }
+
+    /**
+     * Attaches the slabs of the computed area up to the one holding {@code pbn} (a rebuild after
+     * a crash may meet blocks of slabs attached after the last clean close). False when
+     * {@code pbn} is outside the area.
+     */
+    private boolean attachThrough(long pbn) {
+        if (areaStart < 0 || pbn < areaStart) return false;
+        long i = (pbn - areaStart) / (slabRefBlocks + (long) slabDataBlocks);
+        if (i >= areaSlabs || i < starts.length) return false;
+        attachUpTo((int) i + 1);
+        return true;
     }
 
     public static int refBlocksFor(int slabDataBlocks) {
@@ -195,6 +252,7 @@ public final class SlabDepot {
     /** Adds a reference unconditionally (rebuilding counts); false when the block is not in the depot or overflows. */
     public synchronized boolean increment(long pbn) {
         int s = slabOf(pbn);
+        if (s < 0 && attachThrough(pbn)) s = slabOf(pbn);
         if (s < 0) return false;
         int i = indexIn(s, pbn);
         int v = refs[s][i] & 0xFF;

@@ -49,7 +49,7 @@ class PoolCheckTest {
         writeSome();
         SuperBlock sb = superBlock();
         try (RandomAccessFile f = new RandomAccessFile(dir.resolve(Pool.DATA_FILE).toFile(), "rw")) {
-            f.seek(sb.slabs.get(0) * 4096 + 1);
+            f.seek(sb.slabStart(0) * 4096 + 1);
             f.write(77);
         }
         PoolCheck.Result r = PoolCheck.run(dir, false, null);

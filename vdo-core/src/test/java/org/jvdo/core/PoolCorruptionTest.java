@@ -85,11 +85,64 @@ class PoolCorruptionTest {
         try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
             for (int copy = 0; copy < 2; copy++) {
                 f.seek((long) copy * SuperBlock.COPY_BYTES + 8);
-                f.write(new byte[]{2, 0});
+                f.write(new byte[]{(byte) (SuperBlock.MAJOR + 1), 0});
             }
         }
         UnsupportedFormatException e = assertThrows(UnsupportedFormatException.class, () -> Pool.open(dir, PoolConfig.small(64L << 20)));
-        assertTrue(e.getMessage().contains("2.0") && e.getMessage().contains(file.toString()), e.getMessage());
+        assertTrue(e.getMessage().contains((SuperBlock.MAJOR + 1) + ".0") && e.getMessage().contains(file.toString()), e.getMessage());
+    }
+
+    /** A format-1 pool (listed slab table) is refused with its version and what to do, and the file is left untouched. */
+    @Test
+    void formatVersion1PoolIsRefusedWithAdvice() throws Exception {
+        populate(dir);
+        Path file = dir.resolve(Pool.DATA_FILE);
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            for (int copy = 0; copy < 2; copy++) {
+                f.seek((long) copy * SuperBlock.COPY_BYTES + 8);
+                f.write(new byte[]{1, 0, 0, 0});
+            }
+        }
+        byte[] before = Files.readAllBytes(file);
+        UnsupportedFormatException e = assertThrows(UnsupportedFormatException.class, () -> Pool.open(dir, PoolConfig.small(64L << 20)));
+        System.out.println("v1 open: " + e.getMessage());
+        assertTrue(e.getMessage().contains("format version 1.0") && e.getMessage().contains("reads format 2.x")
+                && e.getMessage().contains("copy each volume") && e.getMessage().contains(file.toString()), e.getMessage());
+        assertArrayEquals(before, Files.readAllBytes(file), "a refused open writes nothing");
+        PoolCheck.Result r = PoolCheck.run(dir, true, null);
+        assertTrue(r.exitCode() != PoolCheck.CLEAN && r.exitCode() != PoolCheck.REPAIRED && r.problems().toString().contains("1.0"), r.toString());
+        assertArrayEquals(before, Files.readAllBytes(file), "check --repair does not touch a format-1 pool");
+    }
+
+    /** The pool file is kept as long as its layout; a shorter file is truncation, refused at open naming both sizes. */
+    @Test
+    void fileShorterThanItsLayoutIsRefused() throws Exception {
+        populate(dir);
+        Path file = dir.resolve(Pool.DATA_FILE);
+        long layoutEnd = superBlockOf(file).nextRegionBlock;
+        assertTrue(Files.size(file) >= layoutEnd * BS, "the file is extended to the layout end");
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) { f.setLength((layoutEnd - 1) * BS); }
+        CorruptPoolException e = assertThrows(CorruptPoolException.class, () -> Pool.open(dir, PoolConfig.small(64L << 20)));
+        System.out.println("short file open: " + e.getMessage());
+        assertTrue(e.getMessage().contains("truncated") && e.getMessage().contains("layout ends at block " + layoutEnd), e.getMessage());
+    }
+
+    /** A read past the end of the file is an error, not zeros. */
+    @Test
+    void fileStoreReadPastEndFails() throws Exception {
+        Path f = dir.resolve("plain");
+        try (FileBlockStore s = new FileBlockStore(f, true)) {
+            s.write(0, ByteBuffer.allocate(BS));
+            s.extendTo(4);
+            assertEquals(4, s.sizeInBlocks());
+            ByteBuffer b = ByteBuffer.allocate(BS);
+            s.read(3, b); // inside the extended (sparse) length: zeros
+            assertThrows(java.io.EOFException.class, () -> s.read(4, ByteBuffer.allocate(BS)));
+        }
+    }
+
+    static SuperBlock superBlockOf(Path file) throws Exception {
+        try (FileBlockStore s = new FileBlockStore(file, false)) { return SuperBlock.read(s); }
     }
 
     @Test

@@ -129,4 +129,39 @@ class SlabDepotTest {
         assertFalse(e.increment(5), "block 5 is outside the depot");
         assertEquals(1, e.dataBlocksUsed());
     }
+
+    /**
+     * Over a computed slab area every reservation is backed by a block that can really be
+     * allocated (the last slab cut at the physical limit), and a rebuild meeting a block of a slab
+     * not yet attached attaches it instead of calling the mapping corrupt.
+     */
+    @Test
+    void computedAreaReservesOnlyAllocatableSpaceAndAttachesSlabsOnRebuild() throws Exception {
+        int stride = SlabDepot.refBlocksFor(SLAB) + SLAB;
+        SlabDepot d = new SlabDepot(SLAB, 40, 100, 0, null);
+        SlabDepot[] self = {d};
+        d = new SlabDepot(SLAB, 40, 100, 0, () -> self[0].slabStart(self[0].slabCount()));
+        self[0] = d;
+        int reserved = 0;
+        while (d.tryReserve()) reserved++;
+        assertEquals(40, reserved);
+        Set<Long> got = new HashSet<>();
+        for (int i = 0; i < reserved; i++) assertTrue(got.add(d.allocateReserved(1)));
+        assertEquals(3, d.slabCount());
+        assertEquals(100 + 2L * stride, d.slabStart(2));
+        assertThrows(IllegalStateException.class, () -> self[0].slabStart(3));
+        for (long pbn : got) {
+            long rel = pbn - 100;
+            assertTrue(rel % stride >= SlabDepot.refBlocksFor(SLAB), "pbn " + pbn + " is a data block of its computed slab");
+        }
+        // a fresh depot (as after a crash, 1 slab saved) meets a block of slab 2 while rebuilding
+        SlabDepot r = new SlabDepot(SLAB, 40, 100, 1, () -> { throw new AssertionError("no allocation here"); });
+        long inSlab2 = 100 + 2L * stride + SlabDepot.refBlocksFor(SLAB) + 3;
+        assertTrue(r.increment(inSlab2));
+        assertEquals(3, r.slabCount());
+        assertEquals(1, r.refcount(inSlab2));
+        assertFalse(r.increment(100 + 2L * stride + SlabDepot.refBlocksFor(SLAB) + 8), "beyond the physical limit in the cut last slab");
+        assertFalse(r.increment(100 + 3L * stride + 1), "beyond the slab area");
+        assertFalse(r.increment(50), "before the slab area");
+    }
 }

@@ -18,20 +18,21 @@ class SuperBlockTest {
         s.slabDataBlocks = 1000;
         s.slabRefBlocks = SlabDepot.refBlocksFor(1000);
         s.physicalLimit = 123_456;
-        s.nextRegionBlock = 9999;
+        s.formatLayout();
+        s.slabsInUse = 7;
+        long m = s.mapAreaStart;
+        s.nextRegionBlock = m + 9999;
         s.journalHeadBlockSeq = 17;
         s.journalHeadEntrySeq = 4242;
         s.clean = true;
         s.readOnly = true;
         s.readOnlyReason = "disk on fire — ünïcödé";
         s.refcountCrc = 0xCAFEBABE;
-        SuperBlock.VolumeRecord v = new SuperBlock.VolumeRecord(3, "vol.one", Pool.ENGINE_NONE, 5000, 300, 10);
+        SuperBlock.VolumeRecord v = new SuperBlock.VolumeRecord(3, "vol.one", Pool.ENGINE_NONE, 5000, m + 300, 10);
         v.usedBlocks = 44;
         v.zeroBlocks = 5;
         s.volumes.add(v);
-        s.volumes.add(new SuperBlock.VolumeRecord(7, "x".repeat(SuperBlock.MAX_NAME), Pool.ENGINE_LZ4, 1, 310, 1));
-        s.slabs.add(500L);
-        s.slabs.add(1600L);
+        s.volumes.add(new SuperBlock.VolumeRecord(7, "x".repeat(SuperBlock.MAX_NAME), Pool.ENGINE_LZ4, 1, m + 310, 1));
         return s;
     }
 
@@ -51,7 +52,10 @@ class SuperBlockTest {
         assertEquals(a.readOnly, b.readOnly);
         assertEquals(a.readOnlyReason, b.readOnlyReason);
         assertEquals(a.refcountCrc, b.refcountCrc);
-        assertEquals(a.slabs, b.slabs);
+        assertEquals(a.slabsInUse, b.slabsInUse);
+        assertEquals(a.slabAreaStart, b.slabAreaStart);
+        assertEquals(a.slabCount, b.slabCount);
+        assertEquals(a.mapAreaStart, b.mapAreaStart);
         assertEquals(a.volumes.size(), b.volumes.size());
         for (int i = 0; i < a.volumes.size(); i++) {
             SuperBlock.VolumeRecord x = a.volumes.get(i), y = b.volumes.get(i);
@@ -101,9 +105,9 @@ class SuperBlockTest {
         SuperBlock s = sample();
         s.write(store);
         s.write(store);
-        rewriteVersion(store, 1, 2); // the older copy: even so the pool must not be opened by this version
+        rewriteVersion(store, 1, SuperBlock.MAJOR + 1); // the older copy: even so the pool must not be opened by this version
         UnsupportedFormatException e = assertThrows(UnsupportedFormatException.class, () -> SuperBlock.read(store));
-        assertTrue(e.getMessage().contains("2.3"), e.getMessage());
+        assertTrue(e.getMessage().contains((SuperBlock.MAJOR + 1) + ".3"), e.getMessage());
         assertTrue(e.getMessage().contains("mem:future"), e.getMessage());
     }
 
@@ -149,5 +153,70 @@ class SuperBlockTest {
         store.write(0, ByteBuffer.wrap(g));
         CorruptPoolException e = assertThrows(CorruptPoolException.class, () -> SuperBlock.read(store));
         assertTrue(e.getMessage().contains("mem:garbage"), e.getMessage());
+    }
+
+    /** Every super-block write is synced before the next may start, so a power loss after any number of writes keeps one valid copy. */
+    @Test
+    void powerLossAfterBackToBackWritesKeepsTheLastSyncedCopy() throws Exception {
+        PowerLossStore store = new PowerLossStore("mem:power");
+        SuperBlock s = sample();
+        s.write(store); // gen 1, copy 1
+        s.nonce = 2;
+        s.write(store); // gen 2, copy 0
+        assertEquals(0, store.unsyncedBlocks(), "a super-block write returns only after its sync");
+        s.nonce = 3;
+        store.failWrite = b -> b >= SuperBlock.COPY_BLOCKS && b < 2 * SuperBlock.COPY_BLOCKS; // gen 3 would go to copy 1
+        assertThrows(java.io.IOException.class, () -> s.write(store));
+        store.powerLoss();
+        SuperBlock back = SuperBlock.read(store);
+        assertEquals(2, back.generation);
+        assertEquals(2, back.nonce);
+    }
+
+    /** A failed write (or sync) does not advance the generation: the retry goes to the same copy, never over the last durable one. */
+    @Test
+    void failedWriteLeavesGenerationAndRetriesTheSameCopy() throws Exception {
+        PowerLossStore store = new PowerLossStore("mem:retry");
+        SuperBlock s = sample();
+        s.write(store); // gen 1, copy 1
+        long[] wroteAt = {-1};
+        store.failWrite = b -> { wroteAt[0] = b; return b < SuperBlock.COPY_BLOCKS; };
+        assertThrows(java.io.IOException.class, () -> s.write(store));
+        assertEquals(1, s.generation, "the generation advances only once the copy is written and synced");
+        wroteAt[0] = -1;
+        store.failWrite = b -> { if (wroteAt[0] < 0) wroteAt[0] = b; return false; };
+        s.nonce = 5;
+        s.write(store);
+        assertEquals(0, wroteAt[0], "the retry is written to copy 0 again, leaving copy 1 (the durable one) alone");
+        assertEquals(2, s.generation);
+        assertEquals(5, SuperBlock.read(store).nonce);
+    }
+
+    /** Layout geometry a decoder cannot trust is refused (slab area, map area, volume regions). */
+    @Test
+    void inconsistentLayoutIsCorrupt() throws Exception {
+        SuperBlock s = sample();
+        s.mapAreaStart++;
+        MemBlockStore store = new MemBlockStore("mem:layout");
+        s.write(store);
+        s.write(store);
+        CorruptPoolException e = assertThrows(CorruptPoolException.class, () -> SuperBlock.read(store));
+        assertTrue(e.getMessage().contains("layout inconsistent"), e.getMessage());
+        SuperBlock t = sample();
+        t.volumes.get(0).mapStart = t.nextRegionBlock - 5; // runs past the layout end
+        MemBlockStore store2 = new MemBlockStore("mem:vol");
+        t.write(store2);
+        t.write(store2);
+        e = assertThrows(CorruptPoolException.class, () -> SuperBlock.read(store2));
+        assertTrue(e.getMessage().contains("record inconsistent"), e.getMessage());
+    }
+
+    @Test
+    void slabPositionsAreComputedAndFillTheSlabArea() {
+        SuperBlock s = sample();
+        assertEquals(s.journalStart + s.journalBlocks, s.slabStart(0));
+        assertEquals(124, s.slabCount);
+        assertEquals(s.mapAreaStart, s.slabStart(s.slabCount - 1) + s.slabRefBlocks + s.slabDataBlocks);
+        assertThrows(IllegalArgumentException.class, () -> s.slabStart(s.slabCount));
     }
 }
