@@ -68,7 +68,7 @@ final class PowerLossBlockStore implements BlockStore {
             long b = blockNumber + i;
             if (!unsynced.containsKey(b)) {
                 ByteBuffer old = ByteBuffer.allocate(BLOCK_SIZE);
-                inner.read(b, old);
+                if (b < inner.sizeInBlocks()) inner.read(b, old);   // past the end it was nothing: zeros
                 unsynced.put(b, new byte[][]{old.array(), null});
             }
             // recorded before the write: a write that fails half-way may have reached the file or not
@@ -92,6 +92,13 @@ final class PowerLossBlockStore implements BlockStore {
         inner.sync();
         unsynced.clear();
         syncs++;
+    }
+
+    /** The file's length (layout end) changes at once; the engine syncs before it relies on it. */
+    @Override
+    public synchronized void extendTo(long blocks) throws IOException {
+        checkOpen();
+        inner.extendTo(blocks);
     }
 
     @Override

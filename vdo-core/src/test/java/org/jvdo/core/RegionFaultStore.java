@@ -25,7 +25,7 @@ final class RegionFaultStore implements BlockStore {
     static final class Geometry {
         long journalStart, journalEnd;
         final List<long[]> maps = new ArrayList<>();
-        final List<Long> slabs = new ArrayList<>();
+        long slabAreaStart, slabAreaEnd;
         int refBlocks, dataBlocks;
 
         static Geometry of(SuperBlock sb) {
@@ -33,7 +33,8 @@ final class RegionFaultStore implements BlockStore {
             g.journalStart = sb.journalStart;
             g.journalEnd = sb.journalStart + sb.journalBlocks;
             for (SuperBlock.VolumeRecord v : new ArrayList<>(sb.volumes)) g.maps.add(new long[]{v.mapStart, v.mapStart + v.mapPages});
-            g.slabs.addAll(new ArrayList<>(sb.slabs));
+            g.slabAreaStart = sb.slabAreaStart;
+            g.slabAreaEnd = sb.mapAreaStart;
             g.refBlocks = sb.slabRefBlocks;
             g.dataBlocks = sb.slabDataBlocks;
             return g;
@@ -43,9 +44,9 @@ final class RegionFaultStore implements BlockStore {
             if (b < SuperBlock.JOURNAL_START) return Region.SUPER_BLOCK;
             if (b >= journalStart && b < journalEnd) return Region.JOURNAL;
             for (long[] m : maps) if (b >= m[0] && b < m[1]) return Region.BLOCK_MAP;
-            for (long s : slabs) {
-                if (b >= s && b < s + refBlocks) return Region.REFCOUNT;
-                if (b >= s + refBlocks && b < s + refBlocks + dataBlocks) return Region.DATA;
+            if (b >= slabAreaStart && b < slabAreaEnd) {
+                long inSlab = (b - slabAreaStart) % (refBlocks + (long) dataBlocks);
+                return inSlab < refBlocks ? Region.REFCOUNT : Region.DATA;
             }
             return Region.OTHER;
         }
