@@ -247,6 +247,18 @@ public final class Main {
     private static long roundUp(long bytes) { return (bytes + 4095) / 4096 * 4096; }
 
     static int serve(ServeOptions o, PrintStream out, PrintStream err) {
+        // fail on a taken NBD port before anything is started, created or opened
+        if (o.port != 0) {
+            try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+                probe.setReuseAddress(true);
+                probe.bind(new java.net.InetSocketAddress(o.listen, o.port));
+            } catch (java.io.IOException e) {
+                err.println("jvdo: cannot listen for NBD on " + o.listen + ":" + o.port + ": "
+                        + (e instanceof java.net.BindException ? "the port is already in use (another jvdo or NBD server running? choose one with --port)"
+                                : String.valueOf(e.getMessage())));
+                return 1;
+            }
+        }
         PoolConfig cfg = new PoolConfig();
         cfg.physicalBytes = o.physicalSize;
         cfg.defaultEngine = o.engine;
@@ -263,20 +275,6 @@ public final class Main {
                     + " (another jvdo running? choose one with --admin-port)");
             vertx.close();
             return 1;
-        }
-        // fail on a taken NBD port before the pool is opened (or formatted)
-        if (o.port != 0) {
-            try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
-                probe.setReuseAddress(true);
-                probe.bind(new java.net.InetSocketAddress(o.listen, o.port));
-            } catch (java.io.IOException e) {
-                err.println("jvdo: cannot listen for NBD on " + o.listen + ":" + o.port + ": "
-                        + (e instanceof java.net.BindException ? "the port is already in use (another jvdo or NBD server running? choose one with --port)"
-                                : String.valueOf(e.getMessage())));
-                admin.close();
-                vertx.close();
-                return 1;
-            }
         }
         Pool pool;
         boolean fresh = !Pool.exists(o.data);
