@@ -334,6 +334,47 @@ class NbdLimitsTest {
         });
     }
 
+    @Test
+    void adminConnectionsBeyondTheLimitAreClosed(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+        toClose.add(() -> vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS));
+        org.jvdo.nbd.admin.AdminServer admin = new org.jvdo.nbd.admin.AdminServer(vertx,
+                org.jvdo.nbd.admin.AdminToken.loadOrCreate(dir), "127.0.0.1", 0).maxConnections(2).start();
+        toClose.add(admin);
+        assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
+            List<java.net.Socket> kept = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                java.net.Socket k = new java.net.Socket("127.0.0.1", admin.actualPort());
+                toClose.add(k);
+                kept.add(k);
+                // Vert.x counts an HTTP connection once its first request came (h2c sniffing)
+                k.setSoTimeout(5000);
+                k.getOutputStream().write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                assertTrue(new String(k.getInputStream().readNBytes(8), StandardCharsets.US_ASCII).startsWith("HTTP/1.1"));
+            }
+            try (java.net.Socket extra = new java.net.Socket("127.0.0.1", admin.actualPort())) {
+                extra.setSoTimeout(5000);
+                extra.getOutputStream().write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                int b;
+                try {
+                    b = extra.getInputStream().read();
+                } catch (java.net.SocketException e) {
+                    b = -1;
+                }
+                assertEquals(-1, b, "the third admin connection is closed without an answer");
+            }
+            // once one leaves, a new one is served again
+            kept.get(0).close();
+            Thread.sleep(300);
+            try (java.net.Socket again = new java.net.Socket("127.0.0.1", admin.actualPort())) {
+                again.setSoTimeout(5000);
+                again.getOutputStream().write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                String status = new String(again.getInputStream().readNBytes(8), StandardCharsets.US_ASCII);
+                assertTrue(status.startsWith("HTTP/1.1"), status);
+            }
+        });
+    }
+
     /** Forwards everything to another device; tests override what they break. */
     static class DelegatingDevice implements BlockDevice {
         final BlockDevice inner;
