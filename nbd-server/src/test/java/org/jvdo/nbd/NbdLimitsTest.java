@@ -375,6 +375,31 @@ class NbdLimitsTest {
         });
     }
 
+    @Test
+    void closeDoesNotWaitLongForRequestsThatNeverFinish() throws Exception {
+        NbdServer.Options o = new NbdServer.Options();
+        o.closeTimeoutMillis = 1000;
+        CompletableFuture<Void> never = new CompletableFuture<>();
+        BlockDevice hung = new DelegatingDevice(new MemoryBlockDevice("v", 1L << 20)) {
+            @Override
+            public CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
+                return never;
+            }
+        };
+        NbdServer s = start(o, hung);
+        RawClient c = client(s.actualPort());
+        c.go("v");
+        for (int i = 0; i < 4; i++) c.request(0, CMD_WRITE, i, 0, 4096, new byte[4096]);
+        c.close(); // and the client is gone
+        Thread.sleep(200);
+        long t0 = System.nanoTime();
+        assertTimeoutPreemptively(Duration.ofSeconds(20), s::close);
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        System.out.println("close with hung requests of a dead client: " + ms + " ms");
+        assertTrue(ms < 5000, "close took " + ms + " ms");
+        never.complete(null); // completions after close must not throw
+    }
+
     /** Forwards everything to another device; tests override what they break. */
     static class DelegatingDevice implements BlockDevice {
         final BlockDevice inner;
