@@ -512,7 +512,7 @@ final class NbdConnection {
         }
         optionReply(opt, REP_INFO, Buffer.buffer(14).appendShort((short) INFO_BLOCK_SIZE)
                 .appendInt(NbdServer.MIN_BLOCK).appendInt(NbdServer.PREFERRED_BLOCK)
-                .appendInt(NbdServer.MAX_PAYLOAD));
+                .appendInt(Math.min(NbdServer.MAX_PAYLOAD, server.maxRequest()))); // never more than is served
         optionReply(opt, REP_ACK, null);
         if (opt == OPT_GO) {
             device = d;
