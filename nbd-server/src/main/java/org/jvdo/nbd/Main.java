@@ -41,6 +41,13 @@ public final class Main {
               --engine NAME         compression for new volumes: lz4 (default), none or qat (qat needs libqatzip.so.3 and a QAT device)
               --admin-listen ADDR   admin API address (default 127.0.0.1)
               --admin-port N        admin API port (default 10810; 0 picks a free one)
+              --max-inflight-bytes SIZE  request payload memory over all NBD connections; a connection
+                                    over it waits (default: a quarter of the heap, 32M..256M)
+              --max-connections N   NBD connections at most; more are closed at once (default 1024)
+              --admin-max-connections N  admin API connections at most (default 64)
+              --handshake-timeout SECONDS  drop an NBD client that has not finished the handshake (default 30; 0 = never)
+              --idle-timeout SECONDS  close an NBD connection idle this long (default 0 = never)
+              --shutdown-timeout SECONDS  on SIGTERM, how long in-flight requests may finish before sockets close (default 5)
               -h, --help            this help
 
             SIZE takes K, M, G, T suffixes (binary). Export URIs: nbd://ADDR:PORT/NAME
@@ -61,6 +68,8 @@ public final class Main {
         String engine = "lz4";
         String adminListen = "127.0.0.1";
         int adminPort = 10810;
+        NbdServer.Options nbd = new NbdServer.Options();
+        int adminMaxConnections = 64;
     }
 
     public static void main(String[] args) {
@@ -168,7 +177,8 @@ public final class Main {
             switch (a) {
                 case "-h", "--help" -> { return null; }
                 case "--data", "--listen", "--port", "--logical-size", "--physical-size", "--volume", "--engine",
-                        "--admin-listen", "--admin-port" -> {
+                        "--admin-listen", "--admin-port", "--max-inflight-bytes", "--max-connections",
+                        "--admin-max-connections", "--handshake-timeout", "--idle-timeout", "--shutdown-timeout" -> {
                     if (value == null) {
                         if (i + 1 >= args.length) throw new UsageException(a + " needs a value");
                         value = args[++i];
@@ -186,6 +196,16 @@ public final class Main {
                                 o.adminPort = Integer.parseInt(value);
                                 if (o.adminPort < 0 || o.adminPort > 65535) throw new UsageException("--admin-port must be 0..65535, not " + value);
                             }
+                            case "--max-inflight-bytes" -> {
+                                long b = Sizes.parse(value);
+                                if (b < 1 << 20) throw new UsageException("--max-inflight-bytes must be at least 1M, not " + value);
+                                o.nbd.maxInflightBytes = b;
+                            }
+                            case "--max-connections" -> o.nbd.maxConnections = positive(a, value);
+                            case "--admin-max-connections" -> o.adminMaxConnections = positive(a, value);
+                            case "--handshake-timeout" -> o.nbd.handshakeTimeoutMillis = millis(a, value);
+                            case "--idle-timeout" -> o.nbd.idleTimeoutMillis = millis(a, value);
+                            case "--shutdown-timeout" -> o.nbd.closeTimeoutMillis = millis(a, value);
                             case "--logical-size" -> o.logicalSize = roundUp(Sizes.parse(value));
                             case "--physical-size" -> o.physicalSize = roundUp(Sizes.parse(value));
                             case "--volume" -> {
@@ -211,9 +231,34 @@ public final class Main {
         return o;
     }
 
+    private static int positive(String option, String value) throws UsageException {
+        int n = Integer.parseInt(value);
+        if (n < 1) throw new UsageException(option + " must be at least 1, not " + value);
+        return n;
+    }
+
+    /** Seconds (decimals allowed) as milliseconds. */
+    private static long millis(String option, String value) throws UsageException {
+        double s = Double.parseDouble(value);
+        if (!(s >= 0) || s > 86_400 * 365) throw new UsageException(option + " must be a number of seconds >= 0, not " + value);
+        return Math.round(s * 1000);
+    }
+
     private static long roundUp(long bytes) { return (bytes + 4095) / 4096 * 4096; }
 
     static int serve(ServeOptions o, PrintStream out, PrintStream err) {
+        // fail on a taken NBD port before anything is started, created or opened
+        if (o.port != 0) {
+            try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+                probe.setReuseAddress(true);
+                probe.bind(new java.net.InetSocketAddress(o.listen, o.port));
+            } catch (java.io.IOException e) {
+                err.println("jvdo: cannot listen for NBD on " + o.listen + ":" + o.port + ": "
+                        + (e instanceof java.net.BindException ? "the port is already in use (another jvdo or NBD server running? choose one with --port)"
+                                : String.valueOf(e.getMessage())));
+                return 1;
+            }
+        }
         PoolConfig cfg = new PoolConfig();
         cfg.physicalBytes = o.physicalSize;
         cfg.defaultEngine = o.engine;
@@ -224,7 +269,7 @@ public final class Main {
         AdminServer admin;
         try {
             token = AdminToken.loadOrCreate(o.data);
-            admin = new AdminServer(vertx, token, o.adminListen, o.adminPort).start();
+            admin = new AdminServer(vertx, token, o.adminListen, o.adminPort).maxConnections(o.adminMaxConnections).start();
         } catch (Exception e) {
             err.println("jvdo: cannot start the admin API on " + o.adminListen + ":" + o.adminPort + ": " + e.getMessage()
                     + " (another jvdo running? choose one with --admin-port)");
@@ -253,9 +298,12 @@ public final class Main {
         for (Volume v : pool.volumes()) registry.add(v);
         NbdServer server;
         try {
-            server = new NbdServer(registry, o.listen, o.port, loops, vertx).start();
+            server = new NbdServer(registry, o.listen, o.port, loops, vertx, o.nbd).start();
         } catch (Exception e) {
-            err.println("jvdo: cannot listen on " + o.listen + ":" + o.port + ": " + e.getMessage());
+            String why = String.valueOf(e.getMessage());
+            boolean inUse = why.contains("Address already in use") || e.getCause() instanceof java.net.BindException;
+            err.println("jvdo: cannot listen for NBD on " + o.listen + ":" + o.port + ": "
+                    + (inUse ? "the port is already in use (another jvdo or NBD server running? choose one with --port)" : why));
             admin.close();
             closeQuietly(pool, err);
             vertx.close();

@@ -29,7 +29,7 @@ import org.jvdo.core.VdoException;
 final class NbdConnection {
     private static final Logger LOG = Logger.getLogger(NbdConnection.class.getName());
 
-    private enum State { CLIENT_FLAGS, OPT_HEADER, OPT_DATA, REQ_HEADER, WRITE_PAYLOAD, DISCARD, DONE }
+    private enum State { CLIENT_FLAGS, OPT_HEADER, OPT_DATA, REQ_HEADER, BUDGET_WAIT, WRITE_PAYLOAD, DISCARD, DONE }
 
     private final NbdServer server;
     private final NetSocket socket;
@@ -57,9 +57,21 @@ final class NbdConnection {
     private long reqOffset;
     private long reqLength;
 
+    /** Reused for every request header: reading a header never allocates. */
+    private final ByteBuffer header = ByteBuffer.allocate(REQUEST_HEADER_SIZE);
+    /** Budget bytes reserved for the WRITE payload being received. */
+    private long payloadBudget;
     private int inflight;
     private long inflightBytes;
+    /** Whether the socket is paused (per-connection pressure or waiting for the server budget). */
     private boolean paused;
+    /** Per-connection back-pressure: too many requests or bytes in flight, or the write queue full. */
+    private boolean pressured;
+    /** Waiting for the server-wide payload budget; input is not read meanwhile. */
+    private boolean budgetWait;
+    private long handshakeTimer = -1;
+    private long idleTimer = -1;
+    private long lastInput = System.nanoTime();
     private Buffer pending;
     private int pendingPos;
     private boolean processing;
@@ -88,6 +100,46 @@ final class NbdConnection {
                 .appendShort((short) (FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES));
         socket.write(hello);
         expect(State.CLIENT_FLAGS, 4);
+        long hs = server.options().handshakeTimeoutMillis;
+        if (hs > 0) {
+            handshakeTimer = context.owner().setTimer(hs, id -> {
+                handshakeTimer = -1;
+                if (device == null && !socketClosed) {
+                    LOG.info("dropping NBD client " + socket.remoteAddress() + ": no handshake within " + hs + " ms");
+                    abort();
+                }
+            });
+        }
+    }
+
+    /** Called when the handshake picked a device: transmission begins. */
+    private void transmissionStarts() {
+        if (handshakeTimer >= 0) {
+            context.owner().cancelTimer(handshakeTimer);
+            handshakeTimer = -1;
+        }
+        long idle = server.options().idleTimeoutMillis;
+        if (idle > 0 && idleTimer < 0) {
+            lastInput = System.nanoTime();
+            idleTimer = context.owner().setPeriodic(Math.max(50, Math.min(1000, idle / 4)), id -> {
+                if (socketClosed) {
+                    context.owner().cancelTimer(id);
+                    return;
+                }
+                if (inflight == 0 && !budgetWait && System.nanoTime() - lastInput > idle * 1_000_000L) {
+                    LOG.info("closing idle NBD connection " + socket.remoteAddress() + " after " + idle + " ms");
+                    context.owner().cancelTimer(id);
+                    abort();
+                }
+            });
+        }
+    }
+
+    /** Closes the socket now, whatever is in flight (the server's close timeout ran out). */
+    void forceClose() {
+        draining = true;
+        state = State.DONE;
+        closeSocket();
     }
 
     /** Stops reading, lets in-flight requests finish, then closes. Must run on the context. */
@@ -110,12 +162,21 @@ final class NbdConnection {
 
     // ------------------------------------------------------------------ input
 
+    /** Waits for {@code bytes} bytes in state {@code next}; the state changes only once the buffer exists. */
     private void expect(State next, int bytes) {
+        ByteBuffer b = ByteBuffer.allocate(bytes);
+        target = b;
         state = next;
-        target = ByteBuffer.allocate(bytes);
+    }
+
+    private void expectHeader() {
+        header.clear();
+        target = header;
+        state = State.REQ_HEADER;
     }
 
     private void onData(Buffer buf) {
+        lastInput = System.nanoTime();
         if (pending == null) {
             pending = buf;
             pendingPos = 0;
@@ -136,7 +197,7 @@ final class NbdConnection {
         }
         processing = true;
         try {
-            while (pending != null && !paused && state != State.DONE && !draining) {
+            while (pending != null && !paused && !budgetWait && state != State.DONE && !draining) {
                 Buffer buf = pending;
                 int len = buf.length();
                 if (pendingPos >= len) {
@@ -160,7 +221,9 @@ final class NbdConnection {
                     target.flip();
                     try {
                         stepComplete();
-                    } catch (RuntimeException e) {
+                    } catch (Throwable e) {
+                        // whatever failed (an OutOfMemoryError too), no bytes of this input are
+                        // ever dispatched: the connection goes, requests in flight still answer
                         LOG.log(Level.WARNING, "closing connection after internal error", e);
                         abort();
                     }
@@ -221,38 +284,122 @@ final class NbdConnection {
                 reqHandle = b.getLong();
                 reqOffset = b.getLong();
                 reqLength = Integer.toUnsignedLong(b.getInt());
-                if (reqType == CMD_WRITE) {
-                    if (reqLength > NbdServer.MAX_PAYLOAD) {
-                        if (reqLength > NbdServer.MAX_DISCARD) {
-                            abort();
-                            return;
-                        }
-                        long handle = reqHandle;
-                        discard(reqLength, () -> {
-                            finishWithError(CMD_WRITE, handle, EINVAL, "write payload too large");
-                            expect(State.REQ_HEADER, REQUEST_HEADER_SIZE);
-                        });
-                        return;
-                    }
-                    expect(State.WRITE_PAYLOAD, (int) reqLength);
-                    if (reqLength == 0) {
-                        target.flip();
-                        stepComplete();
-                    }
-                } else {
-                    dispatch(null);
-                    if (state != State.DONE) {
-                        expect(State.REQ_HEADER, REQUEST_HEADER_SIZE);
-                    }
-                }
+                startRequest();
             }
             case WRITE_PAYLOAD -> {
-                dispatch(b);
+                long held = payloadBudget;
+                payloadBudget = 0;
+                dispatch(b, held);
                 if (state != State.DONE) {
-                    expect(State.REQ_HEADER, REQUEST_HEADER_SIZE);
+                    expectHeader();
                 }
             }
             default -> throw new IllegalStateException(state.name());
+        }
+    }
+
+    /**
+     * Starts the request whose header was just read. WRITE payloads and READ data reserve
+     * their bytes in the server-wide budget before any buffer is allocated; the payload is read
+     * only into a buffer allocated for it (state WRITE_PAYLOAD is entered only after the
+     * allocation succeeded), and a write that cannot be served is read and dropped, then
+     * answered with an error.
+     */
+    private void startRequest() {
+        final long handle = reqHandle;
+        final long length = reqLength;
+        if (reqType == CMD_WRITE) {
+            int error = length > server.maxRequest() ? EINVAL : validate(reqType, reqFlags, reqOffset, length, device);
+            if (error != 0) {
+                if (length > NbdServer.MAX_DISCARD) {
+                    abort();
+                    return;
+                }
+                String why = length > server.maxRequest() ? "write payload too large" : "invalid request";
+                discardThen(length, () -> finishWithError(CMD_WRITE, handle, error, why));
+                return;
+            }
+            if (length == 0) {
+                dispatch(ByteBuffer.allocate(0), 0);
+                if (state != State.DONE) {
+                    expectHeader();
+                }
+                return;
+            }
+            reserve(length, () -> {
+                ByteBuffer payload;
+                try {
+                    payload = ByteBuffer.allocate((int) length);
+                } catch (OutOfMemoryError e) {
+                    server.budget().release(length);
+                    LOG.warning("no heap for a " + length + "-byte write payload; answering ENOMEM");
+                    discardThen(length, () -> finishWithError(CMD_WRITE, handle, ENOMEM, "out of memory"));
+                    return;
+                }
+                payloadBudget = length;
+                target = payload;
+                state = State.WRITE_PAYLOAD;
+            });
+        } else if (reqType == CMD_READ && length > 0
+                && validate(reqType, reqFlags, reqOffset, length, device) == 0) {
+            reserve(length, () -> {
+                dispatch(null, length);
+                if (state != State.DONE) {
+                    expectHeader();
+                }
+            });
+        } else {
+            dispatch(null, 0);
+            if (state != State.DONE) {
+                expectHeader();
+            }
+        }
+    }
+
+    /** Reads and drops {@code bytes} of input, then runs {@code reply} and waits for the next header. */
+    private void discardThen(long bytes, Runnable reply) {
+        discard(bytes, () -> {
+            reply.run();
+            if (state != State.DONE) {
+                expectHeader();
+            }
+        });
+        if (bytes == 0) {
+            afterDiscard.run();
+        }
+    }
+
+    /**
+     * Reserves {@code bytes} in the server budget, then runs {@code granted} on this context;
+     * until then the socket is paused and nothing more is parsed.
+     */
+    private void reserve(long bytes, Runnable granted) {
+        state = State.BUDGET_WAIT;
+        target = null;
+        budgetWait = true;
+        server.budget().acquire(bytes, () -> onContext(() -> {
+            if (socketClosed || state != State.BUDGET_WAIT) {
+                server.budget().release(bytes);
+                return;
+            }
+            budgetWait = false;
+            try {
+                granted.run();
+            } catch (Throwable t) {
+                LOG.log(Level.WARNING, "closing connection after internal error", t);
+                if (state == State.BUDGET_WAIT) {
+                    server.budget().release(bytes);
+                }
+                abort();
+                return;
+            }
+            updatePressure();
+            if (pending != null && !paused) {
+                process();
+            }
+        }));
+        if (budgetWait) {
+            updatePressure(); // pauses the socket
         }
     }
 
@@ -281,6 +428,7 @@ final class NbdConnection {
                 }
                 device = dev.get();
                 exportName = device.name();
+                transmissionStarts();
                 Buffer reply = Buffer.buffer(noZeroes ? 10 : 134)
                         .appendLong(device.size())
                         .appendShort((short) transmissionFlags(device));
@@ -288,7 +436,7 @@ final class NbdConnection {
                     reply.appendBytes(new byte[124]);
                 }
                 socket.write(reply);
-                expect(State.REQ_HEADER, REQUEST_HEADER_SIZE);
+                expectHeader();
                 return;
             }
             case OPT_ABORT -> {
@@ -311,7 +459,7 @@ final class NbdConnection {
             case OPT_STARTTLS -> optionReply(opt, REP_ERR_POLICY, errorText("TLS is not offered"));
             case OPT_INFO, OPT_GO -> {
                 if (infoOrGo(opt, data)) {
-                    expect(State.REQ_HEADER, REQUEST_HEADER_SIZE);
+                    expectHeader();
                     return;
                 }
             }
@@ -364,11 +512,12 @@ final class NbdConnection {
         }
         optionReply(opt, REP_INFO, Buffer.buffer(14).appendShort((short) INFO_BLOCK_SIZE)
                 .appendInt(NbdServer.MIN_BLOCK).appendInt(NbdServer.PREFERRED_BLOCK)
-                .appendInt(NbdServer.MAX_PAYLOAD));
+                .appendInt(Math.min(NbdServer.MAX_PAYLOAD, server.maxRequest()))); // never more than is served
         optionReply(opt, REP_ACK, null);
         if (opt == OPT_GO) {
             device = d;
             exportName = d.name();
+            transmissionStarts();
             return true;
         }
         return false;
@@ -452,8 +601,14 @@ final class NbdConnection {
 
     // ------------------------------------------------------------------ transmission
 
-    private static int allowedFlags(int type) {
-        return switch (type) {
+    /**
+     * The command flags a request of {@code type} may carry. Once NBD_FLAG_SEND_FUA was
+     * advertised (writable exports) the spec says FUA must be accepted on every command; on
+     * READ, FLUSH, CACHE and BLOCK_STATUS it changes nothing.
+     */
+    private static int allowedFlags(int type, boolean fuaAdvertised) {
+        int fua = fuaAdvertised ? CMD_FLAG_FUA : 0;
+        return fua | switch (type) {
             case CMD_READ -> CMD_FLAG_DF;
             case CMD_WRITE, CMD_TRIM -> CMD_FLAG_FUA;
             case CMD_WRITE_ZEROES -> CMD_FLAG_FUA | CMD_FLAG_NO_HOLE | CMD_FLAG_FAST_ZERO;
@@ -468,9 +623,13 @@ final class NbdConnection {
         updatePressure();
     }
 
-    private void end(long bytes) {
+    /** A request is answered: {@code bytes} leave the connection's count, {@code held} the server budget. */
+    private void end(long bytes, long held) {
         inflight--;
         inflightBytes -= bytes;
+        if (held > 0) {
+            server.budget().release(held);
+        }
         updatePressure();
         if (inflight == 0 && draining) {
             closeSocket();
@@ -483,13 +642,17 @@ final class NbdConnection {
             return;
         }
         boolean full = socket.writeQueueFull();
-        if (!paused) {
-            if (inflight > NbdServer.MAX_INFLIGHT_REQUESTS || inflightBytes > NbdServer.MAX_INFLIGHT_BYTES || full) {
-                paused = true;
-                socket.pause();
-            }
+        if (!pressured) {
+            pressured = inflight > NbdServer.MAX_INFLIGHT_REQUESTS || inflightBytes > NbdServer.MAX_INFLIGHT_BYTES || full;
         } else if (inflight <= NbdServer.MAX_INFLIGHT_REQUESTS / 2
                 && inflightBytes <= NbdServer.MAX_INFLIGHT_BYTES / 2 && !full) {
+            pressured = false;
+        }
+        boolean pause = pressured || budgetWait;
+        if (pause && !paused) {
+            paused = true;
+            socket.pause();
+        } else if (!pause && paused) {
             paused = false;
             socket.resume();
             if (pending != null) {
@@ -498,14 +661,20 @@ final class NbdConnection {
         }
     }
 
-    /** Validates and starts one request; {@code payload} holds a WRITE's data. */
-    private void dispatch(ByteBuffer payload) {
+    /**
+     * Validates and starts one request; {@code payload} holds a WRITE's data and {@code held}
+     * the bytes it reserved in the server budget (given back when it is answered). Every
+     * request that gets here is answered exactly once: whatever the device throws (an Error
+     * too), synchronously or through its future, becomes an error reply for this handle.
+     */
+    private void dispatch(ByteBuffer payload, long held) {
         final int type = reqType;
         final int flags = reqFlags;
         final long handle = reqHandle;
         final long offset = reqOffset;
         final long length = reqLength;
         if (type == CMD_DISC) {
+            server.budget().release(held);
             state = State.DONE;
             draining = true;
             socket.pause();
@@ -514,20 +683,21 @@ final class NbdConnection {
             }
             return;
         }
-        final long bytes = type == CMD_READ || type == CMD_WRITE ? length : 0;
+        final long bytes = held;
         begin(bytes);
         BlockDevice d = device;
-        int error = validate(type, flags, offset, length, d);
-        if (error != 0) {
-            finishWithError(type, handle, error, "invalid request");
-            end(bytes);
-            return;
-        }
         CompletableFuture<?> f;
         try {
+            int error = validate(type, flags, offset, length, d);
+            if (error != 0) {
+                f = null;
+                finishWithError(type, handle, error, "invalid request");
+                end(bytes, held);
+                return;
+            }
             f = switch (type) {
                 case CMD_READ -> {
-                    startRead(handle, offset, (int) length, (flags & CMD_FLAG_DF) != 0);
+                    startRead(handle, offset, (int) length, (flags & CMD_FLAG_DF) != 0, held);
                     yield null;
                 }
                 case CMD_WRITE -> d.write(offset, payload, (flags & CMD_FLAG_FUA) != 0);
@@ -542,19 +712,26 @@ final class NbdConnection {
                 }
                 default -> throw new IllegalStateException();
             };
-        } catch (RuntimeException e) {
+            if (f == null && type != CMD_READ && type != CMD_BLOCK_STATUS) {
+                f = CompletableFuture.failedFuture(new IllegalStateException("device returned no future"));
+            }
+        } catch (Throwable e) {
+            LOG.log(Level.FINE, "request failed synchronously", e);
             f = CompletableFuture.failedFuture(e);
         }
         if (f == null) {
             return; // the command replies and ends itself
         }
         f.whenComplete((v, err) -> onContext(() -> {
-            if (err == null) {
-                simpleReply(handle, 0);
-            } else {
-                finishWithError(type, handle, nbdError(err), String.valueOf(err.getMessage()));
+            try {
+                if (err == null) {
+                    simpleReply(handle, 0);
+                } else {
+                    finishWithError(type, handle, nbdError(err), String.valueOf(err.getMessage()));
+                }
+            } finally {
+                end(bytes, held);
             }
-            end(bytes);
         }));
     }
 
@@ -562,7 +739,7 @@ final class NbdConnection {
         if (type > CMD_BLOCK_STATUS) {
             return EINVAL;
         }
-        if ((flags & ~allowedFlags(type)) != 0) {
+        if ((flags & ~allowedFlags(type, !d.readOnly())) != 0) {
             return EINVAL;
         }
         boolean modifies = type == CMD_WRITE || type == CMD_TRIM || type == CMD_WRITE_ZEROES;
@@ -572,7 +749,7 @@ final class NbdConnection {
         if (type == CMD_FLUSH) {
             return 0;
         }
-        if (type == CMD_READ && length > NbdServer.MAX_PAYLOAD) {
+        if ((type == CMD_READ || type == CMD_WRITE) && length > server.maxRequest()) {
             return EINVAL;
         }
         if (type == CMD_BLOCK_STATUS && (!structured || !baseAllocation || length == 0)) {
@@ -584,26 +761,43 @@ final class NbdConnection {
         return 0;
     }
 
-    private void startRead(long handle, long offset, int length, boolean df) {
+    private void startRead(long handle, long offset, int length, boolean df, long held) {
         int header = structured ? 20 + 8 : 16;
-        byte[] frame = new byte[header + length];
-        ByteBuffer dst = ByteBuffer.wrap(frame, header, length).slice();
+        byte[] frame;
+        try {
+            frame = new byte[header + length];
+        } catch (OutOfMemoryError e) {
+            LOG.warning("no heap for a " + length + "-byte read; answering ENOMEM");
+            finishWithError(CMD_READ, handle, ENOMEM, "out of memory");
+            end(held, held);
+            return;
+        }
         CompletableFuture<Void> f;
         try {
+            ByteBuffer dst = ByteBuffer.wrap(frame, header, length).slice();
             f = device.read(offset, dst);
-        } catch (RuntimeException e) {
+            if (f == null) {
+                throw new IllegalStateException("device returned no future");
+            }
+        } catch (Throwable e) {
             f = CompletableFuture.failedFuture(e);
         }
         f.whenComplete((v, err) -> onContext(() -> {
-            if (err != null) {
-                finishWithError(CMD_READ, handle, nbdError(err), String.valueOf(err.getMessage()));
-            } else if (!structured) {
-                ByteBuffer.wrap(frame).putInt(SIMPLE_REPLY_MAGIC).putInt(0).putLong(handle);
-                write(Buffer.buffer(frame));
-            } else {
-                structuredRead(handle, offset, length, df, frame, header);
+            try {
+                if (err != null) {
+                    finishWithError(CMD_READ, handle, nbdError(err), String.valueOf(err.getMessage()));
+                } else if (!structured) {
+                    ByteBuffer.wrap(frame).putInt(SIMPLE_REPLY_MAGIC).putInt(0).putLong(handle);
+                    write(Buffer.buffer(frame));
+                } else {
+                    structuredRead(handle, offset, length, df, frame, header);
+                }
+            } catch (Throwable t) {
+                LOG.log(Level.WARNING, "read reply failed", t);
+                finishWithError(CMD_READ, handle, EIO, "internal error: " + t);
+            } finally {
+                end(held, held);
             }
-            end(length);
         }));
     }
 
@@ -729,7 +923,7 @@ final class NbdConnection {
                     }
                 }
             }
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
             error = nbdError(e);
             message = String.valueOf(e.getMessage());
         }
@@ -745,13 +939,16 @@ final class NbdConnection {
         final String msg = message;
         final Buffer desc = descriptors;
         onContext(() -> {
-            if (err != 0) {
-                finishWithError(CMD_BLOCK_STATUS, handle, err, msg);
-            } else {
-                write(chunkHeader(REPLY_FLAG_DONE, REPLY_TYPE_BLOCK_STATUS, handle, 4 + desc.length())
-                        .appendInt(BASE_ALLOCATION_ID).appendBuffer(desc));
+            try {
+                if (err != 0) {
+                    finishWithError(CMD_BLOCK_STATUS, handle, err, msg);
+                } else {
+                    write(chunkHeader(REPLY_FLAG_DONE, REPLY_TYPE_BLOCK_STATUS, handle, 4 + desc.length())
+                            .appendInt(BASE_ALLOCATION_ID).appendBuffer(desc));
+                }
+            } finally {
+                end(0, 0);
             }
-            end(0);
         });
     }
 
@@ -803,9 +1000,14 @@ final class NbdConnection {
         }
     }
 
+    /** Writes a reply; after the socket closed, or if the write itself fails, the reply is dropped. */
     private void write(Buffer b) {
         if (!socketClosed) {
-            socket.write(b);
+            try {
+                socket.write(b);
+            } catch (RuntimeException e) {
+                LOG.log(Level.FINE, "reply dropped", e);
+            }
         }
     }
 
@@ -823,6 +1025,16 @@ final class NbdConnection {
     private void onClosed() {
         socketClosed = true;
         state = State.DONE;
+        pending = null;
+        target = null;
+        if (payloadBudget > 0) {
+            server.budget().release(payloadBudget); // a write payload that will never arrive
+            payloadBudget = 0;
+        }
+        if (handshakeTimer >= 0) {
+            context.owner().cancelTimer(handshakeTimer);
+            handshakeTimer = -1;
+        }
         maybeFinished();
     }
 

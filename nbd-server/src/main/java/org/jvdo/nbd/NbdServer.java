@@ -33,14 +33,20 @@ import java.util.concurrent.TimeoutException;
  * restarted; make a new one on the same registry.
  */
 public final class NbdServer implements AutoCloseable {
-    /** Largest READ or WRITE payload accepted, also advertised as the maximum block size. */
+    /** Advertised maximum block size (NBD_INFO_BLOCK_SIZE); clients that negotiated it stay below. */
     public static final int MAX_PAYLOAD = 32 << 20;
+    /**
+     * Largest READ or WRITE accepted by default (clients that negotiated with
+     * NBD_OPT_EXPORT_NAME get no block size and may send more than {@link #MAX_PAYLOAD}); also
+     * bounded by the in-flight memory budget.
+     */
+    public static final int MAX_REQUEST = 64 << 20;
     /** Advertised minimum block size: any byte offset and length works. */
     public static final int MIN_BLOCK = 1;
     /** Advertised preferred block size: the device block, below which writes read-modify-write. */
     public static final int PREFERRED_BLOCK = 4096;
     /** Oversized WRITE payloads up to this size are read and discarded; larger ones close the connection. */
-    public static final long MAX_DISCARD = 128L << 20;
+    public static final long MAX_DISCARD = 256L << 20;
     /** Longest option payload accepted during the handshake. */
     public static final int MAX_OPTION_LENGTH = 64 << 10;
     /** Longer option payloads up to this are discarded with NBD_REP_ERR_TOO_BIG; beyond, the connection closes. */
@@ -49,8 +55,39 @@ public final class NbdServer implements AutoCloseable {
     public static final int MAX_INFLIGHT_REQUESTS = 64;
     /** A connection stops reading above this many payload bytes in flight and resumes at half. */
     public static final long MAX_INFLIGHT_BYTES = 64L << 20;
-    /** How long {@link #close()} waits for in-flight requests before giving up. */
+    /** How long {@link #start()} and undeploying wait for Vert.x. */
     public static final long CLOSE_TIMEOUT_SECONDS = 60;
+
+    /** Server-wide limits; every field has a sane default. */
+    public static final class Options {
+        /** Payload bytes (WRITE data received, READ data produced) in flight over all connections. */
+        public long maxInflightBytes = defaultInflightBytes();
+        /** Largest single READ or WRITE; the effective limit is also at most {@link #maxInflightBytes}. */
+        public int maxRequestBytes = MAX_REQUEST;
+        /** A client that has not finished the handshake after this long is dropped; 0 = never. */
+        public long handshakeTimeoutMillis = 30_000;
+        /** A connection with nothing in flight and no input for this long is closed; 0 = never. */
+        public long idleTimeoutMillis = 0;
+        /** Open NBD connections at most; more are closed as soon as they are accepted. */
+        public int maxConnections = 1024;
+        /** How long {@link #close()} lets in-flight requests finish before closing the sockets anyway. */
+        public long closeTimeoutMillis = 5_000;
+
+        /** A quarter of the maximum heap, at least 32 MiB and at most 256 MiB. */
+        public static long defaultInflightBytes() {
+            long quarter = Runtime.getRuntime().maxMemory() / 4;
+            return Math.max(32L << 20, Math.min(256L << 20, quarter));
+        }
+
+        void validate() {
+            if (maxInflightBytes < 4096) throw new IllegalArgumentException("maxInflightBytes must be >= 4096");
+            if (maxRequestBytes < 4096) throw new IllegalArgumentException("maxRequestBytes must be >= 4096");
+            if (handshakeTimeoutMillis < 0 || idleTimeoutMillis < 0 || closeTimeoutMillis < 0) {
+                throw new IllegalArgumentException("timeouts must be >= 0");
+            }
+            if (maxConnections < 1) throw new IllegalArgumentException("maxConnections must be >= 1");
+        }
+    }
 
     private final ExportRegistry registry;
     private final String host;
@@ -59,6 +96,11 @@ public final class NbdServer implements AutoCloseable {
     private final Vertx vertx;
     private final boolean ownsVertx;
     private final Set<NbdConnection> connections = ConcurrentHashMap.newKeySet();
+    private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong refused = new java.util.concurrent.atomic.AtomicLong();
+    private final Options options;
+    private final MemoryBudget budget;
+    private final int maxRequest;
     private final List<String> deployments = new ArrayList<>();
     private volatile boolean closing;
     private volatile int actualPort = -1;
@@ -70,20 +112,35 @@ public final class NbdServer implements AutoCloseable {
 
     /** A server with its own Vert.x instance and {@code eventLoops} event loops. */
     public NbdServer(ExportRegistry registry, String host, int port, int eventLoops) {
+        this(registry, host, port, eventLoops, new Options());
+    }
+
+    /** A server with its own Vert.x instance, {@code eventLoops} event loops and these limits. */
+    public NbdServer(ExportRegistry registry, String host, int port, int eventLoops, Options options) {
         this(registry, host, port, eventLoops,
                 Vertx.vertx(new VertxOptions().setPreferNativeTransport(true).setEventLoopPoolSize(eventLoops)),
-                true);
+                true, options);
     }
 
     /** A server on a caller-owned Vert.x instance, which {@link #close()} leaves running. */
     public NbdServer(ExportRegistry registry, String host, int port, int eventLoops, Vertx vertx) {
-        this(registry, host, port, eventLoops, vertx, false);
+        this(registry, host, port, eventLoops, vertx, false, new Options());
     }
 
-    private NbdServer(ExportRegistry registry, String host, int port, int eventLoops, Vertx vertx, boolean owns) {
+    /** A server on a caller-owned Vert.x instance with these limits. */
+    public NbdServer(ExportRegistry registry, String host, int port, int eventLoops, Vertx vertx, Options options) {
+        this(registry, host, port, eventLoops, vertx, false, options);
+    }
+
+    private NbdServer(ExportRegistry registry, String host, int port, int eventLoops, Vertx vertx, boolean owns,
+            Options options) {
         if (eventLoops < 1) {
             throw new IllegalArgumentException("eventLoops must be >= 1");
         }
+        options.validate();
+        this.options = options;
+        this.budget = new MemoryBudget(options.maxInflightBytes);
+        this.maxRequest = (int) Math.min(options.maxRequestBytes, options.maxInflightBytes);
         this.registry = registry;
         this.host = host;
         this.requestedPort = port;
@@ -97,13 +154,19 @@ public final class NbdServer implements AutoCloseable {
         if (actualPort >= 0) {
             throw new IllegalStateException("already started");
         }
-        // The first listener binds the requested (maybe ephemeral) port; the others share the
-        // bound port so connections are spread over event loops.
-        Listener first = new Listener(requestedPort);
+        // The first listener binds the requested (maybe ephemeral) port; the others listen on the
+        // bound port in the same Vert.x instance, which shares the one socket and spreads
+        // connections over the event loops. No SO_REUSEPORT: a port another process listens on
+        // must fail to bind, not silently split clients between two servers.
+        // An ephemeral port is asked for as a negative port: Vert.x binds a random port once and
+        // shares it among the listeners that use the same negative number.
+        int bindPort = requestedPort != 0 ? requestedPort
+                : -1 - java.util.concurrent.ThreadLocalRandom.current().nextInt(1 << 20);
+        Listener first = new Listener(bindPort);
         deployments.add(await(vertx.deployVerticle(first)));
         actualPort = first.server.actualPort();
         if (eventLoops > 1) {
-            int port = actualPort;
+            int port = bindPort;
             deployments.add(await(vertx.deployVerticle(() -> new Listener(port),
                     new DeploymentOptions().setInstances(eventLoops - 1))));
         }
@@ -157,6 +220,9 @@ public final class NbdServer implements AutoCloseable {
             Thread.currentThread().interrupt();
         } catch (ExecutionException | TimeoutException e) {
             // the caller goes on; requests to a deleted volume fail anyway
+            for (NbdConnection c : connections) {
+                if (name.equals(c.exportName())) c.context().runOnContext(v -> c.forceClose());
+            }
         }
         return done.size();
     }
@@ -165,14 +231,43 @@ public final class NbdServer implements AutoCloseable {
         return registry;
     }
 
+    /** Payload bytes reserved in the server-wide budget right now. */
+    public long inflightBytes() {
+        return budget.used();
+    }
+
+    /** The server-wide payload budget, in bytes. */
+    public long inflightBudget() {
+        return budget.capacity();
+    }
+
+    /** Connections closed at once because {@link Options#maxConnections} were open. */
+    public long refusedConnections() {
+        return refused.get();
+    }
+
+    MemoryBudget budget() {
+        return budget;
+    }
+
+    Options options() {
+        return options;
+    }
+
+    /** Largest READ or WRITE served. */
+    int maxRequest() {
+        return maxRequest;
+    }
+
     boolean isClosing() {
         return closing;
     }
 
     /**
      * Stops accepting connections, stops reading requests, waits (up to
-     * {@link #CLOSE_TIMEOUT_SECONDS}) for every in-flight request to finish and be answered,
-     * closes all connections and, if it owns it, the Vert.x instance.
+     * {@link Options#closeTimeoutMillis}) for every in-flight request to finish and be answered,
+     * closes all connections (whatever is still in flight then) and, if it owns it, the Vert.x
+     * instance.
      */
     @Override
     public synchronized void close() {
@@ -191,9 +286,12 @@ public final class NbdServer implements AutoCloseable {
         }
         try {
             Future.join(done).toCompletionStage().toCompletableFuture()
-                    .get(CLOSE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+                    .get(options.closeTimeoutMillis, TimeUnit.MILLISECONDS);
         } catch (Exception e) {
-            // fall through: undeploying closes whatever is left
+            // close what is left; requests still in the device complete into closed sockets
+            for (NbdConnection c : connections) {
+                c.context().runOnContext(v -> c.forceClose());
+            }
         }
         for (String id : deployments) {
             try {
@@ -229,10 +327,22 @@ public final class NbdServer implements AutoCloseable {
             socket.close();
             return;
         }
+        if (open.incrementAndGet() > options.maxConnections) {
+            open.decrementAndGet();
+            refused.incrementAndGet();
+            java.util.logging.Logger.getLogger(NbdServer.class.getName()).warning(
+                    "refusing an NBD connection from " + socket.remoteAddress() + ": " + options.maxConnections
+                            + " connections open (--max-connections)");
+            socket.close();
+            return;
+        }
         Context ctx = Vertx.currentContext();
         NbdConnection c = new NbdConnection(this, socket, ctx);
         connections.add(c);
-        c.finished().onComplete(v -> connections.remove(c));
+        c.finished().onComplete(v -> {
+            connections.remove(c);
+            open.decrementAndGet();
+        });
         c.start();
     }
 
@@ -248,7 +358,7 @@ public final class NbdServer implements AutoCloseable {
         @Override
         public Future<?> start() {
             server = vertx.createNetServer(new NetServerOptions().setHost(host).setPort(port)
-                    .setTcpNoDelay(true).setReuseAddress(true).setReusePort(eventLoops > 1));
+                    .setTcpNoDelay(true).setReuseAddress(true).setReusePort(false));
             server.connectHandler(NbdServer.this::accept);
             return server.listen();
         }

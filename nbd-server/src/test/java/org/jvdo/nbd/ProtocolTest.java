@@ -342,10 +342,10 @@ class ProtocolTest {
     @Test
     void oversizedReadAndWriteAreRejected() throws IOException {
         try (RawClient c = connectTo("main")) {
-            c.request(0, CMD_READ, 1, 0, (32 << 20) + 1, null);
+            c.request(0, CMD_READ, 1, 0, (64 << 20) + 1, null);
             assertEquals(new RawClient.Simple(22, 1), c.simple());
-            // a 33 MiB write: the payload is read and dropped, then EINVAL
-            byte[] payload = new byte[(33 << 20)];
+            // a 65 MiB write: the payload is read and dropped, then EINVAL
+            byte[] payload = new byte[(65 << 20)];
             c.request(0, CMD_WRITE, 2, 0, payload.length, payload);
             assertEquals(new RawClient.Simple(22, 2), c.simple());
             byte[] d = {5, 6};

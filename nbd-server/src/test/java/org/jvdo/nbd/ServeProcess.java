@@ -46,9 +46,15 @@ final class ServeProcess implements AutoCloseable {
 
     /** Starts {@code Main} with {@code args} (e.g. {@code serve --data ...}); does not wait. */
     static ServeProcess start(Path logDir, String logName, int port, String... args) throws IOException {
+        return startJvm(List.of("-Xmx512m"), logDir, logName, port, args);
+    }
+
+    /** As {@link #start} with these JVM options (e.g. a small {@code -Xmx}) instead of {@code -Xmx512m}. */
+    static ServeProcess startJvm(List<String> jvmOptions, Path logDir, String logName, int port, String... args)
+            throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.add("-Xmx512m");
+        cmd.addAll(jvmOptions);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(Main.class.getName());
@@ -68,6 +74,33 @@ final class ServeProcess implements AutoCloseable {
         // the admin API gets a free port of its own, so test servers never collide on 10810
         if (!a.contains("--admin-port")) a.addAll(List.of("--admin-port", "0"));
         return start(logDir, logName, port, a.toArray(new String[0]));
+    }
+
+    /** {@code jvdo serve --data dir --port port} plus {@code extra}, in a JVM with these options. */
+    static ServeProcess serveJvm(List<String> jvmOptions, Path logDir, String logName, Path data, int port, String... extra)
+            throws IOException {
+        List<String> a = new ArrayList<>(List.of("serve", "--data", data.toString(), "--port", String.valueOf(port)));
+        a.addAll(List.of(extra));
+        if (!a.contains("--admin-port")) a.addAll(List.of("--admin-port", "0"));
+        return startJvm(jvmOptions, logDir, logName, port, a.toArray(new String[0]));
+    }
+
+    /** The admin API port the server printed (after {@link #awaitServing}). */
+    int adminPort() throws IOException {
+        java.util.regex.Pattern admin = java.util.regex.Pattern.compile("admin API at http://[^:]+:(\\d+)/");
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        java.util.regex.Matcher m = admin.matcher(out());
+        while (!m.find()) {
+            if (System.nanoTime() > deadline || !process.isAlive()) fail("no admin API line in\n" + out());
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                fail("interrupted");
+            }
+            m = admin.matcher(out());
+        }
+        return Integer.parseInt(m.group(1));
     }
 
     /** Waits until the server prints that it serves {@code volume}; fails if it exits first. */

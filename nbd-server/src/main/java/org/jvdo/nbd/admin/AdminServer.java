@@ -52,6 +52,8 @@ public final class AdminServer implements AutoCloseable {
     private final Router router;
     private volatile Backend backend;
     private HttpServer server;
+    private volatile int maxConnections = 64;
+    private final java.util.concurrent.atomic.AtomicInteger openConnections = new java.util.concurrent.atomic.AtomicInteger();
 
     public AdminServer(Vertx vertx, AdminToken token, String host, int port) {
         this.vertx = vertx;
@@ -67,9 +69,25 @@ public final class AdminServer implements AutoCloseable {
         return this;
     }
 
+    /** Open admin connections at most; more are closed as soon as they are accepted. Call before {@link #start()}. */
+    public AdminServer maxConnections(int n) {
+        if (n < 1) throw new IllegalArgumentException("maxConnections must be >= 1");
+        this.maxConnections = n;
+        return this;
+    }
+
     /** Binds and returns once listening. */
     public AdminServer start() {
-        server = await(vertx.createHttpServer().requestHandler(router).listen(requestedPort, host));
+        server = await(vertx.createHttpServer().connectionHandler(conn -> {
+            if (openConnections.incrementAndGet() > maxConnections) {
+                openConnections.decrementAndGet();
+                LOG.warning("refusing an admin connection from " + conn.remoteAddress() + ": " + maxConnections
+                        + " open (--admin-max-connections)");
+                conn.close();
+                return;
+            }
+            conn.closeHandler(v -> openConnections.decrementAndGet());
+        }).requestHandler(router).listen(requestedPort, host));
         return this;
     }
 
