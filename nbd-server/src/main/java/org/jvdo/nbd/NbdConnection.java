@@ -982,7 +982,7 @@ final class NbdConnection {
             case EPERM, EROFS -> EPERM;
             case EIO, EBUSY -> EIO;
             case ENOMEM -> ENOMEM;
-            case EINVAL -> EINVAL;
+            case EINVAL, ENOENT, EEXIST -> EINVAL;
             case ENOSPC -> ENOSPC;
             case EOVERFLOW -> EOVERFLOW;
             case ENOTSUP -> ENOTSUP;

@@ -287,9 +287,43 @@ class AdminApiTest {
         assertEquals("lz4", pool.volume("vol0").engineName());
     }
 
+    /** Racing creates of one name get 201 once and 409 otherwise; racing deletes 200 once and 404 otherwise (never 400 or 500). */
+    @Test
+    void racingCreatesAndDeletesGetConflictAndNotFound() throws Exception {
+        for (int round = 0; round < 3; round++) {
+            String name = "race" + round;
+            java.util.List<java.util.concurrent.Future<Reply>> fs = new java.util.ArrayList<>();
+            java.util.concurrent.ExecutorService ex = java.util.concurrent.Executors.newFixedThreadPool(6);
+            try {
+                for (int i = 0; i < 6; i++) fs.add(ex.submit(() -> call("POST", "/api/v1/volumes", "{\"name\":\"" + name + "\",\"logical_size\":\"1G\"}")));
+                int created = 0;
+                for (var f : fs) {
+                    Reply r = f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                    if (r.status() == 201) created++;
+                    else assertEquals(409, r.status(), "a racing create: " + r.body());
+                }
+                assertEquals(1, created, "exactly one create succeeds");
+                fs.clear();
+                for (int i = 0; i < 6; i++) fs.add(ex.submit(() -> call("DELETE", "/api/v1/volumes/" + name, null)));
+                int deleted = 0;
+                for (var f : fs) {
+                    Reply r = f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                    if (r.status() == 200) deleted++;
+                    else assertEquals(404, r.status(), "a racing delete: " + r.body());
+                }
+                assertEquals(1, deleted, "exactly one delete succeeds");
+            } finally {
+                ex.shutdownNow();
+            }
+        }
+    }
+
     @Test
     void badBodiesAreRefusedWithTheField() throws Exception {
         String vols = "/api/v1/volumes";
+        assertError(call("POST", vols, "null"), 400, "body");
+        assertError(call("POST", "/api/v1/volumes/vol0/resize", "null"), 400, "body");
+        assertError(call("POST", vols, "{\"name\":\"x\",\"logical_size\":\"5P\"}"), 400, "logical_size");
         assertError(call("POST", vols, "not json"), 400, "body");
         assertError(call("POST", vols, "[1,2]"), 400, "body");
         assertError(call("POST", vols, null), 400, "body");

@@ -545,7 +545,7 @@ public final class Pool implements AutoCloseable {
         requireAvailable(engine);
         checkWritable();
         synchronized (sb) {
-            if (volumes.containsKey(name)) throw new VdoException(Errno.EINVAL, "volume " + name + " already exists");
+            if (volumes.containsKey(name)) throw new VdoException(Errno.EEXIST, "volume " + name + " already exists");
             if (sb.volumes.size() >= SuperBlock.MAX_VOLUMES) throw new VdoException(Errno.ENOSPC, "a pool holds at most " + SuperBlock.MAX_VOLUMES + " volumes");
             int id = 1;
             for (SuperBlock.VolumeRecord r : sb.volumes) id = Math.max(id, r.id + 1);
@@ -579,7 +579,7 @@ public final class Pool implements AutoCloseable {
         checkWritable();
         synchronized (sb) {
             Volume v = volumes.get(volumeName);
-            if (v == null) throw new VdoException(Errno.EINVAL, "no volume " + volumeName);
+            if (v == null) throw new VdoException(Errno.ENOENT, "no volume " + volumeName);
             for (SuperBlock.VolumeRecord r : sb.volumes) if (r.name.equals(volumeName)) r.engine = code;
             writeSuperBlockLocked();
             v.setEngine(engineFor(code, volumeName));
@@ -599,9 +599,9 @@ public final class Pool implements AutoCloseable {
     public void deleteVolume(String name) throws IOException {
         checkWritable();
         Volume v = volumes.get(name);
-        if (v == null) throw new VdoException(Errno.EINVAL, "no volume " + name);
+        if (v == null) throw new VdoException(Errno.ENOENT, "no volume " + name);
         synchronized (v) {
-            if (v.isDeleted()) throw new VdoException(Errno.EINVAL, "no volume " + name);
+            if (v.isDeleted()) throw new VdoException(Errno.ENOENT, "no volume " + name);
             v.markDeleted();
         }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -659,7 +659,7 @@ public final class Pool implements AutoCloseable {
         }
         checkWritable();
         Volume v = volumes.get(name);
-        if (v == null || v.isDeleted()) throw new VdoException(Errno.EINVAL, "no volume " + name);
+        if (v == null || v.isDeleted()) throw new VdoException(Errno.ENOENT, "no volume " + name);
         long blocks = newBytes / 4096;
         SuperBlock.checkLogicalSize(name, blocks);
         mappingLock.writeLock().lock();
@@ -673,7 +673,7 @@ public final class Pool implements AutoCloseable {
             synchronized (sb) {
                 SuperBlock.VolumeRecord rec = null;
                 for (SuperBlock.VolumeRecord r : sb.volumes) if (r.name.equals(name)) rec = r;
-                if (rec == null) throw new VdoException(Errno.EINVAL, "no volume " + name);
+                if (rec == null) throw new VdoException(Errno.ENOENT, "no volume " + name);
                 long pages = BlockMap.pagesFor(blocks);
                 if (pages <= rec.mapPages) {
                     v.blockMap().grow(blocks, rec.mapStart, rec.mapPages);

@@ -383,6 +383,10 @@ public final class AdminServer implements AutoCloseable {
             }
             Object parsed = ctx.body().asJsonObject();
             o = (JsonObject) parsed;
+            if (o == null) {                       // the body `null`
+                error(ctx, 400, "the body is not a JSON object (null)", "body");
+                return null;
+            }
         } catch (DecodeException | ClassCastException e) {
             error(ctx, 400, "the body is not a JSON object", "body");
             return null;
@@ -421,8 +425,8 @@ public final class AdminServer implements AutoCloseable {
             error(ctx, 400, "logical_size must be a number of bytes or a string such as \"64G\"", "logical_size");
             return null;
         }
-        if (bytes > (1L << 52)) {
-            error(ctx, 400, "logical_size is larger than 4 PiB", "logical_size");
+        if (bytes > org.jvdo.core.SuperBlock.MAX_LOGICAL_BLOCKS * 4096) {
+            error(ctx, 400, "logical_size is larger than the volume limit of 4 PiB (2^40 blocks)", "logical_size");
             return null;
         }
         return (bytes + 4095) / 4096 * 4096;
@@ -456,6 +460,8 @@ public final class AdminServer implements AutoCloseable {
             if (t instanceof VdoException ve) {
                 int status = switch (ve.errno()) {
                     case EINVAL, ENOTSUP -> 400;
+                    case ENOENT -> 404;
+                    case EEXIST -> 409;
                     case EBUSY -> 409;
                     case ENOSPC -> 507;
                     case EROFS, ESHUTDOWN, EIO -> 503;
