@@ -93,12 +93,18 @@ final class WritePath {
                 return l;
             });
             queued = true;
-            if (kick[0] != null) pool.kickPacker(kick[0]);
-            if (!partial) acknowledgeEarly(v);
-            for (DataVio r : nowReady) acknowledgeEarly(r);
-            // the pipeline runs on the CPU threads, not on the submitter's (an NBD event loop)
-            if (headPartial[0]) pool.runOnCpu(() -> readForMerge(v));
-            else if (launch[0]) pool.runOnCpu(() -> launch(v));
+            try {
+                if (kick[0] != null) pool.kickPacker(kick[0]);
+                if (!partial) acknowledgeEarly(v);
+                for (DataVio r : nowReady) acknowledgeEarly(r);
+            } catch (Throwable t) {
+                // a client callback failing must not keep the vio from running (it is queued now)
+                Pool.LOG.log(java.util.logging.Level.WARNING, "acknowledgement of " + v + " failed", t);
+            } finally {
+                // the pipeline runs on the CPU threads, not on the submitter's (an NBD event loop)
+                if (headPartial[0]) pool.runOnCpu(() -> readForMerge(v));
+                else if (launch[0]) pool.runOnCpu(() -> launch(v));
+            }
         } catch (Throwable t) {
             if (queued) throw t;    // the pipeline owns it now and will complete it
             // never entered its queue: nothing else knows it, undo and tell the client
