@@ -114,7 +114,7 @@ final class WritePath {
             v.dropHold();   // the pipeline's hold: it never started (the finally drops the accept's and frees the vio)
             for (Runnable r : flushes) r.run();
         } finally {
-            if (v.dropHold()) pool.vios.release(v);
+            recycle(v);     // the accepting thread's hold
         }
     }
 

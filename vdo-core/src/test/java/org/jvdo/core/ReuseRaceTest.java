@@ -77,6 +77,7 @@ class ReuseRaceTest {
         try (Pool pool = Pool.create(dir, cfg)) {
             Volume v = pool.createVolume("v", 64L * BS);
             await(v.write(0, ByteBuffer.wrap(d), true), "write D at lbn 0");
+            long p = Mapping.pbn(v.blockMap().get(0));
             for (int i = 0; i < 15; i++) await(v.write((long) (3 + i) * BS, ByteBuffer.wrap(TestData.random(r)), false), "fill");
             await(v.flush(), "flush");
             assertEquals(16, pool.depot.dataBlocksUsed(), "every block used");
@@ -86,7 +87,12 @@ class ReuseRaceTest {
             slow[0].firstDataBlock = 0;  // every write from now on is slow, data included
             slow[0].delayMillis = 400;
             CompletableFuture<Void> we = v.write(1L * BS, ByteBuffer.wrap(e), false);
-            Thread.sleep(100);           // E has its block and is writing it
+            // wait until E holds D's old block and is writing it (not a guess at how long that takes)
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (!pool.depot.isBeingWritten(p)) {
+                if (System.nanoTime() > deadline) fail("E never got D's freed block " + p + " (the scenario did not happen)");
+                Thread.onSpinWait();
+            }
             CompletableFuture<Void> wd = v.write(2L * BS, ByteBuffer.wrap(d), false);
             await(we, "write E");
             await(wd, "write D again");
