@@ -76,8 +76,6 @@ final class DataVio implements CompressionTask {
     /** True for exactly one caller per use of this vio: that caller acknowledges or fails the request. */
     boolean claimAck() { return ACK_STATE.compareAndSet(this, 0, 1); }
 
-    boolean acked() { return ackState != 0; }
-
     /** At accept: the accepting thread and the pipeline each hold the vio. */
     void holdForAccept() { holds = 2; }
 
