@@ -14,9 +14,18 @@ import java.util.zip.CRC32C;
  * Never one Java object per block: a cached page is one {@code long[]}.
  *
  * <p>Page layout (little-endian): CRC32C of bytes [4, 4096) at 0, magic "BM" at 4, version u16
- * at 6, then 511 entries. A page that was never written is a hole of zeros in the sparse file
- * and means "all unmapped". Dirty pages are written at a checkpoint, or when evicted, and only
+ * at 6, then the entries. Dirty pages are written at a checkpoint, or when evicted, and only
  * after the journal entries that changed them are durable (write-ahead rule).
+ *
+ * <p>Region (format 3): {@code [mapPages leaf pages][bitmap pages of the BlockMapTree]}, {@link
+ * #regionBlocks} blocks in all. The tree records which leaf pages have been written. A leaf it
+ * does not record is a never-written hole and reads as all unmapped without a disk read; a leaf
+ * it records is read and validated, and all zeros is then corruption ("zeroed"), refused as any
+ * bad page (reset to unmapped and reported in repair mode). Walks ({@link #forEachMapped},
+ * {@link #grow}) visit only the written leaves and the pages cached. Order at a checkpoint
+ * ({@link #writeDirtyPages}): dirty leaves, then (only when some bitmap page is dirty) a sync,
+ * then the dirty bitmap pages; the caller syncs after. So a leaf's bit never becomes durable
+ * before the leaf.
  */
 public final class BlockMap {
     public static final int ENTRIES_PER_PAGE = 511;
@@ -43,9 +52,18 @@ public final class BlockMap {
     private final int capacity;
     private java.util.function.Consumer<String> badPageRepair;
     private final LinkedHashMap<Long, Page> cache;
+    private final int treeCachePages;
+    /** Which leaf pages have been written (see {@link BlockMapTree}). */
+    private BlockMapTree tree;
 
     public BlockMap(String volumeName, BlockStore store, long mapStart, long mapPages, long logicalBlocks,
                     int cachePages, WriteAheadGate gate) {
+        this(volumeName, store, mapStart, mapPages, logicalBlocks, cachePages, BlockMapTree.DEFAULT_CACHE_PAGES, gate);
+    }
+
+    /** {@code treeCachePages}: bitmap pages of the tree cached besides its top. */
+    public BlockMap(String volumeName, BlockStore store, long mapStart, long mapPages, long logicalBlocks,
+                    int cachePages, int treeCachePages, WriteAheadGate gate) {
         this.volumeName = volumeName;
         this.store = store;
         this.mapStart = mapStart;
@@ -54,7 +72,23 @@ public final class BlockMap {
         this.gate = gate;
         this.capacity = Math.max(4, cachePages);
         this.cache = new LinkedHashMap<>(64, 0.75f, true);
+        this.treeCachePages = treeCachePages;
+        this.tree = new BlockMapTree(volumeName, store, mapStart, mapPages, treeCachePages);
     }
+
+    /** Blocks of a block-map region with {@code pages} leaf pages: the leaves and the bitmap tree over them. */
+    public static long regionBlocks(long pages) { return BlockMapTree.regionBlocks(pages); }
+
+    /**
+     * Makes the fresh region at {@code start} a valid empty map (writes its tree's top page). The
+     * caller syncs before the super block refers to the region.
+     */
+    public static void formatRegion(BlockStore store, long start, long pages) throws IOException {
+        BlockMapTree.format(store, start, pages);
+    }
+
+    /** Reads and validates the region's top bitmap page (at open; repair mode rebuilds a bad one). */
+    public synchronized void validateTree() throws IOException { tree.open(); }
 
     public static long pagesFor(long logicalBlocks) {
         return (logicalBlocks + ENTRIES_PER_PAGE - 1) / ENTRIES_PER_PAGE;
@@ -68,35 +102,65 @@ public final class BlockMap {
 
     /**
      * Grows the map to {@code newLogicalBlocks}. When the current region has room it only moves
-     * the bound; otherwise every page is copied (cached pages from the cache, the others block
-     * for block; never-written pages stay holes) to the fresh region at {@code newStart} of
-     * {@code newPages} pages, synced, and the map switches to it. The caller holds the pool's
-     * mapping write lock, has made the journal durable, and persists the new region in the
-     * super block afterwards; until then the old region stays intact.
+     * the bound; otherwise the written leaf pages (cached ones from the cache, the others copied
+     * block for block; a written page that reads zeroed stays so and is still refused) and a new
+     * tree over them are written into the fresh region at {@code newStart} of {@code newPages}
+     * leaf pages ({@link #regionBlocks} blocks), synced, and the map switches to it. The cost
+     * follows the pages written, not the size. The caller holds the pool's mapping write lock, has
+     * made the journal durable, and persists the new region in the super block afterwards; until
+     * then the old region stays intact.
      */
     public synchronized void grow(long newLogicalBlocks, long newStart, long newPages) throws IOException {
         if (newLogicalBlocks < logicalBlocks) throw new IllegalArgumentException("a block map cannot shrink");
         if (pagesFor(newLogicalBlocks) <= mapPages) { logicalBlocks = newLogicalBlocks; return; }
         if (newPages < pagesFor(newLogicalBlocks)) throw new IllegalArgumentException("new region too small");
+        BlockMapTree nt = BlockMapTree.fresh(volumeName, store, newStart, newPages, treeCachePages);
         ByteBuffer b = ByteBuffer.allocate(BlockStore.BLOCK_SIZE);
-        for (long pi = 0; pi < mapPages; pi++) {
+        forEachPage(pi -> {
             Page p = cache.get(pi);
             if (p != null) {
+                if (!p.dirty && !tree.isWritten(pi)) return;   // cached, never written and unchanged: stays a hole
                 store.write(newStart + pi, encodePage(p.entries));
-                continue;
+            } else {
+                b.clear();
+                store.read(mapStart + pi, b);
+                b.flip();
+                store.write(newStart + pi, b);
             }
-            b.clear();
-            store.read(mapStart + pi, b);
-            b.flip();
-            boolean zero = true;
-            for (int i = 0; i < BlockStore.BLOCK_SIZE; i += 8) if (b.getLong(i) != 0) { zero = false; break; }
-            if (!zero) store.write(newStart + pi, b);
-        }
+            nt.markWritten(pi);
+        });
+        nt.flush();
         store.sync();
+        nt.publish();
         for (Page p : cache.values()) p.dirty = false;
+        if (badPageRepair != null) nt.repairBadPages(badPageRepair);
+        tree = nt;
         mapStart = newStart;
         mapPages = newPages;
         logicalBlocks = newLogicalBlocks;
+    }
+
+    /** Receives leaf page indexes. */
+    private interface PageVisitor {
+        void visit(long page) throws IOException;
+    }
+
+    /**
+     * Visits, in ascending order, every leaf page that may hold a mapping: those the tree records
+     * as written and those in the cache (changed, maybe not yet written).
+     */
+    private void forEachPage(PageVisitor visitor) throws IOException {
+        long[] cached = new long[cache.size()];
+        int n = 0;
+        for (Long k : cache.keySet()) cached[n++] = k;
+        java.util.Arrays.sort(cached);
+        int[] next = {0};
+        tree.forEachWrittenLeaf(leaf -> {
+            while (next[0] < cached.length && cached[next[0]] < leaf) visitor.visit(cached[next[0]++]);
+            if (next[0] < cached.length && cached[next[0]] == leaf) next[0]++;
+            visitor.visit(leaf);
+        });
+        while (next[0] < cached.length) visitor.visit(cached[next[0]++]);
     }
 
     private void checkLbn(long lbn) {
@@ -144,9 +208,11 @@ public final class BlockMap {
 
     private Page load(long index) throws IOException {
         Page p = new Page();
+        if (!tree.isWritten(index)) return p;      // never written: all unmapped, nothing to read
         ByteBuffer b = ByteBuffer.allocate(BlockStore.BLOCK_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         store.read(mapStart + index, b);
         try {
+            checkNotZeroed(b, index);
             decodePage(b, p.entries, () -> describePage(index));
         } catch (CorruptPoolException e) {
             if (badPageRepair == null) throw e;
@@ -161,8 +227,22 @@ public final class BlockMap {
         return p;
     }
 
-    /** Repair mode: a page that fails validation is reset to unmapped and reported to {@code report} instead of refused. */
-    synchronized void repairBadPages(java.util.function.Consumer<String> report) { this.badPageRepair = report; }
+    /** A written page (the tree records it) that reads all zeros was lost or wiped: never read as unmapped. */
+    private void checkNotZeroed(ByteBuffer b, long index) {
+        if (BlockMapTree.isZero(b)) throw new CorruptPoolException(describePage(index) + ": zeroed, but the block map tree records it as written");
+    }
+
+    /**
+     * Repair mode: a page that fails validation is reset to unmapped and reported to {@code report}
+     * instead of refused; a bad bitmap page of the tree is rebuilt from its children and reported.
+     */
+    synchronized void repairBadPages(java.util.function.Consumer<String> report) {
+        this.badPageRepair = report;
+        tree.repairBadPages(report);
+    }
+
+    /** The tree of written leaves (tests). */
+    synchronized BlockMapTree tree() { return tree; }
 
     /** First block of the region (tests, checks). */
     long regionStart() { return mapStart; }
@@ -213,33 +293,43 @@ public final class BlockMap {
     private void writePage(long index, Page p) throws IOException {
         store.write(mapStart + index, encodePage(p.entries));
         p.dirty = false;
+        tree.markWritten(index);
     }
 
-    /** Writes every dirty page (the caller has made the journal durable first); returns pages written. */
+    /**
+     * Writes every dirty page (the caller has made the journal durable first), then the dirty
+     * bitmap pages of the tree, each level after a sync (none when no bitmap page is dirty), so no
+     * leaf's bit is durable before the leaf; the caller syncs after. Returns pages written.
+     */
     public synchronized int writeDirtyPages() throws IOException {
         int n = 0;
         for (Map.Entry<Long, Page> e : cache.entrySet()) {
             if (e.getValue().dirty) { writePage(e.getKey(), e.getValue()); n++; }
         }
-        return n;
+        return n + tree.flush();
     }
 
 
-    /** Visits every entry that is not unmapped: {@code visitor.visit(lbn, mapping)}; reads pages not cached without caching them. */
+    /**
+     * Visits every entry that is not unmapped: {@code visitor.visit(lbn, mapping)}; only the pages
+     * written (per the tree) and those cached are visited, pages not cached are read without
+     * caching them. Costs time in proportion to the pages written, not to the volume's size.
+     */
     public synchronized void forEachMapped(MappingVisitor visitor) throws IOException {
         long[] tmp = new long[ENTRIES_PER_PAGE];
         ByteBuffer b = ByteBuffer.allocate(BlockStore.BLOCK_SIZE);
-        for (long pi = 0; pi < mapPages; pi++) {
+        forEachPage(pi -> {
             long[] entries;
             Page p = cache.get(pi);
             if (p != null) {
                 entries = p.entries;
             } else {
+                if (!tree.isWritten(pi)) return;   // cached when the walk began, never written
                 b.clear();
                 store.read(mapStart + pi, b);
-                long page = pi;
                 try {
-                    decodePage(b, tmp, () -> describePage(page));
+                    checkNotZeroed(b, pi);
+                    decodePage(b, tmp, () -> describePage(pi));
                     entries = tmp;
                 } catch (CorruptPoolException e) {
                     if (badPageRepair == null) throw e;
@@ -250,7 +340,7 @@ public final class BlockMap {
             for (int i = 0; i < ENTRIES_PER_PAGE; i++) {
                 if (entries[i] != 0 && base + i < logicalBlocks) visitor.visit(base + i, entries[i]);
             }
-        }
+        });
     }
 
     /** Receives mapped entries. */

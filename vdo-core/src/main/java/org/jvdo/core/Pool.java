@@ -125,7 +125,7 @@ public final class Pool implements AutoCloseable {
         try {
             loadEngineProviders();
             for (SuperBlock.VolumeRecord r : sb.volumes) attachVolume(r);
-        } catch (RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             for (CompressionEngine en : engines.values()) en.close();
             throw e;
         }
@@ -357,9 +357,11 @@ public final class Pool implements AutoCloseable {
         }
     }
 
-    private void attachVolume(SuperBlock.VolumeRecord r) {
-        BlockMap map = new BlockMap(r.name, store, r.mapStart, r.mapPages, r.logicalBlocks, cfg.blockMapCachePages, this::ensureDurable);
+    private void attachVolume(SuperBlock.VolumeRecord r) throws IOException {
+        BlockMap map = new BlockMap(r.name, store, r.mapStart, r.mapPages, r.logicalBlocks, cfg.blockMapCachePages,
+                cfg.blockMapTreeCachePages, this::ensureDurable);
         if (cfg.repair && !cfg.checkOnly) map.repairBadPages(repairNotes::add);
+        map.validateTree();     // the region's top bitmap page: refused when bad (rebuilt in repair mode)
         volumes.put(r.name, new Volume(this, r, map, engineFor(r.engine, r.name)));
     }
 
@@ -552,8 +554,12 @@ public final class Pool implements AutoCloseable {
             long blocks = logicalBytes / 4096;
             SuperBlock.checkLogicalSize(name, blocks);
             long pages = BlockMap.pagesFor(blocks);
-            // the record and the region's end go out in one synced write before any page is written there
-            SuperBlock.VolumeRecord rec = new SuperBlock.VolumeRecord(id, name, code, blocks, takeRegionLocked(pages, "volume " + name), pages);
+            // the region's (empty) tree is durable before the record that refers to it; the record and
+            // the region's end go out in one synced write before any leaf page is written there
+            long start = takeRegionLocked(BlockMap.regionBlocks(pages), "volume " + name);
+            BlockMap.formatRegion(store, start, pages);
+            store.sync();
+            SuperBlock.VolumeRecord rec = new SuperBlock.VolumeRecord(id, name, code, blocks, start, pages);
             sb.volumes.add(rec);
             try {
                 writeSuperBlockLocked();
@@ -680,7 +686,7 @@ public final class Pool implements AutoCloseable {
                 } else {
                     // reserve the region durably before copying into it, so a lost super-block write
                     // after the copy can never hand those pages to a later volume
-                    long start = takeRegionLocked(pages, "volume " + name);
+                    long start = takeRegionLocked(BlockMap.regionBlocks(pages), "volume " + name);
                     writeSuperBlockLocked();
                     v.blockMap().grow(blocks, start, pages);
                     rec.mapStart = start;
@@ -740,7 +746,7 @@ public final class Pool implements AutoCloseable {
     }
 
     /**
-     * Takes {@code pages} blocks at the layout's end for a block-map region: checks the layout
+     * Takes {@code pages} blocks ({@link BlockMap#regionBlocks}) at the layout's end for a block-map region: checks the layout
      * limit, extends the pool file to the new end (which also probes that the filesystem can hold
      * a file that large), then moves the end. The caller writes the super block before using it.
      */
@@ -749,7 +755,7 @@ public final class Pool implements AutoCloseable {
         if (pages > SuperBlock.MAX_LAYOUT_BLOCKS - start) {
             throw new VdoException(Errno.EINVAL, what + ": the pool layout would end beyond block " + SuperBlock.MAX_LAYOUT_BLOCKS + " (SuperBlock.MAX_LAYOUT_BLOCKS)");
         }
-        extendLayout(store, start + pages, "a block map of " + pages + " pages for " + what);
+        extendLayout(store, start + pages, "a block map region of " + pages + " blocks for " + what);
         sb.nextRegionBlock = start + pages;
         return start;
     }
@@ -1132,7 +1138,7 @@ public final class Pool implements AutoCloseable {
             logical += v.logicalBlocks();
             used += v.usedBlocks();
             zero += v.zeroBlocks();
-            mapPages += BlockMap.pagesFor(v.usedBlocks());
+            mapPages += BlockMap.regionBlocks(Math.max(1, BlockMap.pagesFor(v.usedBlocks())));
             v.counters.addTo(sum);
         }
         long data = depot.dataBlocksUsed();

@@ -13,6 +13,8 @@ public final class PoolConfig {
     public int journalBlocks = 8192;
     /** Block-map pages cached per volume. */
     public int blockMapCachePages = 16384;
+    /** Bitmap pages of each volume's block-map tree cached besides its top (64 cover about 4 TiB of written space). */
+    public int blockMapTreeCachePages = BlockMapTree.DEFAULT_CACHE_PAGES;
     /** In-flight 4 KiB requests (dm-vdo uses 2048). */
     public int vioPoolSize = 2048;
     /** LZ4 worker threads. */
@@ -48,6 +50,7 @@ public final class PoolConfig {
         PoolConfig c = new PoolConfig();
         c.physicalBytes = physicalBytes; c.slabDataBlocks = slabDataBlocks; c.journalBlocks = journalBlocks;
         c.blockMapCachePages = blockMapCachePages; c.vioPoolSize = vioPoolSize;
+        c.blockMapTreeCachePages = blockMapTreeCachePages;
         c.compressionThreads = compressionThreads; c.ioThreads = ioThreads; c.cpuThreads = cpuThreads;
         c.packerTimeoutMillis = packerTimeoutMillis; c.indexMaxSlots = indexMaxSlots;
         c.defaultEngine = defaultEngine;

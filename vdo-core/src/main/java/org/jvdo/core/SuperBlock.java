@@ -14,19 +14,28 @@ import java.util.zip.CRC32C;
  * everything lives (journal, slab area, volume block maps). It is the single place the on-disk
  * layout is declared.
  *
- * <p>Format 2: the layout is computed, not listed. At format time the slab area is sized for the
+ * <p>Format 3 (format 2 plus the block-map tree): the layout is computed, not listed. At format time the slab area is sized for the
  * whole physical size: slab {@code i} starts at {@code slabAreaStart + i * (slabRefBlocks +
  * slabDataBlocks)}, {@code slabCount = ceil(physicalLimit / slabDataBlocks)}, and block-map
  * regions are taken from {@code mapAreaStart} (the slab area's end) upwards, up to
  * {@code nextRegionBlock}, which is also the layout's end: the pool file is extended to it
  * whenever it grows, so a shorter file means truncation. Adding a slab at run time changes no
- * persistent layout. Format 1 (a listed slab table of at most 3191 slabs) is refused.
+ * persistent layout.
+ *
+ * <p>A volume's block-map region starts at its {@code map start} and is {@link
+ * BlockMap#regionBlocks}{@code (map pages)} blocks long: {@code map pages} leaf pages (the leaf
+ * capacity), then the bitmap pages of its {@link BlockMapTree} level by level, the single top
+ * page last. The top page is written (and synced) before the record that refers to the region.
+ *
+ * <p>Pools of format 1 (a listed slab table of at most 3191 slabs) and format 2 (regions of
+ * leaf pages only, where a zeroed page could not be told from a never-written one) are refused
+ * untouched, with advice; they are not converted.
  *
  * <p>Two copies (blocks 0..7 and 8..15) are written alternately with a generation number, each
  * write synced before the next may start, so a write torn by power loss leaves the previous
  * copy valid. Layout of a copy (little-endian):
  * <pre>
- *   0 magic "JVDOPOOL"      8 major u16 (2), minor u16   12 used length u32   16 generation u64
+ *   0 magic "JVDOPOOL"      8 major u16 (3), minor u16   12 used length u32   16 generation u64
  *  24 uuid (16)            40 nonce u64             48 block size u32    52 journal blocks u32
  *  56 journal start u64    64 slab data blocks u32  68 slab ref blocks u32
  *  72 physical limit (data blocks) u64              80 next region block (layout end) u64
@@ -43,7 +52,7 @@ import java.util.zip.CRC32C;
  */
 public final class SuperBlock {
     public static final long MAGIC = 0x4C4F4F504F44564AL; // "JVDOPOOL" little-endian
-    public static final int MAJOR = 2;
+    public static final int MAJOR = 3;
     public static final int MINOR = 0;
     public static final int COPY_BLOCKS = 8;
     public static final int COPY_BYTES = COPY_BLOCKS * BlockStore.BLOCK_SIZE;
@@ -283,7 +292,8 @@ public final class SuperBlock {
             v.usedBlocks = b.getLong(p + 28 + MAX_NAME);
             v.zeroBlocks = b.getLong(p + 36 + MAX_NAME);
             if (v.logicalBlocks <= 0 || v.logicalBlocks > MAX_LOGICAL_BLOCKS || v.mapPages < BlockMap.pagesFor(v.logicalBlocks)
-                    || v.mapStart < s.mapAreaStart || v.mapStart + v.mapPages > s.nextRegionBlock) {
+                    || v.mapPages > MAX_LAYOUT_BLOCKS || v.mapStart < s.mapAreaStart || v.mapStart > s.nextRegionBlock
+                    || v.mapStart + BlockMap.regionBlocks(v.mapPages) > s.nextRegionBlock) {
                 throw new CorruptPoolException(where + ": volume " + v.name + " record inconsistent (" + v.logicalBlocks
                         + " blocks, map of " + v.mapPages + " pages at " + v.mapStart + ", layout end " + s.nextRegionBlock + ")");
             }

@@ -51,6 +51,7 @@ class BlockMapPageTest {
     void corruptPageNamesVolumeAndPage() throws Exception {
         MemBlockStore store = new MemBlockStore("/pools/p1/pool.jvdo");
         long mapStart = 100;
+        BlockMap.formatRegion(store, mapStart, 4);
         BlockMap map = new BlockMap("vol-7", store, mapStart, 4, 4 * BlockMap.ENTRIES_PER_PAGE, 4, seq -> { });
         long lbn = 2L * BlockMap.ENTRIES_PER_PAGE + 17;
         map.set(lbn, Mapping.raw(4242), 1);
@@ -73,6 +74,7 @@ class BlockMapPageTest {
         MemBlockStore store = new MemBlockStore("mem");
         long[] durable = {0};
         long pages = 20;
+        BlockMap.formatRegion(store, 10, pages);
         BlockMap map = new BlockMap("v", store, 10, pages, pages * BlockMap.ENTRIES_PER_PAGE, 4, seq -> durable[0] = Math.max(durable[0], seq));
         Random r = new Random(5);
         long[] model = new long[(int) (pages * BlockMap.ENTRIES_PER_PAGE)];

@@ -95,23 +95,33 @@ class PoolCorruptionTest {
     /** A format-1 pool (listed slab table) is refused with its version and what to do, and the file is left untouched. */
     @Test
     void formatVersion1PoolIsRefusedWithAdvice() throws Exception {
+        olderFormatIsRefusedUntouched(1);
+    }
+
+    /** Format 2 (block-map regions without the tree of written pages) is refused the same way. */
+    @Test
+    void formatVersion2PoolIsRefusedWithAdvice() throws Exception {
+        olderFormatIsRefusedUntouched(2);
+    }
+
+    private void olderFormatIsRefusedUntouched(int major) throws Exception {
         populate(dir);
         Path file = dir.resolve(Pool.DATA_FILE);
         try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
             for (int copy = 0; copy < 2; copy++) {
                 f.seek((long) copy * SuperBlock.COPY_BYTES + 8);
-                f.write(new byte[]{1, 0, 0, 0});
+                f.write(new byte[]{(byte) major, 0, 0, 0});
             }
         }
         byte[] before = Files.readAllBytes(file);
         UnsupportedFormatException e = assertThrows(UnsupportedFormatException.class, () -> Pool.open(dir, PoolConfig.small(64L << 20)));
-        System.out.println("v1 open: " + e.getMessage());
-        assertTrue(e.getMessage().contains("format version 1.0") && e.getMessage().contains("reads format 2.x")
+        System.out.println("v" + major + " open: " + e.getMessage());
+        assertTrue(e.getMessage().contains("format version " + major + ".0") && e.getMessage().contains("reads format " + SuperBlock.MAJOR + ".x")
                 && e.getMessage().contains("copy each volume") && e.getMessage().contains(file.toString()), e.getMessage());
         assertArrayEquals(before, Files.readAllBytes(file), "a refused open writes nothing");
         PoolCheck.Result r = PoolCheck.run(dir, true, null);
-        assertTrue(r.exitCode() != PoolCheck.CLEAN && r.exitCode() != PoolCheck.REPAIRED && r.problems().toString().contains("1.0"), r.toString());
-        assertArrayEquals(before, Files.readAllBytes(file), "check --repair does not touch a format-1 pool");
+        assertTrue(r.exitCode() != PoolCheck.CLEAN && r.exitCode() != PoolCheck.REPAIRED && r.problems().toString().contains(major + ".0"), r.toString());
+        assertArrayEquals(before, Files.readAllBytes(file), "check --repair does not touch a format-" + major + " pool");
     }
 
     /** The pool file is kept as long as its layout; a shorter file is truncation, refused at open naming both sizes. */

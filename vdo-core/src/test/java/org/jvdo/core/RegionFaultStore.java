@@ -32,7 +32,7 @@ final class RegionFaultStore implements BlockStore {
             Geometry g = new Geometry();
             g.journalStart = sb.journalStart;
             g.journalEnd = sb.journalStart + sb.journalBlocks;
-            for (SuperBlock.VolumeRecord v : new ArrayList<>(sb.volumes)) g.maps.add(new long[]{v.mapStart, v.mapStart + v.mapPages});
+            for (SuperBlock.VolumeRecord v : new ArrayList<>(sb.volumes)) g.maps.add(new long[]{v.mapStart, v.mapStart + BlockMap.regionBlocks(v.mapPages)});
             g.slabAreaStart = sb.slabAreaStart;
             g.slabAreaEnd = sb.mapAreaStart;
             g.refBlocks = sb.slabRefBlocks;
