@@ -597,8 +597,9 @@ public final class Pool implements AutoCloseable {
      * flight finish first (up to 60 s, else EBUSY). Then, under the mapping write lock so no
      * journal entry can slip in between: a checkpoint (every block map written, the journal
      * trimmed past every entry of the volume, so a later volume that reuses its id cannot be
-     * handed its entries by a replay), the super block rewritten without the record, and only
-     * then every reference the volume's map held dropped. A crash before the super block write
+     * handed its entries by a replay) and the super block rewritten without the record. Only
+     * then, under the read lock (other volumes' writes go on), every reference the volume's map
+     * held is dropped, walking the block-map pages written (not the logical size). A crash before the super block write
      * leaves the volume whole; after it, recovery rebuilds counts from the remaining maps, so
      * nothing is resurrected or leaked. The block-map region is not reused.
      */
@@ -625,6 +626,7 @@ public final class Pool implements AutoCloseable {
                 throw new IOException("interrupted while deleting volume " + name, e);
             }
         }
+        long seq;
         mappingLock.writeLock().lock();
         try {
             checkWritable();
@@ -634,16 +636,27 @@ public final class Pool implements AutoCloseable {
                 volumes.remove(name);
                 writeSuperBlockLocked();
             }
-            long seq = journal.lastAppendedSeq();
+            seq = journal.lastAppendedSeq();
+        } catch (IOException e) {
+            throw storageError("delete of volume " + name, e);
+        } finally {
+            mappingLock.writeLock().unlock();
+        }
+        // the record is durably gone and no entry of the volume is in the journal: dropping its
+        // references needs no exclusive lock (other volumes' I/O goes on); the read lock only keeps
+        // a checkpoint or the clean close from running half-way through the walk, which visits the
+        // written block-map pages only
+        mappingLock.readLock().lock();
+        try {
             v.blockMap().forEachMapped((lbn, m) -> {
                 if (Mapping.hasBlock(m)) depot.decrement(Mapping.pbn(m), seq);
             });
             depot.releaseFreed(journal.durableEntrySeq());
             v.resetUsage(0, 0);
         } catch (IOException e) {
-            throw storageError("delete of volume " + name, e);
+            throw storageError("delete of volume " + name + " (dropping its block references; a check --repair rebuilds them)", e);
         } finally {
-            mappingLock.writeLock().unlock();
+            mappingLock.readLock().unlock();
         }
     }
 
