@@ -56,7 +56,14 @@ class BlockMapTreePowerLossTest {
         @Override public void close() throws IOException { inner.close(); }
     }
 
-    static long lbn(int i) { return ((long) i * 7919L * BlockMap.ENTRIES_PER_PAGE * 5 + i * 13L) % BLOCKS; }
+    /**
+     * Write {@code i} goes to a fresh leaf under level-1 page {@code i % 3}: with two bitmap pages
+     * cached, every write evicts one, often holding the bit of a leaf written since the last sync.
+     */
+    static long lbn(int i) {
+        long leaf = i % 3 == 2 ? 2L * BlockMapTree.BITS_PER_PAGE + (i / 3) % 384 : (i % 3) * (long) BlockMapTree.BITS_PER_PAGE + (i / 3) * 101L;
+        return leaf * BlockMap.ENTRIES_PER_PAGE + i % BlockMap.ENTRIES_PER_PAGE;
+    }
 
     static byte[] content(int i) {
         byte[] b = new byte[BS];
