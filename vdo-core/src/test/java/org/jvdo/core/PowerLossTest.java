@@ -464,7 +464,8 @@ class PowerLossTest {
             } catch (Exception e) {
                 if (both) bothSuperCopiesPendingAndFailed++;
                 String msg = String.valueOf(e.getMessage());
-                if (torn && !strictTorn && e instanceof CorruptPoolException && msg.contains("block map page") && msg.contains("checksum")) {
+                if (torn && !strictTorn && e instanceof CorruptPoolException && (msg.contains("block map page") || msg.contains("block map tree page"))
+                        && msg.contains("checksum")) {
                     detectedTorn++;
                     System.out.println("PowerLossTest seed " + seed + ": torn block-map page detected at open (allowed in torn mode): " + msg
                             + "; power loss: " + lastReport);
