@@ -10,9 +10,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 import static org.jvdo.core.TestData.BS;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -25,18 +22,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 /** Regression tests for the engine holes of the correctness review (each one failed before its fix). */
 class EngineHolesTest {
     @TempDir Path dir;
-
-    /** Waits a bounded time: a hang fails the test instead of hanging the build. */
-    static Throwable outcome(CompletableFuture<?> f, String what) throws InterruptedException {
-        try {
-            f.get(20, TimeUnit.SECONDS);
-            return null;
-        } catch (TimeoutException e) {
-            throw new AssertionError(what + ": no answer within 20 s (a request left waiting forever)");
-        } catch (ExecutionException e) {
-            return e.getCause();
-        }
-    }
 
     /**
      * A sub-block write whose read of the stored block fails, with more sub-block writes of the
@@ -62,12 +47,12 @@ class EngineHolesTest {
             ByteBuffer dst = ByteBuffer.allocate(BS);
             CompletableFuture<Void> read = v.read(5L * BS, dst);
             for (int i = 0; i < 4; i++) {
-                Throwable t = outcome(partials.get(i), "partial write " + i);
+                Throwable t = Await.outcome(partials.get(i), "partial write " + i);
                 assertInstanceOf(VdoException.class, t, "partial write " + i + " must fail: its base block is unreadable");
                 assertEquals(Errno.EIO, ((VdoException) t).errno());
             }
-            assertEquals(null, outcome(flush, "flush"), "flush after failed (unacknowledged) writes");
-            Throwable rt = outcome(read, "read of the block");
+            assertEquals(null, Await.outcome(flush, "flush"), "flush after failed (unacknowledged) writes");
+            Throwable rt = Await.outcome(read, "read of the block");
             assertTrue(rt == null || rt instanceof VdoException, "read: " + rt);
             faulty[0].failRead = b -> false;
             assertArrayEquals(base, TestData.read(v, 5L * BS, BS), "the failed writes changed nothing");
@@ -99,7 +84,7 @@ class EngineHolesTest {
                     fs.add(v.write((long) i * 256 * BS, ByteBuffer.wrap(chunk.clone()), false));
                 }
             }
-            for (int i = 0; i < fs.size(); i++) assertEquals(null, outcome(fs.get(i), "write " + i), "write " + i);
+            for (int i = 0; i < fs.size(); i++) assertEquals(null, Await.outcome(fs.get(i), "write " + i), "write " + i);
             TestData.await(v.flush(), "flush");
             assertFalse(pool.isReadOnly(), "read-only: " + pool.readOnlyReason());
             assertTrue(pool.stats().get("journal_full_waits") > 0, "the ring filled up (the test exercised back-pressure): " + pool.stats());
@@ -147,7 +132,7 @@ class EngineHolesTest {
                                 if (r.nextInt(8) == 0) fs.add(v.flush());
                             }
                             for (int i = 0; i < fs.size(); i++) {
-                                Throwable e = outcome(fs.get(i), "thread " + tt + " round " + round + " request " + i);
+                                Throwable e = Await.outcome(fs.get(i), "thread " + tt + " round " + round + " request " + i);
                                 if (e != null) throw new AssertionError("thread " + tt + " round " + round + ": request failed: " + e, e);
                             }
                         }

@@ -152,19 +152,12 @@ class FaultMatrixTest {
         /** Waits at most 20 s; returns null on success, else the error (a hang fails the case). */
         Throwable await(CompletableFuture<?> f, String what) throws Exception {
             requests++;
-            try {
-                f.get(BOUND_S, TimeUnit.SECONDS);
-                return null;
-            } catch (TimeoutException e) {
-                throw new AssertionError(ctx() + ": " + what + " not completed within " + BOUND_S + " s (hang); faults " + h[0].faultLog
-                        + "; " + engineState(pool));
-            } catch (ExecutionException e) {
-                Throwable t = e.getCause();
-                checkClear(t, what);
-                errors++;
-                if (firstError == null) firstError = what + ": " + t;
-                return t;
-            }
+            Throwable t = Await.outcome(f, BOUND_S, ctx() + ": " + what, () -> "faults " + h[0].faultLog + "; " + engineState(pool));
+            if (t == null) return null;
+            checkClear(t, what);
+            errors++;
+            if (firstError == null) firstError = what + ": " + t;
+            return t;
         }
 
         void checkClear(Throwable t, String what) {

@@ -37,7 +37,7 @@ class LayoutLimitsTest {
         return b.array();
     }
 
-    private static PoolConfig sparse(PowerLossStore s, long physicalBytes) {
+    private static PoolConfig sparse(PowerLossBlockStore s, long physicalBytes) {
         PoolConfig c = PoolConfig.small(physicalBytes);
         c.slabDataBlocks = 32768;
         c.storeWrapper = s.wrapper();
@@ -46,7 +46,7 @@ class LayoutLimitsTest {
 
     @Test
     void physical256TiBWorksAndBeyondIsRefused() throws Exception {
-        PowerLossStore s = new PowerLossStore("mem:256TiB");
+        PowerLossBlockStore s = PowerLossBlockStore.inMemory("mem:256TiB");
         PoolConfig cfg = sparse(s, 256 * TIB);
         try (Pool p = Pool.create(dir.resolve("max"), cfg)) {
             assertEquals(SuperBlock.MAX_PHYSICAL_BLOCKS, p.stats().get("physical_blocks"));
@@ -61,13 +61,13 @@ class LayoutLimitsTest {
         assertEquals(1 << 21, sb.slabCount);
         assertTrue(s.sizeInBlocks() >= sb.nextRegionBlock);
 
-        VdoException big = assertThrows(VdoException.class, () -> Pool.create(dir.resolve("over"), sparse(new PowerLossStore("mem:over"), 256 * TIB + 4096)));
+        VdoException big = assertThrows(VdoException.class, () -> Pool.create(dir.resolve("over"), sparse(PowerLossBlockStore.inMemory("mem:over"), 256 * TIB + 4096)));
         System.out.println("256 TiB + 4 KiB: " + big.getMessage());
         assertEquals(Errno.EINVAL, big.errno());
         assertTrue(big.getMessage().contains("256 TiB") && big.getMessage().contains("MAX_PHYSICAL_BLOCKS"), big.getMessage());
         assertFalse(Files.exists(dir.resolve("over").resolve(Pool.DATA_FILE)), "a refused create leaves no pool file behind");
 
-        PoolConfig tiny = sparse(new PowerLossStore("mem:slabs"), 256 * TIB);
+        PoolConfig tiny = sparse(PowerLossBlockStore.inMemory("mem:slabs"), 256 * TIB);
         tiny.slabDataBlocks = 256;
         VdoException slabs = assertThrows(VdoException.class, () -> Pool.create(dir.resolve("slabs"), tiny));
         System.out.println("too many slabs: " + slabs.getMessage());
@@ -77,7 +77,7 @@ class LayoutLimitsTest {
 
     @Test
     void volume4PiBWorksAndBeyondIsRefused() throws Exception {
-        PowerLossStore s = new PowerLossStore("mem:4PiB");
+        PowerLossBlockStore s = PowerLossBlockStore.inMemory("mem:4PiB");
         PoolConfig cfg = sparse(s, 1L << 30);
         long last = SuperBlock.MAX_LOGICAL_BLOCKS - 1;
         try (Pool p = Pool.create(dir, cfg)) {
@@ -165,7 +165,7 @@ class LayoutLimitsTest {
      */
     @Test
     void slabsTakenSinceTheLastSyncSurvivePowerLoss() throws Exception {
-        PowerLossStore s = new PowerLossStore("mem:slabs");
+        PowerLossBlockStore s = PowerLossBlockStore.inMemory("mem:slabs");
         PoolConfig cfg = PoolConfig.small(64L << 20); // 256-block slabs
         cfg.storeWrapper = s.wrapper();
         Pool p = Pool.create(dir, cfg);
@@ -192,7 +192,7 @@ class LayoutLimitsTest {
      */
     @Test
     void lostSuperBlockWriteAfterAResizeCopyNeverGivesThatRegionToANewVolume() throws Exception {
-        PowerLossStore s = new PowerLossStore("mem:resize");
+        PowerLossBlockStore s = PowerLossBlockStore.inMemory("mem:resize");
         PoolConfig cfg = PoolConfig.small(64L << 20);
         cfg.storeWrapper = s.wrapper();
         Pool p = Pool.create(dir, cfg);

@@ -2,9 +2,13 @@ package org.jvdo.core;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.LongPredicate;
+import java.util.function.UnaryOperator;
 
 /**
  * Test double of the file layer only: a power-loss simulator. Every write goes through to the
@@ -17,11 +21,24 @@ import java.util.TreeMap;
  * <p>Use: {@code Pool.crash()} (the pool stops without flushing and closes this store, which
  * from then on refuses all I/O), then {@code simulateCrash(rnd, torn)}, then reopen the pool
  * over the file. After a clean {@code Pool.close()} nothing is pending and close closes the file.
+ *
+ * <p>{@link #inMemory} makes one over a sparse in-memory store instead, for sizes far beyond the
+ * host filesystem: given to a pool through {@link #wrapper()} (the pool's real file is opened
+ * and closed with it but holds nothing), it outlives the pool, so the same store is reopened
+ * after a {@link #powerLoss()}. Chosen writes can be failed ({@link #failWrite}).
  */
 final class PowerLossBlockStore implements BlockStore {
     static final int SECTOR = 512;
 
     private final BlockStore inner;
+    /** Over a {@link MemBlockStore}: outlives the pools that use it, never refuses I/O. */
+    private final boolean memory;
+    /** In memory: unsynced blocks that did not exist before (a power loss removes them again). */
+    private final Set<Long> absentBefore = new HashSet<>();
+    /** In memory: the pool's real file, kept only to be closed with the pool. */
+    private BlockStore poolFile;
+    /** Writes to blocks it accepts fail with an IOException before anything is written. */
+    volatile LongPredicate failWrite = b -> false;
     /** Unsynced pages: block number -> {durable old content, newest content}. */
     private final TreeMap<Long, byte[][]> unsynced = new TreeMap<>();
     private boolean closedByPool;
@@ -31,7 +48,24 @@ final class PowerLossBlockStore implements BlockStore {
     int maxUnsynced;
     int maxSuperCopiesUnsynced;
 
-    PowerLossBlockStore(BlockStore inner) { this.inner = inner; }
+    PowerLossBlockStore(BlockStore inner) { this(inner, false); }
+
+    private PowerLossBlockStore(BlockStore inner, boolean memory) {
+        this.inner = inner;
+        this.memory = memory;
+    }
+
+    /** A power-loss store over a sparse in-memory store named {@code name}. */
+    static PowerLossBlockStore inMemory(String name) { return new PowerLossBlockStore(new MemBlockStore(name), true); }
+
+    /** For {@code cfg.storeWrapper} of an {@link #inMemory} store: keeps the pool's file only to close it. */
+    UnaryOperator<BlockStore> wrapper() {
+        if (!memory) throw new IllegalStateException("wrapper() is for in-memory stores; wrap the pool's store with new PowerLossBlockStore(s)");
+        return f -> {
+            synchronized (this) { poolFile = f; }
+            return this;
+        };
+    }
 
     /** What a simulated power loss did. */
     record CrashReport(int pending, int keptNew, int revertedOld, int torn, boolean superCopy0Pending,
@@ -60,6 +94,9 @@ final class PowerLossBlockStore implements BlockStore {
         checkOpen();
         if (src.remaining() % BLOCK_SIZE != 0) throw new IOException("unaligned write of " + src.remaining() + " bytes");
         int n = src.remaining() / BLOCK_SIZE;
+        for (long b = blockNumber; b < blockNumber + n; b++) {
+            if (failWrite.test(b)) throw new IOException("injected write error at block " + b);
+        }
         byte[][] fresh = new byte[n][];
         ByteBuffer s = src.duplicate();
         for (int i = 0; i < n; i++) {
@@ -68,7 +105,12 @@ final class PowerLossBlockStore implements BlockStore {
             long b = blockNumber + i;
             if (!unsynced.containsKey(b)) {
                 ByteBuffer old = ByteBuffer.allocate(BLOCK_SIZE);
-                if (b < inner.sizeInBlocks()) inner.read(b, old);   // past the end it was nothing: zeros
+                if (memory) {
+                    if (!((MemBlockStore) inner).blocks.containsKey(b)) absentBefore.add(b);
+                    inner.read(b, old);                                // an absent block reads zeros
+                } else if (b < inner.sizeInBlocks()) {
+                    inner.read(b, old);                                // past the end it was nothing: zeros
+                }
                 unsynced.put(b, new byte[][]{old.array(), null});
             }
             // recorded before the write: a write that fails half-way may have reached the file or not
@@ -91,6 +133,7 @@ final class PowerLossBlockStore implements BlockStore {
         checkOpen();
         inner.sync();
         unsynced.clear();
+        absentBefore.clear();
         syncs++;
     }
 
@@ -113,6 +156,11 @@ final class PowerLossBlockStore implements BlockStore {
     /** The pool's close (clean or crash): refuses further I/O; the file stays open while unsynced pages await {@link #simulateCrash}. */
     @Override
     public synchronized void close() throws IOException {
+        if (memory) {
+            // the media outlive the pool: only its real file is closed
+            if (poolFile != null) { poolFile.close(); poolFile = null; }
+            return;
+        }
         closedByPool = true;
         if (unsynced.isEmpty() && !innerClosed) {
             innerClosed = true;
@@ -127,6 +175,24 @@ final class PowerLossBlockStore implements BlockStore {
 
     /** Pages written since the last sync (for tests). */
     synchronized int pendingPages() { return unsynced.size(); }
+
+    /**
+     * A power loss in which nothing unsynced arrived: every page written since the last sync
+     * gets its durable content back. An {@link #inMemory} store stays usable (reopen a pool over
+     * it); over a file this is {@code simulateCrash} with every page {@link Fate#OLD}.
+     */
+    synchronized void powerLoss() throws IOException {
+        if (!memory) {
+            simulateCrash(null, false, b -> Fate.OLD);
+            return;
+        }
+        for (Map.Entry<Long, byte[][]> e : unsynced.entrySet()) {
+            if (absentBefore.contains(e.getKey())) ((MemBlockStore) inner).blocks.remove(e.getKey());
+            else inner.write(e.getKey(), ByteBuffer.wrap(e.getValue()[0]));
+        }
+        unsynced.clear();
+        absentBefore.clear();
+    }
 
     /**
      * The power loss: each unsynced page independently keeps its new content or reverts to its
@@ -145,6 +211,7 @@ final class PowerLossBlockStore implements BlockStore {
      * its even sectors new and its odd sectors old.
      */
     synchronized CrashReport simulateCrash(Random rnd, boolean torn, java.util.function.LongFunction<Fate> policy) throws IOException {
+        if (memory) throw new IllegalStateException("simulateCrash is for file-backed stores; an in-memory one has powerLoss()");
         closedByPool = true;
         if (innerClosed) return new CrashReport(0, 0, 0, 0, false, false, "");
         boolean sb0 = pendingIn(0, SuperBlock.COPY_BLOCKS), sb1 = pendingIn(SuperBlock.COPY_BLOCKS, 2 * SuperBlock.COPY_BLOCKS);

@@ -158,12 +158,12 @@ class SuperBlockTest {
     /** Every super-block write is synced before the next may start, so a power loss after any number of writes keeps one valid copy. */
     @Test
     void powerLossAfterBackToBackWritesKeepsTheLastSyncedCopy() throws Exception {
-        PowerLossStore store = new PowerLossStore("mem:power");
+        PowerLossBlockStore store = PowerLossBlockStore.inMemory("mem:power");
         SuperBlock s = sample();
         s.write(store); // gen 1, copy 1
         s.nonce = 2;
         s.write(store); // gen 2, copy 0
-        assertEquals(0, store.unsyncedBlocks(), "a super-block write returns only after its sync");
+        assertEquals(0, store.pendingPages(), "a super-block write returns only after its sync");
         s.nonce = 3;
         store.failWrite = b -> b >= SuperBlock.COPY_BLOCKS && b < 2 * SuperBlock.COPY_BLOCKS; // gen 3 would go to copy 1
         assertThrows(java.io.IOException.class, () -> s.write(store));
@@ -176,7 +176,7 @@ class SuperBlockTest {
     /** A failed write (or sync) does not advance the generation: the retry goes to the same copy, never over the last durable one. */
     @Test
     void failedWriteLeavesGenerationAndRetriesTheSameCopy() throws Exception {
-        PowerLossStore store = new PowerLossStore("mem:retry");
+        PowerLossBlockStore store = PowerLossBlockStore.inMemory("mem:retry");
         SuperBlock s = sample();
         s.write(store); // gen 1, copy 1
         long[] wroteAt = {-1};

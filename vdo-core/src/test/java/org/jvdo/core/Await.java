@@ -1,0 +1,38 @@
+package org.jvdo.core;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+
+/** Bounded waits for tests: a request that never answers fails the test instead of hanging the build. */
+final class Await {
+    /** The default bound, generous: it proves "no hang", it is not a speed requirement. */
+    static final long SECONDS = 20;
+
+    private Await() { }
+
+    /** Waits at most {@value #SECONDS} s; returns null on success, else the request's error. */
+    static Throwable outcome(CompletableFuture<?> f, String what) throws InterruptedException {
+        return outcome(f, SECONDS, what, () -> "");
+    }
+
+    /**
+     * Waits at most {@code seconds}; returns null on success, else the request's error (the
+     * cause). No answer in time is an AssertionError naming {@code what}, followed by
+     * {@code state} (e.g. the engine's queues) when it says something.
+     */
+    static Throwable outcome(CompletableFuture<?> f, long seconds, String what, Supplier<String> state) throws InterruptedException {
+        try {
+            f.get(seconds, TimeUnit.SECONDS);
+            return null;
+        } catch (TimeoutException e) {
+            String s = state.get();
+            throw new AssertionError(what + ": no answer within " + seconds + " s (a request left waiting forever)"
+                    + (s == null || s.isEmpty() ? "" : "; " + s), e);
+        } catch (ExecutionException e) {
+            return e.getCause();
+        }
+    }
+}
