@@ -33,6 +33,8 @@ class NoSpaceTest {
     private FullFilesystemStore fs;
     /** Which blocks of the pool file have space, kept across reopens as the filesystem would. */
     private final java.util.BitSet space = new java.util.BitSet();
+    /** False: the store reserves nothing, from the pool's creation on. */
+    private boolean reserveWorks = true;
 
     private PoolConfig config() {
         PoolConfig c = new PoolConfig();
@@ -42,7 +44,11 @@ class NoSpaceTest {
         c.blockMapCachePages = 8;
         c.vioPoolSize = 64;
         c.indexMaxSlots = 1 << 16;
-        c.storeWrapper = s -> fs = new FullFilesystemStore(s, space);
+        c.storeWrapper = s -> {
+            fs = new FullFilesystemStore(s, space);
+            fs.reserveWorks = reserveWorks;
+            return fs;
+        };
         return c;
     }
 
@@ -193,8 +199,8 @@ class NoSpaceTest {
     void unreservedSpaceLostAcknowledgedWriteFailsTheNextFlush() throws Exception {
         Random r = new Random(3011);
         Map<Long, byte[]> durable = new LinkedHashMap<>();
+        reserveWorks = false;   // as on a filesystem that cannot fallocate: neither slab nor journal space is held
         try (Pool pool = Pool.create(dir, config())) {
-            fs.reserveWorks = false;     // as on a filesystem that cannot fallocate: slab space is not held
             Volume v = pool.createVolume("v", 64L << 20);
             for (long lbn = 0; lbn < 20; lbn++) {
                 byte[] d = TestData.random(r);
@@ -215,6 +221,14 @@ class NoSpaceTest {
             assertNoSpace(outcome(v.write(21L * BS, ByteBuffer.wrap(TestData.random(r)), false)), "a later write on the full filesystem");
             assertArrayEquals(new byte[BS], TestData.read(v, 20L * BS, BS), "the lost write keeps the block's older contents");
             verify(v, durable, "after the lost write");
+            // a trim stores no data and is taken, but its journal block finds no space: the flush fails
+            assertEquals(null, outcome(v.trim(0, BS, false)), "trim on the full filesystem");
+            durable.put(0L, new byte[BS]);
+            Throwable tf = outcome(v.flush());
+            assertNotNull(tf, "a flush whose journal write met ENOSPC must fail");
+            assertNoSpace(tf, "flush whose journal write met ENOSPC");
+            assertEquals("no-space", pool.mode());
+            assertFalse(pool.isReadOnly(), "pool went read-only: " + pool.readOnlyReason());
             fs.full = false;
             awaitWritesResume(pool, v, 22, TestData.random(r), durable);
             assertEquals(null, outcome(v.flush()), "later flushes succeed");
