@@ -226,7 +226,10 @@ public final class Pool implements AutoCloseable {
         this.ioExecutor = Executors.newFixedThreadPool(cfg.ioThreads, daemon("jvdo-io"));
         this.cpuExecutor = Executors.newFixedThreadPool(cfg.cpuThreads, daemon("jvdo-cpu"));
         this.flusher = Executors.newSingleThreadScheduledExecutor(daemon("jvdo-flusher"));
-        if (!cfg.checkOnly && readOnlyReason == null) reserveInUse();
+        if (!cfg.checkOnly && readOnlyReason == null) {
+            reserveInUse();
+            attachSlabAhead();
+        }
         if (!fresh && readOnlyReason == null) {
             try {
                 checkpoint();
@@ -801,6 +804,27 @@ public final class Pool implements AutoCloseable {
         return start;
     }
 
+    private long slabAheadRetryAt;
+
+    /**
+     * Keeps a quarter slab of attached, reserved free blocks ahead of the writers (at open and
+     * every 100 ms), so early acknowledgement, which only counts on attached slabs, goes on across
+     * slab boundaries. A full filesystem is retried after a second; writes then meet it themselves.
+     */
+    private void attachSlabAhead() {
+        long now = System.nanoTime();
+        if (now < slabAheadRetryAt) return;
+        try {
+            depot.attachAhead(Math.max(1, depot.slabDataBlocks() / 4));
+        } catch (VdoException e) {
+            if (e.errno() != Errno.ENOSPC) throw e;
+            slabAheadRetryAt = now + TimeUnit.SECONDS.toNanos(1);
+        } catch (IOException e) {
+            slabAheadRetryAt = now + TimeUnit.SECONDS.toNanos(1);
+            LOG.log(Level.WARNING, "could not attach a slab ahead of need", e);
+        }
+    }
+
     /**
      * At open: allocates the journal's and every attached slab's file range (pools written before
      * ranges were reserved, slabs re-attached by a rebuild). Cheap where they are allocated
@@ -1190,6 +1214,7 @@ public final class Pool implements AutoCloseable {
                 commitJournalNow();
             }
             if (journal.needsCheckpoint()) checkpoint();
+            attachSlabAhead();
         } catch (IOException e) {
             storageError("background journal commit", e);
         } catch (Throwable t) {

@@ -387,6 +387,18 @@ public final class SlabDepot {
         return true;
     }
 
+    /**
+     * Attaches the next slab ahead of need (its space reserved by {@link SlabAllocator#addSlab})
+     * when the attached slabs have fewer than {@code low} free blocks not promised to a
+     * reservation, so writes can keep being acknowledged early across slab boundaries. False
+     * when none was needed or none is left; the allocator's ENOSPC when there is no space for it.
+     */
+    public synchronized boolean attachAhead(long low) throws IOException {
+        if (freeAttached - reserved >= low || (long) starts.length * slabDataBlocks >= physicalLimit) return false;
+        attach(slabAllocator.addSlab());
+        return true;
+    }
+
     /** First block and length of slab {@code s}'s file range (its reference blocks and usable data blocks). */
     public synchronized long[] slabRange(int s) { return new long[]{starts[s], slabRefBlocks + usable[s]}; }
 
