@@ -324,7 +324,9 @@ public final class RecoveryJournal implements AutoCloseable {
      *
      * @throws JournalFullException if the ring has no room for the caller's entries
      * @throws IOException          if the store failed now or during an earlier commit; after such
-     *                              a failure every later commit throws too
+     *                              a failure every later commit throws too, except when the store
+     *                              was full ({@link StorageErrors#isNoSpace}): then the unwritten
+     *                              blocks stay pending and a later commit retries them
      */
     public long commit() throws IOException {
         long target;
@@ -414,8 +416,16 @@ public final class RecoveryJournal implements AutoCloseable {
         }
     }
 
+    /**
+     * A failed write or sync. A full filesystem ({@link StorageErrors#isNoSpace}) is transient:
+     * the batch stays pending (nothing was marked durable) and the next commit writes it again
+     * into the same ring slots. Any other failure makes the journal unusable for good.
+     */
     private IOException fail(String message, Throwable cause) {
         IOException e = new IOException(message, cause);
+        if (StorageErrors.isNoSpace(cause)) {
+            return e;
+        }
         synchronized (lock) {
             if (failure == null) {
                 failure = e;
@@ -459,6 +469,30 @@ public final class RecoveryJournal implements AutoCloseable {
                     && blockEnd[(int) JournalBlockFormat.ringIndex(headBlockSeq, blockCount)] <= entrySeq) {
                 headBlockSeq++;
             }
+        }
+    }
+
+    /**
+     * The head ({@code {headBlockSeq, headEntrySeq}}) that {@link #trim trim(entrySeq)} would
+     * leave, without trimming: a checkpoint records it in the super block first and trims only
+     * once that write succeeded, so ring slots are never reused while the durable super block
+     * still points replay at them.
+     */
+    public long[] headAfterTrim(long entrySeq) {
+        synchronized (lock) {
+            if (entrySeq > durableEntrySeq + 1) {
+                throw new IllegalArgumentException("cannot trim to entry " + entrySeq
+                        + ": only entries up to " + durableEntrySeq + " are durable");
+            }
+            if (entrySeq <= headEntrySeq) {
+                return new long[]{headBlockSeq, headEntrySeq};
+            }
+            long block = headBlockSeq;
+            while (block < nextWriteSeq
+                    && blockEnd[(int) JournalBlockFormat.ringIndex(block, blockCount)] <= entrySeq) {
+                block++;
+            }
+            return new long[]{block, entrySeq};
         }
     }
 

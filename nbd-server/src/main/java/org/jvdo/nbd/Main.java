@@ -37,6 +37,9 @@ public final class Main {
               --port N              NBD port (default 10809)
               --logical-size SIZE   size of each new volume, thin: may exceed the physical size (default 16G)
               --physical-size SIZE  most storage the pool file may use, at format time (default 16G)
+              --slab-size SIZE      data per slab, at format time (default 128M); a slab's file space is
+                                    allocated when it comes into use
+              --journal-size SIZE   recovery journal size, at format time (default 32M)
               --volume NAME         a volume to create on first start; repeatable (default vdo0)
               --engine NAME         compression for new volumes: lz4 (default), none or qat (qat needs libqatzip.so.3 and a QAT device)
               --admin-listen ADDR   admin API address (default 127.0.0.1)
@@ -64,6 +67,8 @@ public final class Main {
         int port = 10809;
         long logicalSize = 16L << 30;
         long physicalSize = 16L << 30;
+        long slabSize = 0;
+        long journalSize = 0;
         List<String> volumes = new ArrayList<>();
         String engine = "lz4";
         String adminListen = "127.0.0.1";
@@ -176,7 +181,7 @@ public final class Main {
             if (a.startsWith("--") && eq > 0) { value = a.substring(eq + 1); a = a.substring(0, eq); }
             switch (a) {
                 case "-h", "--help" -> { return null; }
-                case "--data", "--listen", "--port", "--logical-size", "--physical-size", "--volume", "--engine",
+                case "--data", "--listen", "--port", "--logical-size", "--physical-size", "--slab-size", "--journal-size", "--volume", "--engine",
                         "--admin-listen", "--admin-port", "--max-inflight-bytes", "--max-connections",
                         "--admin-max-connections", "--handshake-timeout", "--idle-timeout", "--shutdown-timeout" -> {
                     if (value == null) {
@@ -208,6 +213,11 @@ public final class Main {
                             case "--shutdown-timeout" -> o.nbd.closeTimeoutMillis = millis(a, value);
                             case "--logical-size" -> o.logicalSize = roundUp(Sizes.parse(value));
                             case "--physical-size" -> o.physicalSize = roundUp(Sizes.parse(value));
+                            case "--slab-size", "--journal-size" -> {
+                                long b = roundUp(Sizes.parse(value));
+                                if (b < 16 * 4096L || b / 4096 > Integer.MAX_VALUE) throw new UsageException(a + " must be 64K.." + "8T, not " + value);
+                                if (a.equals("--slab-size")) o.slabSize = b; else o.journalSize = b;
+                            }
                             case "--volume" -> {
                                 if (!value.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) throw new UsageException("bad volume name '" + value + "'");
                                 o.volumes.add(value);
@@ -261,6 +271,8 @@ public final class Main {
         }
         PoolConfig cfg = new PoolConfig();
         cfg.physicalBytes = o.physicalSize;
+        if (o.slabSize > 0) cfg.slabDataBlocks = (int) (o.slabSize / 4096);
+        if (o.journalSize > 0) cfg.journalBlocks = (int) (o.journalSize / 4096);
         cfg.defaultEngine = o.engine;
         int loops = Math.max(1, Runtime.getRuntime().availableProcessors());
         Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true).setEventLoopPoolSize(loops));

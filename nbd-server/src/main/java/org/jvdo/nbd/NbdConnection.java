@@ -983,7 +983,7 @@ final class NbdConnection {
             case EIO, EBUSY -> EIO;
             case ENOMEM -> ENOMEM;
             case EINVAL, ENOENT, EEXIST -> EINVAL;
-            case ENOSPC -> ENOSPC;
+            case ENOSPC, EDQUOT -> ENOSPC;   // a full pool or host filesystem; NBD has no EDQUOT
             case EOVERFLOW -> EOVERFLOW;
             case ENOTSUP -> ENOTSUP;
             case ESHUTDOWN -> ESHUTDOWN;

@@ -37,6 +37,15 @@ public interface BlockStore extends AutoCloseable {
         if (blocks > 0 && sizeInBlocks() < blocks) write(blocks - 1, ByteBuffer.allocate(BLOCK_SIZE));
     }
 
+    /**
+     * Allocates space for blocks {@code [firstBlock, firstBlock + blocks)} for real, so that later
+     * writes into them cannot fail for want of space (the pool file is sparse). Data in the range
+     * is kept. True when the space is now allocated; false when this store cannot reserve (then
+     * nothing is guaranteed). An IOException saying "No space left on device" when the
+     * filesystem is full. The default reserves nothing.
+     */
+    default boolean reserve(long firstBlock, long blocks) throws IOException { return false; }
+
     /** A name for error messages (the file path). */
     String describe();
 

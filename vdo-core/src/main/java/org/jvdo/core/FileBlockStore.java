@@ -52,6 +52,12 @@ public final class FileBlockStore implements BlockStore {
         if (channel.write(ByteBuffer.allocate(1), bytes - 1) != 1) throw new EOFException("could not extend " + path + " to " + bytes + " bytes");
     }
 
+    /** posix_fallocate of the range (see {@link FileSpace}). */
+    @Override
+    public boolean reserve(long firstBlock, long blocks) throws IOException {
+        return FileSpace.allocate(path, firstBlock * BLOCK_SIZE, blocks * BLOCK_SIZE);
+    }
+
     @Override
     public void sync() throws IOException { channel.force(false); }
 

@@ -7,6 +7,7 @@ import org.jvdo.core.compress.Lz4Engine;
 import org.jvdo.core.compress.NoCompressionEngine;
 import org.jvdo.journal.JournalEntry;
 import org.jvdo.journal.RecoveryJournal;
+import org.jvdo.journal.StorageErrors;
 import org.jvdo.packer.Packer;
 
 import java.io.IOException;
@@ -97,6 +98,26 @@ public final class Pool implements AutoCloseable {
     private long lastBackgroundCommit = System.nanoTime();
     private volatile String readOnlyReason;
     private final Object readOnlyLock = new Object();
+    /**
+     * Set while the host filesystem is full for metadata this pool must write (journal blocks,
+     * block-map pages at a checkpoint, the super block): new writes get ENOSPC, and every
+     * checkpoint (the background one every 100 ms) retries; the first that succeeds clears it.
+     * Not recorded in the super block: nothing is damaged. Null when space is fine.
+     */
+    private volatile String noSpaceReason;
+    /** Storage operations that met a full host filesystem (each counted once, retries not counted). */
+    final LongAdder noSpaceErrors = new LongAdder();
+    /** Acknowledged writes that could not be stored for want of space, not yet reported by a flush. */
+    private final AtomicLong lostWrites = new AtomicLong();
+    private final LongAdder lostWritesTotal = new LongAdder();
+    /** Flush tickets whose flush reports lost writes (every flush one sync served fails alike). */
+    private long lossFromTicket = Long.MAX_VALUE, lossToTicket = Long.MIN_VALUE;
+    /**
+     * Early acknowledgement is off for the rest of this open once the file's space turned out
+     * not to be reserved (a data write met ENOSPC, or the reservation at open failed): writes are
+     * then acknowledged only once stored, so ENOSPC reaches their client instead of a flush.
+     */
+    private volatile boolean earlyAckOff;
     private volatile boolean closing;
     private volatile boolean closed;
     private volatile boolean crashed;
@@ -205,7 +226,18 @@ public final class Pool implements AutoCloseable {
         this.ioExecutor = Executors.newFixedThreadPool(cfg.ioThreads, daemon("jvdo-io"));
         this.cpuExecutor = Executors.newFixedThreadPool(cfg.cpuThreads, daemon("jvdo-cpu"));
         this.flusher = Executors.newSingleThreadScheduledExecutor(daemon("jvdo-flusher"));
-        if (!fresh && readOnlyReason == null) checkpoint();
+        if (!cfg.checkOnly && readOnlyReason == null) {
+            reserveInUse();
+            attachSlabAhead();
+        }
+        if (!fresh && readOnlyReason == null) {
+            try {
+                checkpoint();
+            } catch (IOException e) {
+                if (!StorageErrors.isNoSpace(e)) throw e;
+                noSpace("checkpoint at open", e);   // served degraded: the background checkpoint retries
+            }
+        }
         synchronized (sb) {
             sb.clean = false;
             if (readOnlyReason == null) sb.write(store);
@@ -256,6 +288,14 @@ public final class Pool implements AutoCloseable {
             sb.formatLayout();
             extendLayout(store, sb.nextRegionBlock, "the slab area for " + cfg.physicalBytes + " bytes of physical space");
             sb.write(store);
+            try {
+                // the journal's space is allocated up front, so its writes cannot meet a full filesystem
+                store.reserve(sb.journalStart, sb.journalBlocks);
+            } catch (IOException e) {
+                if (!StorageErrors.isNoSpace(e)) throw e;
+                throw new VdoException(Errno.ENOSPC, "no space in the filesystem of " + store.describe() + " for the recovery journal ("
+                        + sb.journalBlocks * 4096L + " bytes): " + e.getMessage(), e);
+            }
             return new Pool(dir, cfg, lc, lock, store, sb, true);
         } catch (IOException | RuntimeException e) {
             if (store != null) store.close();
@@ -627,20 +667,32 @@ public final class Pool implements AutoCloseable {
             }
         }
         long seq;
+        boolean removed = false;
         mappingLock.writeLock().lock();
         try {
             checkWritable();
             checkpoint();
             synchronized (sb) {
+                List<SuperBlock.VolumeRecord> before = new ArrayList<>(sb.volumes);
                 sb.volumes.removeIf(r -> r.name.equals(name));
                 volumes.remove(name);
-                writeSuperBlockLocked();
+                try {
+                    writeSuperBlockLocked();
+                } catch (IOException | RuntimeException e) {
+                    // not recorded (a full filesystem is retried by the caller): the volume stays whole
+                    sb.volumes.clear();
+                    sb.volumes.addAll(before);
+                    volumes.put(name, v);
+                    throw e;
+                }
+                removed = true;
             }
             seq = journal.lastAppendedSeq();
         } catch (IOException e) {
             throw storageError("delete of volume " + name, e);
         } finally {
             mappingLock.writeLock().unlock();
+            if (!removed) synchronized (v) { v.unmarkDeleted(); }
         }
         // the record is durably gone and no entry of the volume is in the journal: dropping its
         // references needs no exclusive lock (other volumes' I/O goes on); the read lock only keeps
@@ -754,8 +806,63 @@ public final class Pool implements AutoCloseable {
      * The slab area is laid out at format time (slab i at a computed position), so a new slab
      * changes nothing persistent: no super-block write, and no lock beyond the depot's.
      */
-    private long addSlab() {
-        return depot.slabStart(depot.slabCount());
+    private long addSlab() throws IOException {
+        int i = depot.slabCount();
+        long start = depot.slabStart(i);
+        long blocks = depot.slabRefBlocks() + Math.min(depot.slabDataBlocks(), depot.physicalLimit() - (long) i * depot.slabDataBlocks());
+        try {
+            // its file range is allocated for real before any block of it is handed out, so data
+            // writes into the slab (some acknowledged before they are stored) cannot meet ENOSPC
+            store.reserve(start, blocks);
+        } catch (IOException e) {
+            if (!StorageErrors.isNoSpace(e)) throw e;
+            noSpaceErrors.increment();
+            throw new VdoException(Errno.ENOSPC, "host filesystem full: no space for slab " + i + " (" + blocks * 4096 + " bytes) in "
+                    + store.describe() + ": " + e.getMessage(), e);
+        }
+        return start;
+    }
+
+    private long slabAheadRetryAt;
+
+    /**
+     * Keeps a quarter slab of attached, reserved free blocks ahead of the writers (at open and
+     * every 100 ms), so early acknowledgement, which only counts on attached slabs, goes on across
+     * slab boundaries. A full filesystem is retried after a second; writes then meet it themselves.
+     */
+    private void attachSlabAhead() {
+        long now = System.nanoTime();
+        if (now < slabAheadRetryAt) return;
+        try {
+            depot.attachAhead(Math.max(1, depot.slabDataBlocks() / 4));
+        } catch (VdoException e) {
+            if (e.errno() != Errno.ENOSPC) throw e;
+            slabAheadRetryAt = now + TimeUnit.SECONDS.toNanos(1);
+        } catch (IOException e) {
+            slabAheadRetryAt = now + TimeUnit.SECONDS.toNanos(1);
+            LOG.log(Level.WARNING, "could not attach a slab ahead of need", e);
+        }
+    }
+
+    /**
+     * At open: allocates the journal's and every attached slab's file range (pools written before
+     * ranges were reserved, slabs re-attached by a rebuild). Cheap where they are allocated
+     * already. On a full filesystem early acknowledgement is turned off instead.
+     */
+    private void reserveInUse() throws IOException {
+        try {
+            store.reserve(sb.journalStart, sb.journalBlocks);
+            for (int i = 0; i < depot.slabCount(); i++) {
+                long[] r = depot.slabRange(i);
+                store.reserve(r[0], r[1]);
+            }
+        } catch (IOException e) {
+            if (!StorageErrors.isNoSpace(e)) throw e;
+            noSpaceErrors.increment();
+            earlyAckOff = true;
+            LOG.warning("pool " + dir + ": could not reserve the file space of the slabs in use (" + e.getMessage()
+                    + "): writes are acknowledged only once stored");
+        }
     }
 
     /**
@@ -781,6 +888,10 @@ public final class Pool implements AutoCloseable {
         try {
             store.extendTo(blocks);
         } catch (IOException e) {
+            if (StorageErrors.isNoSpace(e)) {
+                throw new VdoException(Errno.ENOSPC, "pool file " + store.describe() + " cannot grow to " + blocks * 4096 + " bytes for " + what
+                        + ": host filesystem full (" + e.getMessage() + ")", e);
+            }
             if (e.getMessage() == null || !e.getMessage().contains("File too large")) throw e;
             throw new VdoException(Errno.EINVAL, "pool file " + store.describe() + " cannot grow to " + blocks * 4096 + " bytes for " + what
                     + " (" + e.getMessage() + "): the filesystem's largest file is smaller; use a smaller size or a filesystem with larger files");
@@ -798,6 +909,13 @@ public final class Pool implements AutoCloseable {
     // ---------------------------------------------------------------- I/O entry points
 
     private void checkWritable() {
+        checkWritableIgnoringSpace();
+        String full = noSpaceReason;
+        if (full != null) throw new VdoException(Errno.ENOSPC, "pool " + dir + ": host filesystem full, writes refused until space is freed: " + full);
+    }
+
+    /** TRIM and WRITE_ZEROES store no data: they are taken in the no-space state too. */
+    private void checkWritableIgnoringSpace() {
         if (readOnlyReason != null) throw new VdoException(Errno.EROFS, "pool " + dir + " is read-only: " + readOnlyReason);
         if (closing) throw new VdoException(Errno.ESHUTDOWN, "pool " + dir + " is shutting down");
     }
@@ -864,7 +982,7 @@ public final class Pool implements AutoCloseable {
     /** TRIM and WRITE_ZEROES: mapping-only for whole blocks, zeros written into partial edge blocks. */
     CompletableFuture<Void> submitRange(Volume vol, long offset, long length, boolean fua, int kind) {
         try {
-            checkWritable();
+            checkWritableIgnoringSpace();
         } catch (VdoException e) {
             return CompletableFuture.failedFuture(e);
         }
@@ -1002,19 +1120,38 @@ public final class Pool implements AutoCloseable {
 
     /** On the flusher thread: one data sync and one journal commit serve every flush that was ready when it started. */
     private void doFlush(CompletableFuture<Void> f, long ticket) {
-        if (ticket <= flushSynced) { f.complete(null); return; }
+        if (ticket <= flushSynced) {
+            if (ticket >= lossFromTicket && ticket <= lossToTicket) f.completeExceptionally(lostWritesError(-1));
+            else f.complete(null);
+            return;
+        }
         long target = flushReady.get();
         try {
             if (readOnlyReason != null) throw new VdoException(Errno.EIO, "pool " + dir + " is read-only: " + readOnlyReason);
             commitJournalNow();
+            long prev = flushSynced;
             flushSynced = target;
-            f.complete(null);
-            if (journal.needsCheckpoint()) checkpoint();
+            long lost = lostWrites.getAndSet(0);
+            if (lost > 0) {
+                // every write acknowledged before this flush is durable, except these: the client hears of them here
+                lossFromTicket = prev + 1;
+                lossToTicket = target;
+                f.completeExceptionally(lostWritesError(lost));
+            } else {
+                f.complete(null);
+            }
+            if (noSpaceReason != null) retryAfterNoSpace();
+            else if (journal.needsCheckpoint()) checkpoint();
         } catch (IOException e) {
             f.completeExceptionally(storageError("flush", e));
         } catch (Throwable t) {
             f.completeExceptionally(t);
         }
+    }
+
+    private VdoException lostWritesError(long n) {
+        return new VdoException(Errno.ENOSPC, "pool " + dir + ": " + (n > 0 ? n + " acknowledged writes" : "acknowledged writes")
+                + " since the previous flush could not be stored (host filesystem full); the blocks they wrote keep their older contents");
     }
 
     /** Data first, then the journal entries that point at it: after this, acknowledged writes survive a crash. */
@@ -1029,19 +1166,28 @@ public final class Pool implements AutoCloseable {
     }
 
     /** Writes dirty block-map pages and moves the journal head past everything they now hold. */
+    /**
+     * The super block gets the new journal head before the journal is trimmed in memory: if that
+     * write fails (a full filesystem, retried later), no ring slot the durable head still points
+     * replay at is reused. A checkpoint that succeeds ends the no-space state: everything pending
+     * is written.
+     */
     void checkpoint() throws IOException {
         mappingLock.writeLock().lock();
         try {
             commitJournalNow();
             for (Volume v : volumes.values()) v.blockMap().writeDirtyPages();
             store.sync();
-            journal.trim(journal.lastAppendedSeq() + 1);
+            long trimTo = journal.lastAppendedSeq() + 1;
+            long[] head = journal.headAfterTrim(trimTo);
             synchronized (sb) {
-                sb.journalHeadBlockSeq = journal.headBlockSeq();
-                sb.journalHeadEntrySeq = journal.headEntrySeq();
+                sb.journalHeadBlockSeq = head[0];
+                sb.journalHeadEntrySeq = head[1];
                 writeSuperBlockLocked();
             }
+            journal.trim(trimTo);
             checkpoints++;
+            if (noSpaceReason != null) leaveNoSpace();
         } finally {
             mappingLock.writeLock().unlock();
         }
@@ -1075,6 +1221,10 @@ public final class Pool implements AutoCloseable {
     /** Every 100 ms: keep the journal short and blocks freed by overwrites reusable. */
     private void background() {
         if (readOnlyReason != null || crashed) return;
+        if (noSpaceReason != null) {
+            retryAfterNoSpace();
+            return;
+        }
         try {
             long now = System.nanoTime();
             if (journal.lastAppendedSeq() > journal.durableEntrySeq()
@@ -1083,6 +1233,7 @@ public final class Pool implements AutoCloseable {
                 commitJournalNow();
             }
             if (journal.needsCheckpoint()) checkpoint();
+            attachSlabAhead();
         } catch (IOException e) {
             storageError("background journal commit", e);
         } catch (Throwable t) {
@@ -1107,13 +1258,81 @@ public final class Pool implements AutoCloseable {
         }
     }
 
-    // ---------------------------------------------------------------- read-only mode
+    // ---------------------------------------------------------------- read-only mode, no space
 
-    /** A storage failure: the pool stops taking writes (dm-vdo's read-only mode) and says why. */
+    /**
+     * A storage failure: the pool stops taking writes (dm-vdo's read-only mode) and says why.
+     * A full host filesystem is not damage: it is the no-space state instead ({@link #noSpace}),
+     * ENOSPC to the caller, and clears itself once a checkpoint gets through.
+     */
     VdoException storageError(String op, IOException e) {
         String msg = op + " failed on " + store.describe() + ": " + e.getMessage();
+        if (StorageErrors.isNoSpace(e)) return noSpace(msg, e);
         enterReadOnly(msg, e);
         return new VdoException(Errno.EIO, msg, e);
+    }
+
+    /** Enters (or stays in) the no-space state; the ENOSPC error for the caller. */
+    VdoException noSpace(String msg, Throwable cause) {
+        noSpaceErrors.increment();
+        boolean first = false;
+        synchronized (readOnlyLock) {
+            if (noSpaceReason == null && readOnlyReason == null) { noSpaceReason = msg; first = true; }
+        }
+        if (first) {
+            LOG.warning("pool " + dir + ": host filesystem full (" + msg + "): new writes get ENOSPC until space is freed;"
+                    + " the pending metadata is retried every 100 ms, no repair or restart is needed");
+        }
+        return new VdoException(Errno.ENOSPC, "host filesystem full: " + msg, cause);
+    }
+
+    /**
+     * A data write (raw or packed block) met a full filesystem although its slab's space should
+     * have been reserved (the filesystem cannot reserve, or it is copy-on-write): no state to
+     * retry, the write fails with ENOSPC; early acknowledgement is turned off so later writes
+     * that cannot be stored fail to their own client.
+     */
+    VdoException dataNoSpace(String msg, IOException cause) {
+        noSpaceErrors.increment();
+        if (!earlyAckOff) {
+            earlyAckOff = true;
+            LOG.warning("pool " + dir + ": a data write found the host filesystem full (" + msg + "); writes are acknowledged"
+                    + " only once stored from now on (until the pool is reopened)");
+        }
+        return new VdoException(Errno.ENOSPC, "host filesystem full: " + msg, cause);
+    }
+
+    /** An acknowledged write could not be stored for want of space: the next flush fails with ENOSPC (no read-only mode). */
+    void lostWrite(String what, Throwable cause) {
+        lostWrites.incrementAndGet();
+        lostWritesTotal.increment();
+        earlyAckOff = true;
+        LOG.log(Level.WARNING, "pool " + dir + ": acknowledged write " + what + " could not be stored (host filesystem full);"
+                + " the next flush reports it", cause);
+    }
+
+    /** True when writes may be acknowledged before they are stored. */
+    boolean earlyAckAllowed() { return !earlyAckOff && noSpaceReason == null; }
+
+    /** A checkpoint attempt while in the no-space state (background, flushes); failing again changes nothing. */
+    private void retryAfterNoSpace() {
+        try {
+            checkpoint();
+        } catch (IOException e) {
+            if (!StorageErrors.isNoSpace(e)) storageError("checkpoint after a full filesystem", e);
+            else LOG.fine(() -> "pool " + dir + ": still no space: " + e.getMessage());
+        } catch (Throwable t) {
+            LOG.log(Level.WARNING, "checkpoint after a full filesystem failed", t);
+        }
+    }
+
+    private void leaveNoSpace() {
+        String was;
+        synchronized (readOnlyLock) {
+            was = noSpaceReason;
+            noSpaceReason = null;
+        }
+        if (was != null) LOG.warning("pool " + dir + ": space is back, writes are accepted again (was: " + was + ")");
     }
 
     void enterReadOnly(String reason, Throwable cause) {
@@ -1138,7 +1357,10 @@ public final class Pool implements AutoCloseable {
 
     public String readOnlyReason() { return readOnlyReason; }
 
-    public String mode() { return readOnlyReason != null ? "read-only" : "normal"; }
+    public String mode() { return readOnlyReason != null ? "read-only" : noSpaceReason != null ? "no-space" : "normal"; }
+
+    /** Why the host filesystem is considered full for this pool, or null (see {@link #mode()}). */
+    public String noSpaceReason() { return noSpaceReason; }
 
     // ---------------------------------------------------------------- statistics
 
@@ -1181,6 +1403,9 @@ public final class Pool implements AutoCloseable {
         m.put("checkpoints", checkpoints);
         m.put("journal_full_waits", journalFullWaits.sum());
         m.put("read_only", readOnlyReason != null ? 1L : 0L);
+        m.put("no_space", noSpaceReason != null ? 1L : 0L);
+        m.put("no_space_errors", noSpaceErrors.sum());
+        m.put("no_space_lost_writes", lostWritesTotal.sum());
         m.putAll(engineStats());
         return m;
     }

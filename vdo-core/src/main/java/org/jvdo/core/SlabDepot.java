@@ -41,6 +41,8 @@ public final class SlabDepot {
     private int cursorSlab;
     private int cursorBlock;
     private long dataBlocksUsed;
+    /** Free blocks in attached slabs: what reservations may count on (a slab not attached yet may find no space in the host filesystem). */
+    private long freeAttached;
     private long reserved;
     private long pendingCount;
     // pending frees as pairs (pbn, journal seq), in seq order
@@ -89,6 +91,7 @@ public final class SlabDepot {
             usable[i] = (int) Math.max(0, Math.min(slabDataBlocks, remaining));
             refs[i] = new byte[slabDataBlocks];
             free[i] = usable[i];
+            freeAttached += usable[i];
         }
     }
 
@@ -126,6 +129,7 @@ public final class SlabDepot {
         usable[n] = (int) Math.max(0, Math.min(slabDataBlocks, remaining));
         refs[n] = new byte[slabDataBlocks];
         free[n] = usable[n];
+        freeAttached += usable[n];
     }
 
     public int slabDataBlocks() { return slabDataBlocks; }
@@ -157,10 +161,12 @@ public final class SlabDepot {
 
     /**
      * Sets one free block aside for a write that is acknowledged before it is stored, so that
-     * the write cannot later fail for want of space. False when none is free.
+     * the write cannot later fail for want of space. False when none is free in an attached
+     * slab: attaching one needs space in the host filesystem, which may be full, so only blocks
+     * of attached slabs (whose file range is reserved) are promised.
      */
     public synchronized boolean tryReserve() {
-        if (available() <= 0) return false;
+        if (available() <= 0 || freeAttached - reserved <= 0) return false;
         reserved++;
         return true;
     }
@@ -173,7 +179,9 @@ public final class SlabDepot {
     /** Allocates the block a reservation set aside. */
     public synchronized long allocateReserved(int initialRefs) throws IOException {
         unreserve();
-        return allocate(initialRefs);
+        long pbn = allocateBlock(initialRefs, true);
+        writing.add(pbn);
+        return pbn;
     }
 
     public synchronized long reservedBlocks() { return reserved; }
@@ -184,7 +192,7 @@ public final class SlabDepot {
      * ENOSPC when the pool is full.
      */
     public synchronized long allocate(int initialRefs) throws IOException {
-        long pbn = allocateBlock(initialRefs);
+        long pbn = allocateBlock(initialRefs, false);
         writing.add(pbn);
         return pbn;
     }
@@ -197,40 +205,46 @@ public final class SlabDepot {
     /** True while {@code pbn} is allocated but its data is not written (tests, checks). */
     public synchronized boolean isBeingWritten(long pbn) { return writing.contains(pbn); }
 
-    private long allocateBlock(int initialRefs) throws IOException {
+    /**
+     * Takes a free block. An allocation without a reservation leaves the attached slabs' free
+     * blocks that reservations count on: when only those are left it attaches a new slab first
+     * (whose space {@link SlabAllocator#addSlab} may find unavailable: then ENOSPC and nothing
+     * changed, and a later allocation tries again).
+     */
+    private long allocateBlock(int initialRefs, boolean fromReservation) throws IOException {
         if (available() <= 0) {
             throw new VdoException(Errno.ENOSPC, "pool is out of physical space: " + dataBlocksUsed + " of " + physicalLimit
                     + " data blocks used, " + reserved + " reserved" + (pendingCount > 0 ? ", " + pendingCount + " waiting for a journal commit" : ""));
         }
-        for (int pass = 0; pass < 2; pass++) {
-            for (int i = 0; i < starts.length; i++) {
-                int s = (cursorSlab + i) % starts.length;
-                if (free[s] == 0) continue;
-                byte[] r = refs[s];
-                int from = s == cursorSlab ? cursorBlock : 0;
-                for (int k = 0; k < usable[s]; k++) {
-                    int b = (from + k) % usable[s];
-                    if (r[b] == 0) {
-                        r[b] = (byte) initialRefs;
-                        free[s]--;
-                        dataBlocksUsed++;
-                        cursorSlab = s;
-                        cursorBlock = b + 1;
-                        return starts[s] + slabRefBlocks + b;
-                    }
+        if (freeAttached - (fromReservation ? 0 : reserved) <= 0) {
+            if ((long) starts.length * slabDataBlocks >= physicalLimit) {
+                throw new VdoException(Errno.ENOSPC, "pool is out of physical space: " + dataBlocksUsed + " of " + physicalLimit
+                        + " data blocks used, " + reserved + " reserved" + (pendingCount > 0 ? ", " + pendingCount + " waiting for a journal commit" : ""));
+            }
+            long start = slabAllocator.addSlab();
+            attach(start);
+            cursorSlab = starts.length - 1;
+            cursorBlock = 0;
+        }
+        for (int i = 0; i < starts.length; i++) {
+            int s = (cursorSlab + i) % starts.length;
+            if (free[s] == 0) continue;
+            byte[] r = refs[s];
+            int from = s == cursorSlab ? cursorBlock : 0;
+            for (int k = 0; k < usable[s]; k++) {
+                int b = (from + k) % usable[s];
+                if (r[b] == 0) {
+                    r[b] = (byte) initialRefs;
+                    free[s]--;
+                    freeAttached--;
+                    dataBlocksUsed++;
+                    cursorSlab = s;
+                    cursorBlock = b + 1;
+                    return starts[s] + slabRefBlocks + b;
                 }
             }
-            if ((long) starts.length * slabDataBlocks < physicalLimit) {
-                long start = slabAllocator.addSlab();
-                attach(start);
-                cursorSlab = starts.length - 1;
-                cursorBlock = 0;
-                continue;
-            }
-            break;
         }
-        throw new VdoException(Errno.ENOSPC, "pool is out of physical space: " + dataBlocksUsed + " of " + physicalLimit
-                + " data blocks used" + (pendingCount > 0 ? ", " + pendingCount + " waiting for a journal commit" : ""));
+        throw new IllegalStateException("slab depot: " + freeAttached + " free blocks counted in attached slabs, none found");
     }
 
     /**
@@ -257,7 +271,7 @@ public final class SlabDepot {
         int i = indexIn(s, pbn);
         int v = refs[s][i] & 0xFF;
         if (v >= MAX_REFS) return false;
-        if (v == 0) { free[s]--; dataBlocksUsed++; }
+        if (v == 0) { free[s]--; freeAttached--; dataBlocksUsed++; }
         refs[s][i] = (byte) (v + 1);
         return true;
     }
@@ -294,6 +308,7 @@ public final class SlabDepot {
             if (refs[s][i] == PENDING_FREE) {
                 refs[s][i] = 0;
                 free[s]++;
+                freeAttached++;
             }
             pendingCount--;
             pendingHead += 2;
@@ -315,7 +330,8 @@ public final class SlabDepot {
 
     /** Forgets every count (before recomputing them from the block maps). */
     public synchronized void clear() {
-        for (int s = 0; s < refs.length; s++) { java.util.Arrays.fill(refs[s], (byte) 0); free[s] = usable[s]; }
+        freeAttached = 0;
+        for (int s = 0; s < refs.length; s++) { java.util.Arrays.fill(refs[s], (byte) 0); free[s] = usable[s]; freeAttached += usable[s]; }
         dataBlocksUsed = 0;
         pendingHead = pendingTail = 0;
         pendingCount = 0;
@@ -358,16 +374,33 @@ public final class SlabDepot {
         }
         if ((int) crc.getValue() != expectedCrc) return false;
         dataBlocksUsed = 0;
+        freeAttached = 0;
         for (int s = 0; s < refs.length; s++) {
             refs[s] = loaded[s];
             int used = 0;
             for (int b = 0; b < usable[s]; b++) if (refs[s][b] != 0) used++;
             for (int b = usable[s]; b < slabDataBlocks; b++) refs[s][b] = 0;
             free[s] = usable[s] - used;
+            freeAttached += free[s];
             dataBlocksUsed += used;
         }
         return true;
     }
+
+    /**
+     * Attaches the next slab ahead of need (its space reserved by {@link SlabAllocator#addSlab})
+     * when the attached slabs have fewer than {@code low} free blocks not promised to a
+     * reservation, so writes can keep being acknowledged early across slab boundaries. False
+     * when none was needed or none is left; the allocator's ENOSPC when there is no space for it.
+     */
+    public synchronized boolean attachAhead(long low) throws IOException {
+        if (freeAttached - reserved >= low || (long) starts.length * slabDataBlocks >= physicalLimit) return false;
+        attach(slabAllocator.addSlab());
+        return true;
+    }
+
+    /** First block and length of slab {@code s}'s file range (its reference blocks and usable data blocks). */
+    public synchronized long[] slabRange(int s) { return new long[]{starts[s], slabRefBlocks + usable[s]}; }
 
     public long overheadBlocks() { return (long) starts.length * slabRefBlocks; }
 }

@@ -58,16 +58,19 @@ final class WritePath {
             v.generation = pool.flushTracker.begin();
             begun = true;
             boolean partial = v.partialSrc != null;
+            // not while the host filesystem is (or was found) full: then a write is acknowledged only
+            // once stored, so its ENOSPC reaches its client instead of the next flush
+            boolean early = pool.earlyAckAllowed();
             if (v.kind == DataVio.WRITE) {
                 boolean zero = !partial && v.isZeroBlock();
-                if (!zero) v.reserved = pool.depot.tryReserve();
+                if (!zero && early) v.reserved = pool.depot.tryReserve();
                 // without reserved space a write is acknowledged only once stored, so ENOSPC can reach the client
-                v.ackEarly = zero || v.reserved;
+                v.ackEarly = (zero && early) || v.reserved;
             } else {
                 // trim / write-zeroes: the block's new content is zeros; the reused buffer still holds
                 // its previous write, which reads and partial writes queued behind would see
                 Arrays.fill(v.data, (byte) 0);
-                v.ackEarly = true;
+                v.ackEarly = early;
             }
             if (!partial) v.ready = true;
             final boolean[] launch = {false};
@@ -278,7 +281,8 @@ final class WritePath {
             pool.depot.endWrite(pbn);   // the block holds its new data (or is lost): dedup may look at it now
         }
         if (error != null) {
-            fail(v, pool.storageError("write of " + v + " to block " + pbn, error));
+            String op = "write of " + v + " to block " + pbn;
+            fail(v, org.jvdo.journal.StorageErrors.isNoSpace(error) ? pool.dataNoSpace(op, error) : pool.storageError(op, error));
             return;
         }
         v.volume.counters.rawBlocksWritten.increment();
@@ -330,7 +334,8 @@ final class WritePath {
             pool.store.write(pbn, out);
         } catch (Throwable t) {
             pool.depot.endWrite(pbn);
-            Throwable e = t instanceof IOException io ? pool.storageError("write of packed block " + pbn, io) : t;
+            Throwable e = !(t instanceof IOException io) ? t : org.jvdo.journal.StorageErrors.isNoSpace(io)
+                    ? pool.dataNoSpace("write of packed block " + pbn, io) : pool.storageError("write of packed block " + pbn, io);
             for (int i = 0; i < n; i++) fail(bin.owner(i), e);
             return;
         }
@@ -483,7 +488,8 @@ final class WritePath {
         if (next[0] != null) { DataVio n = next[0]; Trampoline.run(() -> launch(n)); }
         if (stranded[0] != null) {
             DataVio s = stranded[0];
-            VdoException e = new VdoException(Errno.EIO, "read-modify-write of " + s + " failed: the write it merges over ("
+            Errno errno = failure != null && VdoException.errnoOf(failure) == Errno.ENOSPC ? Errno.ENOSPC : Errno.EIO;
+            VdoException e = new VdoException(errno, "read-modify-write of " + s + " failed: the write it merges over ("
                     + what + ") failed" + (failure != null ? ": " + failure.getMessage() : ""), failure);
             Trampoline.run(() -> fail(s, e));
         }
@@ -505,7 +511,10 @@ final class WritePath {
         if (v.claimAck()) {
             v.request.fail(t);
         } else if (v.kind == DataVio.WRITE || v.kind == DataVio.TRIM || v.kind == DataVio.WRITE_ZERO) {
-            pool.enterReadOnly("acknowledged write of " + v + " lost: " + t.getMessage(), t);
+            Errno e = VdoException.errnoOf(t);
+            // want of space is not damage: nothing of it was recorded, the next flush tells the client
+            if (e == Errno.ENOSPC || e == Errno.EDQUOT) pool.lostWrite(v.toString(), t);
+            else pool.enterReadOnly("acknowledged write of " + v + " lost: " + t.getMessage(), t);
         }
         release(v, t);
     }

@@ -142,11 +142,20 @@ class SlabDepotTest {
         SlabDepot[] self = {d};
         d = new SlabDepot(SLAB, 40, 100, 0, () -> self[0].slabStart(self[0].slabCount()));
         self[0] = d;
+        // reservations count on attached slabs only (attaching one may find no space in the host filesystem)
+        assertFalse(d.tryReserve(), "nothing is promised before a slab is attached");
+        assertTrue(d.attachAhead(1));
         int reserved = 0;
         while (d.tryReserve()) reserved++;
-        assertEquals(40, reserved);
+        assertEquals(SLAB, reserved, "one attached slab's blocks");
         Set<Long> got = new HashSet<>();
         for (int i = 0; i < reserved; i++) assertTrue(got.add(d.allocateReserved(1)));
+        while (got.size() < 40) {
+            if (d.tryReserve()) assertTrue(got.add(d.allocateReserved(1)));
+            else assertTrue(got.add(d.allocate(1)), "an unreserved allocation attaches the next slab");
+        }
+        assertFalse(d.tryReserve());
+        assertThrows(VdoException.class, () -> self[0].allocate(1));
         assertEquals(3, d.slabCount());
         assertEquals(100 + 2L * stride, d.slabStart(2));
         assertThrows(IllegalStateException.class, () -> self[0].slabStart(3));

@@ -174,7 +174,7 @@ public final class AdminServer implements AutoCloseable {
             return;
         }
         String mode = b.pool().mode();
-        o.put("mode", mode).put("reason", b.pool().readOnlyReason());
+        o.put("mode", mode).put("reason", b.pool().isReadOnly() ? b.pool().readOnlyReason() : b.pool().noSpaceReason());
         json(ctx, "normal".equals(mode) ? 200 : 503, o);
     }
 
@@ -210,6 +210,7 @@ public final class AdminServer implements AutoCloseable {
         JsonObject o = new JsonObject();
         o.put("mode", pool.mode());
         if (pool.isReadOnly()) o.put("read_only_reason", pool.readOnlyReason());
+        if (pool.noSpaceReason() != null) o.put("no_space_reason", pool.noSpaceReason());
         o.put("directory", pool.directory().toAbsolutePath().toString());
         o.put("block_size", 4096);
         for (Map.Entry<String, Long> e : s.entrySet()) o.put(e.getKey(), e.getValue());
