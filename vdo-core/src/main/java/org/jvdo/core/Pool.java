@@ -76,6 +76,8 @@ public final class Pool implements AutoCloseable {
     final LongAdder compressedBlocksWritten = new LongAdder();
     /** Writers that found the journal ring full and checkpointed before appending (back-pressure). */
     final LongAdder journalFullWaits = new LongAdder();
+    /** Reads (and read-modify-writes) whose data did not match its stored checksum. */
+    final LongAdder checksumErrors = new LongAdder();
     /** Write-path stage latencies (see {@link #stageLatencies()}). */
     final LatencyHistogram latHash = new LatencyHistogram(), latIndex = new LatencyHistogram(),
             latVerify = new LatencyHistogram(), latCompress = new LatencyHistogram(), latPack = new LatencyHistogram(),
@@ -147,7 +149,7 @@ public final class Pool implements AutoCloseable {
                                 + " lbn " + e.lbn() + " holds invalid mapping " + Mapping.describe(e.newMapping()));
                     }
                     try {
-                        v.blockMap().set(e.lbn(), e.newMapping(), 0);
+                        v.blockMap().set(e.lbn(), e.newMapping(), e.checksum(), 0);
                     } catch (IOException io) {
                         throw new UncheckedIOException(io);
                     }
@@ -1161,6 +1163,7 @@ public final class Pool implements AutoCloseable {
         m.put("blocks_pending_free", depot.pendingFree());
         m.put("checkpoints", checkpoints);
         m.put("journal_full_waits", journalFullWaits.sum());
+        m.put("checksum_errors", checksumErrors.sum());
         m.put("read_only", readOnlyReason != null ? 1L : 0L);
         m.putAll(engineStats());
         return m;
