@@ -35,9 +35,13 @@ class ChecksumTest {
         c[DUP] = TestData.random(r);
         c[DUP2] = c[DUP];
         for (int i = 5; i < 10; i++) c[i] = TestData.text(r);
-        try (Pool p = Pool.create(dir, PoolConfig.small(64L << 20))) {
+        PoolConfig cfg = PoolConfig.small(64L << 20);
+        cfg.packerTimeoutMillis = 2000;     // the text blocks pack together even on a loaded machine
+        try (Pool p = Pool.create(dir, cfg)) {
             Volume v = p.createVolume("v", 64L * BS);
-            for (int i = 0; i < c.length; i++) TestData.await(v.write((long) i * BS, ByteBuffer.wrap(c[i]), false), "write " + i);
+            ByteBuffer all = ByteBuffer.allocate(c.length * BS);
+            for (byte[] b : c) all.put(b);
+            TestData.await(v.write(0, all.flip(), false), "write");
             TestData.await(v.flush(), "flush");
             p.quiesce();
             assertTrue(Mapping.state(v.blockMap().get(RAW)) == Mapping.RAW, Mapping.describe(v.blockMap().get(RAW)));
