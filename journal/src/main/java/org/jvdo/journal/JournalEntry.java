@@ -10,9 +10,15 @@ import java.nio.ByteOrder;
  * replaying twice is harmless).
  *
  * <p>Encoded in exactly {@value #SIZE} bytes, little-endian: op u8, reserved u8 (0), volume u16,
- * reserved u32 (0), lbn u64, oldMapping u64, newMapping u64. Values are validated when encoding.
+ * checksum u32 (the content checksum of the new mapping's block, 0 when it has none; pool format 3,
+ * reserved 0 before), lbn u64, oldMapping u64, newMapping u64. Values are validated when encoding.
  */
-public record JournalEntry(int op, int volume, long lbn, long oldMapping, long newMapping) {
+public record JournalEntry(int op, int volume, long lbn, long oldMapping, long newMapping, int checksum) {
+
+    /** An entry without a content checksum. */
+    public JournalEntry(int op, int volume, long lbn, long oldMapping, long newMapping) {
+        this(op, volume, lbn, oldMapping, newMapping, 0);
+    }
 
     /** Encoded size in bytes. */
     public static final int SIZE = 32;
@@ -23,7 +29,12 @@ public record JournalEntry(int op, int volume, long lbn, long oldMapping, long n
 
     /** Convenience factory for an {@link #OP_MAP} entry. */
     public static JournalEntry map(int volume, long lbn, long oldMapping, long newMapping) {
-        return new JournalEntry(OP_MAP, volume, lbn, oldMapping, newMapping);
+        return new JournalEntry(OP_MAP, volume, lbn, oldMapping, newMapping, 0);
+    }
+
+    /** An {@link #OP_MAP} entry whose new mapping's content has checksum {@code checksum}. */
+    public static JournalEntry map(int volume, long lbn, long oldMapping, long newMapping, int checksum) {
+        return new JournalEntry(OP_MAP, volume, lbn, oldMapping, newMapping, checksum);
     }
 
     /** Throws {@link IllegalArgumentException} if this entry cannot be encoded. */
@@ -43,7 +54,7 @@ public record JournalEntry(int op, int volume, long lbn, long oldMapping, long n
         b.put(offset, (byte) op);
         b.put(offset + 1, (byte) 0);
         b.putShort(offset + 2, (short) volume);
-        b.putInt(offset + 4, 0);
+        b.putInt(offset + 4, checksum);
         b.putLong(offset + 8, lbn);
         b.putLong(offset + 16, oldMapping);
         b.putLong(offset + 24, newMapping);
@@ -61,7 +72,7 @@ public record JournalEntry(int op, int volume, long lbn, long oldMapping, long n
         ByteBuffer b = buf.order() == ByteOrder.LITTLE_ENDIAN ? buf : buf.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         int op = b.get(offset) & 0xFF;
         int volume = b.getShort(offset + 2) & 0xFFFF;
-        return new JournalEntry(op, volume, b.getLong(offset + 8), b.getLong(offset + 16), b.getLong(offset + 24));
+        return new JournalEntry(op, volume, b.getLong(offset + 8), b.getLong(offset + 16), b.getLong(offset + 24), b.getInt(offset + 4));
     }
 
     /** Decodes a {@value #SIZE}-byte encoding. */

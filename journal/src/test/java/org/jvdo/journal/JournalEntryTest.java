@@ -38,6 +38,15 @@ class JournalEntryTest {
     }
 
     @Test
+    void checksumIsStoredAtOffset4AndRoundTrips() {
+        JournalEntry e = JournalEntry.map(3, 77, 1, 2, 0xA1B2C3D4);
+        byte[] enc = e.encode();
+        assertArrayEquals(new byte[] {(byte) 0xD4, (byte) 0xC3, (byte) 0xB2, (byte) 0xA1}, java.util.Arrays.copyOfRange(enc, 4, 8));
+        assertEquals(e, JournalEntry.decode(enc));
+        assertEquals(0xA1B2C3D4, JournalEntry.decode(enc).checksum());
+    }
+
+    @Test
     void encodeIntoBigEndianBufferStillWritesLittleEndian() {
         JournalEntry e = JournalEntry.map(9, 123456789L, 5, 6);
         ByteBuffer big = ByteBuffer.allocate(100).order(ByteOrder.BIG_ENDIAN);

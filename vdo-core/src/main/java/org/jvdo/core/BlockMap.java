@@ -13,8 +13,11 @@ import java.util.zip.CRC32C;
  * entries in a contiguous region of the pool file, read through a bounded LRU cache of pages.
  * Never one Java object per block: a cached page is one {@code long[]}.
  *
- * <p>Page layout (little-endian): CRC32C of bytes [4, 4096) at 0, magic "BM" at 4, version u16
- * at 6, then the entries. Dirty pages are written at a checkpoint, or when evicted, and only
+ * <p>Page layout (little-endian, page version 2, pool format 3): CRC32C of bytes [4, 4096) at 0,
+ * magic "BM" at 4, version u16 at 6, then {@value #ENTRIES_PER_PAGE} mapping entries (u64 each,
+ * from offset 8), then one u32 content checksum per entry (from offset {@value #CHECKSUMS_OFFSET}:
+ * 32 bits of the block's XXH3-128 fingerprint, see {@link BlockChecksum}; 0 for unmapped and zero
+ * entries), then 8 bytes of zeros. Dirty pages are written at a checkpoint, or when evicted, and only
  * after the journal entries that changed them are durable (write-ahead rule).
  *
  * <p>Region (format 3): {@code [mapPages leaf pages][bitmap pages of the BlockMapTree]}, {@link
@@ -28,9 +31,14 @@ import java.util.zip.CRC32C;
  * before the leaf.
  */
 public final class BlockMap {
-    public static final int ENTRIES_PER_PAGE = 511;
+    public static final int ENTRIES_PER_PAGE = 340;
     public static final int PAGE_MAGIC = 0x4D42;
-    public static final int PAGE_VERSION = 1;
+    public static final int PAGE_VERSION = 2;
+    static final int ENTRIES_OFFSET = 8;
+    static final int CHECKSUMS_OFFSET = ENTRIES_OFFSET + 8 * ENTRIES_PER_PAGE;
+    static {
+        if (CHECKSUMS_OFFSET + 4 * ENTRIES_PER_PAGE > BlockStore.BLOCK_SIZE) throw new AssertionError("block-map page overflows");
+    }
 
     /** Makes the journal durable through an entry before a page holding its change is written. */
     public interface WriteAheadGate {
@@ -39,6 +47,7 @@ public final class BlockMap {
 
     private static final class Page {
         final long[] entries = new long[ENTRIES_PER_PAGE];
+        final int[] checksums = new int[ENTRIES_PER_PAGE];
         boolean dirty;
         long lastSeq;
     }
@@ -120,7 +129,7 @@ public final class BlockMap {
             Page p = cache.get(pi);
             if (p != null) {
                 if (!p.dirty && !tree.isWritten(pi)) return;   // cached, never written and unchanged: stays a hole
-                store.write(newStart + pi, encodePage(p.entries));
+                store.write(newStart + pi, encodePage(p.entries, p.checksums));
             } else {
                 b.clear();
                 store.read(mapStart + pi, b);
@@ -174,13 +183,23 @@ public final class BlockMap {
         return page(lbn / ENTRIES_PER_PAGE).entries[(int) (lbn % ENTRIES_PER_PAGE)];
     }
 
-    /** Sets the entry for {@code lbn}, changed by journal entry {@code seq}; returns the old entry. */
-    public synchronized long set(long lbn, long mapping, long seq) throws IOException {
+    /** The content checksum stored with {@code lbn}'s entry (0 for unmapped and zero entries). */
+    public synchronized int checksum(long lbn) throws IOException {
+        checkLbn(lbn);
+        return page(lbn / ENTRIES_PER_PAGE).checksums[(int) (lbn % ENTRIES_PER_PAGE)];
+    }
+
+    /**
+     * Sets the entry for {@code lbn} with the checksum of its content, changed by journal entry
+     * {@code seq}; returns the old entry. Entries without a block store checksum 0.
+     */
+    public synchronized long set(long lbn, long mapping, int checksum, long seq) throws IOException {
         checkLbn(lbn);
         Page p = page(lbn / ENTRIES_PER_PAGE);
         int i = (int) (lbn % ENTRIES_PER_PAGE);
         long old = p.entries[i];
         p.entries[i] = mapping;
+        p.checksums[i] = Mapping.hasBlock(mapping) ? checksum : 0;
         p.dirty = true;
         if (seq > p.lastSeq) p.lastSeq = seq;
         return old;
@@ -213,12 +232,13 @@ public final class BlockMap {
         store.read(mapStart + index, b);
         try {
             checkNotZeroed(b, index);
-            decodePage(b, p.entries, () -> describePage(index));
+            decodePage(b, p.entries, p.checksums, () -> describePage(index));
         } catch (CorruptPoolException e) {
             if (badPageRepair == null) throw e;
             // repair: the page is given up (its LBNs read as unmapped, the journal replay restores
             // what it still holds for them), rewritten valid at the next checkpoint, and reported
             java.util.Arrays.fill(p.entries, 0L);
+            java.util.Arrays.fill(p.checksums, 0);
             p.dirty = true;
             long first = index * ENTRIES_PER_PAGE;
             badPageRepair.accept(e.getMessage() + ": reset to unmapped; volume " + volumeName + " LBNs " + first + ".."
@@ -251,20 +271,20 @@ public final class BlockMap {
         return store.describe() + ": volume " + volumeName + " block map page " + index + " (block " + (mapStart + index) + ")";
     }
 
-    /** Decodes a page into {@code entries}; an all-zero page is empty. */
-    static void decodePage(ByteBuffer b, long[] entries, String where) {
-        decodePage(b, entries, () -> where);
+    /** Decodes a page into {@code entries} and {@code checksums}; an all-zero page is empty. */
+    static void decodePage(ByteBuffer b, long[] entries, int[] checksums, String where) {
+        decodePage(b, entries, checksums, () -> where);
     }
 
     /** As above; {@code where} names the page for error messages and is built only on an error. */
-    static void decodePage(ByteBuffer b, long[] entries, java.util.function.Supplier<String> where) {
+    static void decodePage(ByteBuffer b, long[] entries, int[] checksums, java.util.function.Supplier<String> where) {
         b.order(ByteOrder.LITTLE_ENDIAN);
         int crcStored = b.getInt(0);
         int magic = b.getShort(4) & 0xFFFF;
         if (crcStored == 0 && magic == 0) {
             boolean allZero = true;
             for (int i = 0; i < BlockStore.BLOCK_SIZE; i += 8) if (b.getLong(i) != 0) { allZero = false; break; }
-            if (allZero) { java.util.Arrays.fill(entries, 0L); return; }
+            if (allZero) { java.util.Arrays.fill(entries, 0L); java.util.Arrays.fill(checksums, 0); return; }
         }
         if (magic != PAGE_MAGIC) throw new CorruptPoolException(where.get() + ": bad page magic 0x" + Integer.toHexString(magic));
         int version = b.getShort(6) & 0xFFFF;
@@ -273,17 +293,25 @@ public final class BlockMap {
         crc.update(b.array(), 4, BlockStore.BLOCK_SIZE - 4);
         if ((int) crc.getValue() != crcStored) throw new CorruptPoolException(where.get() + ": checksum mismatch");
         for (int i = 0; i < ENTRIES_PER_PAGE; i++) {
-            long m = b.getLong(8 + i * 8);
-            if (!Mapping.isValid(m)) throw new CorruptPoolException(where.get() + ": entry " + i + " is invalid " + Mapping.describe(m));
+            long m = b.getLong(ENTRIES_OFFSET + i * 8);
+            int sum = b.getInt(CHECKSUMS_OFFSET + i * 4);
+            if (!Mapping.isValid(m) || (!Mapping.hasBlock(m) && sum != 0)) {
+                throw new CorruptPoolException(where.get() + ": entry " + i + " is invalid " + Mapping.describe(m)
+                        + (Mapping.hasBlock(m) ? "" : " with checksum 0x" + Integer.toHexString(sum)));
+            }
             entries[i] = m;
+            checksums[i] = sum;
         }
     }
 
-    static ByteBuffer encodePage(long[] entries) {
+    static ByteBuffer encodePage(long[] entries, int[] checksums) {
         ByteBuffer b = ByteBuffer.allocate(BlockStore.BLOCK_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         b.putShort(4, (short) PAGE_MAGIC);
         b.putShort(6, (short) PAGE_VERSION);
-        for (int i = 0; i < ENTRIES_PER_PAGE; i++) b.putLong(8 + i * 8, entries[i]);
+        for (int i = 0; i < ENTRIES_PER_PAGE; i++) {
+            b.putLong(ENTRIES_OFFSET + i * 8, entries[i]);
+            b.putInt(CHECKSUMS_OFFSET + i * 4, checksums[i]);
+        }
         CRC32C crc = new CRC32C();
         crc.update(b.array(), 4, BlockStore.BLOCK_SIZE - 4);
         b.putInt(0, (int) crc.getValue());
@@ -291,7 +319,7 @@ public final class BlockMap {
     }
 
     private void writePage(long index, Page p) throws IOException {
-        store.write(mapStart + index, encodePage(p.entries));
+        store.write(mapStart + index, encodePage(p.entries, p.checksums));
         p.dirty = false;
         tree.markWritten(index);
     }
@@ -315,30 +343,41 @@ public final class BlockMap {
      * written (per the tree) and those cached are visited, pages not cached are read without
      * caching them. Costs time in proportion to the pages written, not to the volume's size.
      */
-    public synchronized void forEachMapped(MappingVisitor visitor) throws IOException {
+    public void forEachMapped(MappingVisitor visitor) throws IOException {
+        forEachEntry((lbn, m, sum) -> visitor.visit(lbn, m));
+    }
+
+    /** As {@link #forEachMapped}, with each entry's content checksum. */
+    public synchronized void forEachEntry(EntryVisitor visitor) throws IOException {
         long[] tmp = new long[ENTRIES_PER_PAGE];
+        int[] tmpSums = new int[ENTRIES_PER_PAGE];
         ByteBuffer b = ByteBuffer.allocate(BlockStore.BLOCK_SIZE);
         forEachPage(pi -> {
             long[] entries;
+            int[] sums;
             Page p = cache.get(pi);
             if (p != null) {
                 entries = p.entries;
+                sums = p.checksums;
             } else {
                 if (!tree.isWritten(pi)) return;   // cached when the walk began, never written
                 b.clear();
                 store.read(mapStart + pi, b);
                 try {
                     checkNotZeroed(b, pi);
-                    decodePage(b, tmp, () -> describePage(pi));
+                    decodePage(b, tmp, tmpSums, () -> describePage(pi));
                     entries = tmp;
+                    sums = tmpSums;
                 } catch (CorruptPoolException e) {
                     if (badPageRepair == null) throw e;
-                    entries = page(pi).entries;     // repaired (and reported) as it is loaded
+                    Page repaired = page(pi);       // repaired (and reported) as it is loaded
+                    entries = repaired.entries;
+                    sums = repaired.checksums;
                 }
             }
             long base = pi * ENTRIES_PER_PAGE;
             for (int i = 0; i < ENTRIES_PER_PAGE; i++) {
-                if (entries[i] != 0 && base + i < logicalBlocks) visitor.visit(base + i, entries[i]);
+                if (entries[i] != 0 && base + i < logicalBlocks) visitor.visit(base + i, entries[i], sums[i]);
             }
         });
     }
@@ -346,6 +385,11 @@ public final class BlockMap {
     /** Receives mapped entries. */
     public interface MappingVisitor {
         void visit(long lbn, long mapping) throws IOException;
+    }
+
+    /** Receives mapped entries with their content checksums. */
+    public interface EntryVisitor {
+        void visit(long lbn, long mapping, int checksum) throws IOException;
     }
 
     public synchronized int cachedPages() { return cache.size(); }

@@ -55,6 +55,8 @@ final class DataVio implements CompressionTask {
     int compressedSize;
     int encoding;
     long newMapping;
+    /** The content checksum of {@link #data} ({@link BlockChecksum}), set with the fingerprint; 0 without a block. */
+    int checksum;
     /** System.nanoTime() when accepted, and when the current timed stage began (metrics only). */
     long acceptedAt, stageStart;
     /** The reference on newMapping's block that this vio holds for the block map. */
@@ -89,7 +91,7 @@ final class DataVio implements CompressionTask {
     void reset() {
         volume = null; request = null; partialSrc = null; mergeWaiters = null; fingerprint = null;
         ackState = 0; holds = 0; ackEarly = false; reserved = false; ready = false; inPacker = false; holdsRef = false;
-        newMapping = 0; compressedSize = 0; kind = WRITE;
+        newMapping = 0; checksum = 0; compressedSize = 0; kind = WRITE;
     }
 
     boolean isZeroBlock() {

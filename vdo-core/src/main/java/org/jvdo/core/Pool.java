@@ -77,6 +77,8 @@ public final class Pool implements AutoCloseable {
     final LongAdder compressedBlocksWritten = new LongAdder();
     /** Writers that found the journal ring full and checkpointed before appending (back-pressure). */
     final LongAdder journalFullWaits = new LongAdder();
+    /** Reads (and read-modify-writes) whose data did not match its stored checksum. */
+    final LongAdder checksumErrors = new LongAdder();
     /** Write-path stage latencies (see {@link #stageLatencies()}). */
     final LatencyHistogram latHash = new LatencyHistogram(), latIndex = new LatencyHistogram(),
             latVerify = new LatencyHistogram(), latCompress = new LatencyHistogram(), latPack = new LatencyHistogram(),
@@ -168,7 +170,7 @@ public final class Pool implements AutoCloseable {
                                 + " lbn " + e.lbn() + " holds invalid mapping " + Mapping.describe(e.newMapping()));
                     }
                     try {
-                        v.blockMap().set(e.lbn(), e.newMapping(), 0);
+                        v.blockMap().set(e.lbn(), e.newMapping(), e.checksum(), 0);
                     } catch (IOException io) {
                         throw new UncheckedIOException(io);
                     }
@@ -264,6 +266,10 @@ public final class Pool implements AutoCloseable {
     public static Pool create(Path dir, PoolConfig cfg) throws IOException {
         Files.createDirectories(dir);
         if (exists(dir)) throw new VdoException(Errno.EINVAL, "a pool already exists in " + dir);
+        if (Files.exists(SegmentedBlockStore.segmentPath(dir, 1))) {
+            throw new VdoException(Errno.EINVAL, "a segment file of an earlier pool is in " + dir + " (" + SegmentedBlockStore.segmentPath(dir, 1)
+                    + "); remove it before creating a pool there");
+        }
         if (cfg.physicalBytes < 4096L * 16) throw new VdoException(Errno.EINVAL, "physical size " + cfg.physicalBytes + " is too small");
         if (cfg.physicalBytes / 4096 > SuperBlock.MAX_PHYSICAL_BLOCKS) {
             throw new VdoException(Errno.EINVAL, "physical size " + cfg.physicalBytes + " bytes is beyond the limit of 256 TiB (SuperBlock.MAX_PHYSICAL_BLOCKS = 2^36 blocks)");
@@ -274,7 +280,8 @@ public final class Pool implements AutoCloseable {
         BlockStore store = null;
         boolean created = false;
         try {
-            FileBlockStore file = new FileBlockStore(dir.resolve(DATA_FILE), true);
+            int shift = cfg.segmentShift > 0 ? cfg.segmentShift : SegmentedBlockStore.probeSegmentShift(dir);
+            SegmentedBlockStore file = SegmentedBlockStore.create(dir, shift);
             created = true;
             store = cfg.storeWrapper.apply(file);
             SecureRandom rnd = new SecureRandom();
@@ -285,6 +292,7 @@ public final class Pool implements AutoCloseable {
             sb.slabDataBlocks = cfg.slabDataBlocks;
             sb.slabRefBlocks = SlabDepot.refBlocksFor(cfg.slabDataBlocks);
             sb.physicalLimit = cfg.physicalBytes / 4096;
+            sb.segmentShift = shift;
             sb.formatLayout();
             extendLayout(store, sb.nextRegionBlock, "the slab area for " + cfg.physicalBytes + " bytes of physical space");
             sb.write(store);
@@ -299,7 +307,9 @@ public final class Pool implements AutoCloseable {
             return new Pool(dir, cfg, lc, lock, store, sb, true);
         } catch (IOException | RuntimeException e) {
             if (store != null) store.close();
-            if (created) Files.deleteIfExists(dir.resolve(DATA_FILE)); // a refused create leaves no half-made pool
+            if (created) {  // a refused create leaves no half-made pool
+                for (Path seg : SegmentedBlockStore.existingSegments(dir)) Files.deleteIfExists(seg);
+            }
             lock.release();
             lc.close();
             throw e;
@@ -313,11 +323,13 @@ public final class Pool implements AutoCloseable {
         FileLock lock = acquireLock(dir, lc);
         BlockStore store = null;
         try {
-            store = cfg.storeWrapper.apply(new FileBlockStore(dir.resolve(DATA_FILE), false));
+            SegmentedBlockStore file = SegmentedBlockStore.open(dir);
+            store = cfg.storeWrapper.apply(file);
             if (store.sizeInBlocks() < SuperBlock.JOURNAL_START) {
                 throw new CorruptPoolException(store.describe() + ": file is truncated (" + store.sizeInBlocks() + " blocks, no complete super block)");
             }
             SuperBlock sb = SuperBlock.read(store);
+            file.configure(sb.segmentShift);
             if (sb.journalStart != SuperBlock.JOURNAL_START || sb.slabRefBlocks != SlabDepot.refBlocksFor(sb.slabDataBlocks)) {
                 throw new CorruptPoolException(store.describe() + ": super block geometry is inconsistent");
             }
@@ -1402,6 +1414,7 @@ public final class Pool implements AutoCloseable {
         m.put("blocks_pending_free", depot.pendingFree());
         m.put("checkpoints", checkpoints);
         m.put("journal_full_waits", journalFullWaits.sum());
+        m.put("checksum_errors", checksumErrors.sum());
         m.put("read_only", readOnlyReason != null ? 1L : 0L);
         m.put("no_space", noSpaceReason != null ? 1L : 0L);
         m.put("no_space_errors", noSpaceErrors.sum());

@@ -1,9 +1,7 @@
 package org.jvdo.core;
 
-import org.jvdo.packer.PackedBlock;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -89,23 +87,25 @@ public final class PoolCheck {
         return new Result(REPAIRED, problems, notes, true);
     }
 
-    /** Every packed mapping must designate a valid fragment; reports progress about once a second. */
+    /**
+     * Every mapped block must read back as the content its checksum names: raw blocks are read,
+     * packed fragments located and decompressed, and each is hashed against the checksum stored
+     * with its mapping (a deduplicated block is checked once per LBN that maps it). Reports
+     * progress about once a second.
+     */
     private static void checkMappings(Pool p, List<Problem> problems, Consumer<String> progress) throws IOException {
         long[] seen = {0};
         long[] lastReport = {System.nanoTime()};
-        ByteBuffer block = ByteBuffer.allocate(4096);
+        byte[] block = new byte[4096];
         for (Volume v : p.volumes()) {
             long total = v.usedBlocks();
-            v.blockMap().forEachMapped((lbn, m) -> {
+            v.blockMap().forEachEntry((lbn, m, sum) -> {
                 seen[0]++;
-                if (Mapping.isPacked(m)) {
-                    block.clear();
+                if (Mapping.hasBlock(m)) {
                     try {
-                        p.store.read(Mapping.pbn(m), block);
-                        PackedBlock.locate(block.clear(), Mapping.slot(m));
+                        p.path.readStored(v, lbn, m, sum, block, "check");
                     } catch (IOException | RuntimeException e) {
-                        problems.add(new Problem(v.name(), lbn, "maps packed block " + Mapping.pbn(m) + " slot "
-                                + Mapping.slot(m) + ": " + e.getMessage()));
+                        problems.add(new Problem(v.name(), lbn, "maps " + Mapping.describe(m) + ": " + e.getMessage()));
                     }
                 }
                 long now = System.nanoTime();

@@ -75,4 +75,10 @@ public final class PoolConfig {
         c.compressionThreads = 2;
         return c;
     }
+
+    /**
+     * log2 of the blocks per pool segment file for a new pool; 0 (the default) probes the
+     * filesystem ({@link SegmentedBlockStore#probeSegmentShift}). Tests set it small.
+     */
+    public int segmentShift = 0;
 }

@@ -44,7 +44,8 @@ import java.util.zip.CRC32C;
  * 108 slabs in use u32 (slabs whose reference blocks the last clean close saved)
  * 112 refcount CRC u32
  * 116 read-only reason length u16, reason (up to 200 bytes, UTF-8) at 118
- * 320 slab area start u64  328 slab count u32  332 reserved u32 (0)  336 map area start u64
+ * 320 slab area start u64  328 slab count u32  332 segment shift u32  336 map area start u64
+ *     (the pool's blocks are in files of 2^shift blocks each, see {@link SegmentedBlockStore})
  * 384 volumes: id u16, name length u8, name (64), engine u8, logical blocks u64, map start u64, map pages u64
  *     used blocks u64, zero blocks u64 (statistics, exact after a clean close)
  *     CRC32C u32 of everything before it
@@ -57,6 +58,8 @@ public final class SuperBlock {
     public static final int COPY_BLOCKS = 8;
     public static final int COPY_BYTES = COPY_BLOCKS * BlockStore.BLOCK_SIZE;
     public static final long JOURNAL_START = 2L * COPY_BLOCKS;
+    /** Segments hold at least the super block copies (2^4 = 16 blocks) so both are in segment 0. */
+    static final int JOURNAL_START_SHIFT = 4;
     public static final int MAX_NAME = 64;
     private static final int GEOMETRY_OFFSET = 320;
     private static final int VOLUMES_OFFSET = 384;
@@ -121,6 +124,8 @@ public final class SuperBlock {
     public int slabsInUse;
     public long slabAreaStart;
     public int slabCount;
+    /** log2 of the blocks per segment file ({@link SegmentedBlockStore}); fixed at format. */
+    public int segmentShift = SegmentedBlockStore.MAX_SEGMENT_SHIFT;
     public long mapAreaStart;
 
     /**
@@ -188,6 +193,7 @@ public final class SuperBlock {
         b.put(118, reason);
         b.putLong(GEOMETRY_OFFSET, slabAreaStart);
         b.putInt(GEOMETRY_OFFSET + 8, slabCount);
+        b.putInt(GEOMETRY_OFFSET + 12, segmentShift);
         b.putLong(GEOMETRY_OFFSET + 16, mapAreaStart);
         int p = VOLUMES_OFFSET;
         for (VolumeRecord v : volumes) {
@@ -267,6 +273,7 @@ public final class SuperBlock {
         s.slabsInUse = inUse;
         s.slabAreaStart = b.getLong(GEOMETRY_OFFSET);
         s.slabCount = b.getInt(GEOMETRY_OFFSET + 8);
+        s.segmentShift = b.getInt(GEOMETRY_OFFSET + 12);
         s.mapAreaStart = b.getLong(GEOMETRY_OFFSET + 16);
         long stride = s.slabRefBlocks + (long) s.slabDataBlocks;
         if (s.slabDataBlocks <= 0 || s.journalBlocks <= 0 || s.physicalLimit <= 0 || s.physicalLimit > MAX_PHYSICAL_BLOCKS
@@ -275,10 +282,11 @@ public final class SuperBlock {
                 || s.slabAreaStart != s.journalStart + s.journalBlocks
                 || s.mapAreaStart != s.slabAreaStart + s.slabCount * stride
                 || s.nextRegionBlock < s.mapAreaStart || s.nextRegionBlock > MAX_LAYOUT_BLOCKS
-                || inUse < 0 || inUse > s.slabCount) {
+                || inUse < 0 || inUse > s.slabCount
+                || s.segmentShift < SuperBlock.JOURNAL_START_SHIFT || s.segmentShift > 40) {
             throw new CorruptPoolException(where + ": super block layout inconsistent (physical " + s.physicalLimit + " blocks, "
                     + s.slabCount + " slabs of " + s.slabDataBlocks + " at " + s.slabAreaStart + ", map area " + s.mapAreaStart
-                    + ", layout end " + s.nextRegionBlock + ", " + inUse + " slabs in use)");
+                    + ", layout end " + s.nextRegionBlock + ", " + inUse + " slabs in use, segments of 2^" + s.segmentShift + " blocks)");
         }
         int p = VOLUMES_OFFSET;
         for (int i = 0; i < nv; i++) {

@@ -145,7 +145,8 @@ final class WritePath {
     /** The first write of an LBN is partial: read what is stored, lay the new bytes over it. */
     private void readForMerge(DataVio v) {
         try {
-            readStored(v.volume, v.volume.blockMap().get(v.lbn), v.data, "read-modify-write");
+            BlockMap map = v.volume.blockMap();
+            readStored(v.volume, v.lbn, map.get(v.lbn), map.checksum(v.lbn), v.data, "read-modify-write");
         } catch (Throwable t) {
             fail(v, t);
             return;
@@ -184,6 +185,7 @@ final class WritePath {
             XX128.hashBytes(v.data, v.hash);
             pool.latHash.since(t);
             v.fingerprint = new Fingerprint(v.hash[0], v.hash[1]);
+            v.checksum = BlockChecksum.of(v.hash);
             final boolean[] agent = {false};
             final DataVio[] kick = {null};
             hashLocks.compute(v.fingerprint, (k, l) -> {
@@ -212,7 +214,8 @@ final class WritePath {
                 long tv = System.nanoTime();
                 try {
                     byte[] candidate = SCRATCH2.get();
-                    readStored(v.volume, advice, candidate, "dedupe verify");
+                    // the byte comparison is the verification here (a stale advice is no checksum error)
+                    readUnverified(v.volume, advice, candidate, "dedupe verify");
                     same = Arrays.equals(candidate, v.data);
                 } catch (Throwable t) {
                     Pool.LOG.fine(() -> "dedupe candidate " + Mapping.describe(advice) + " unreadable: " + t);
@@ -413,6 +416,8 @@ final class WritePath {
         if (!wait[0]) recordMapping(v);
     }
 
+    private static int checksumOf(DataVio v) { return Mapping.hasBlock(v.newMapping) ? v.checksum : 0; }
+
     /** Journal entry, block map, reference counts: the write takes effect. */
     void recordMapping(DataVio v) {
         Volume vol = v.volume;
@@ -424,7 +429,7 @@ final class WritePath {
                 // leaves no entry behind that a replay could apply
                 old = vol.blockMap().get(v.lbn);
                 long tj = System.nanoTime();
-                seq = pool.journal.tryAppend(JournalEntry.map(vol.id(), v.lbn, old, v.newMapping));
+                seq = pool.journal.tryAppend(JournalEntry.map(vol.id(), v.lbn, old, v.newMapping, checksumOf(v)));
                 pool.latJournal.since(tj);
             } catch (Throwable t) {
                 pool.mappingLock.readLock().unlock();
@@ -442,7 +447,7 @@ final class WritePath {
             }
         }
         try {
-            vol.blockMap().set(v.lbn, v.newMapping, seq);
+            vol.blockMap().set(v.lbn, v.newMapping, checksumOf(v), seq);
             v.holdsRef = false;
             if (Mapping.hasBlock(old)) pool.depot.decrement(Mapping.pbn(old), seq);
             vol.noteMappingChange(old, v.newMapping);
@@ -528,6 +533,7 @@ final class WritePath {
      */
     void readBlocks(Volume vol, long first, int n, byte[] out) throws IOException {
         long[] maps = new long[n];
+        int[] sums = new int[n];
         boolean[] registered = new boolean[n];
         try {
             for (int i = 0; i < n; i++) {
@@ -557,7 +563,11 @@ final class WritePath {
                     break;
                 }
             }
-            for (int i = 0; i < n; i++) if (registered[i]) maps[i] = vol.blockMap().get(first + i);
+            // registered readers keep the entries still: a write waits for them before it records its mapping
+            BlockMap map = vol.blockMap();
+            for (int i = 0; i < n; i++) {
+                if (registered[i]) { maps[i] = map.get(first + i); sums[i] = map.checksum(first + i); }
+            }
             long lastPacked = -1;
             byte[] block = SCRATCH.get();
             byte[] plain = SCRATCH2.get();
@@ -579,6 +589,7 @@ final class WritePath {
                         throw new VdoException(Errno.EIO, "volume " + vol.name() + ": read of blocks " + pbn + ".." + (pbn + j - i - 1)
                                 + " failed: " + e.getMessage(), e);
                     }
+                    for (int k = i; k < j; k++) verify(vol, first + k, maps[k], sums[k], out, k * 4096);
                     i = j;
                 } else if (Mapping.isPacked(m)) {
                     long pbn = Mapping.pbn(m);
@@ -591,6 +602,7 @@ final class WritePath {
                         lastPacked = pbn;
                     }
                     decodeFragment(vol, m, block, plain);
+                    verify(vol, first + i, m, sums[i], plain, 0);
                     System.arraycopy(plain, 0, out, i * 4096, 4096);
                     i++;
                 } else {
@@ -627,8 +639,28 @@ final class WritePath {
 
     static final int READ_WAIT_SECONDS = 120;
 
-    /** The content a mapping designates. */
-    void readStored(Volume vol, long m, byte[] dst, String op) throws IOException {
+    /**
+     * The end-to-end check: what was read (and decoded) for {@code lbn} must hash to the checksum
+     * stored with its mapping, or the read fails with EIO naming volume, LBN and block (and
+     * counts a {@code checksum_errors}). Nothing else in the file proves a data block right.
+     */
+    void verify(Volume vol, long lbn, long m, int expected, byte[] data, int off) {
+        int got = BlockChecksum.compute(data, off);
+        if (got == expected) return;
+        pool.checksumErrors.increment();
+        throw new VdoException(Errno.EIO, String.format("volume %s lbn %d: %s block %d%s fails its checksum (stored 0x%08x, read 0x%08x)",
+                vol.name(), lbn, Mapping.isPacked(m) ? "packed" : "raw", Mapping.pbn(m),
+                Mapping.isPacked(m) ? " slot " + Mapping.slot(m) : "", expected, got));
+    }
+
+    /** The content {@code lbn}'s mapping {@code m} designates, verified against its checksum. */
+    void readStored(Volume vol, long lbn, long m, int checksum, byte[] dst, String op) throws IOException {
+        readUnverified(vol, m, dst, op);
+        if (Mapping.hasBlock(m)) verify(vol, lbn, m, checksum, dst, 0);
+    }
+
+    /** The content mapping {@code m} designates, as stored. */
+    private void readUnverified(Volume vol, long m, byte[] dst, String op) throws IOException {
         int state = Mapping.state(m);
         if (state == Mapping.UNMAPPED || state == Mapping.ZERO) { Arrays.fill(dst, (byte) 0); return; }
         long pbn = Mapping.pbn(m);

@@ -50,16 +50,17 @@ class BlockMapRepairTest {
             Volume v = p.volume("v");
             assertArrayEquals(content(0), TestData.read(v, 0, BS));
             java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
-                    () -> v.read(600L * BS, ByteBuffer.allocate(BS)).get(20, java.util.concurrent.TimeUnit.SECONDS));
+                    () -> v.read((BlockMap.ENTRIES_PER_PAGE + 90L) * BS, ByteBuffer.allocate(BS)).get(20, java.util.concurrent.TimeUnit.SECONDS));
             assertTrue(e.getCause() instanceof CorruptPoolException && e.getCause().getMessage().contains("block map page 1"), e.toString());
-            assertArrayEquals(content(1100), TestData.read(v, 1100L * BS, BS));
+            assertArrayEquals(content(2 * BlockMap.ENTRIES_PER_PAGE + 50), TestData.read(v, (2L * BlockMap.ENTRIES_PER_PAGE + 50) * BS, BS));
         }
         PoolCheck.Result r = PoolCheck.run(dir, false, null);
         assertEquals(PoolCheck.ERRORS_LEFT, r.exitCode(), r.toString());
         PoolCheck.Result repaired = PoolCheck.run(dir, true, null);
         assertEquals(PoolCheck.REPAIRED, repaired.exitCode(), repaired.toString());
         String notes = String.join("\n", repaired.notes());
-        assertTrue(notes.contains("LBNs 511..1021 lose what they held"), notes);
+        int e = BlockMap.ENTRIES_PER_PAGE;
+        assertTrue(notes.contains("LBNs " + e + ".." + (2 * e - 1) + " lose what they held"), notes);
         try (Pool pool = Pool.open(dir, cfg)) {
             Volume v = pool.volume("v");
             for (int i = 0; i < lbns; i++) {

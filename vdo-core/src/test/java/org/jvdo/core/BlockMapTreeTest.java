@@ -37,7 +37,7 @@ class BlockMapTreeTest {
         for (int i = 0; i < 400; i++) {
             long lbn = (long) (r.nextDouble() * logical);
             model.put(lbn, Mapping.raw(1000 + i));
-            map.set(lbn, Mapping.raw(1000 + i), 1);
+            map.set(lbn, Mapping.raw(1000 + i), 0, 1);
             if (i % 97 == 0) map.writeDirtyPages();
         }
         check(map, model);     // leaves written by eviction under bitmap pages not yet written
@@ -46,7 +46,7 @@ class BlockMapTreeTest {
         check(map, model);
         BlockMap reopened = new BlockMap("v", store, start1, pages1, 2 * logical, 8, treeCache, seq -> { });
         check(reopened, model);
-        reopened.set(5, Mapping.raw(77), 2);
+        reopened.set(5, Mapping.raw(77), 0, 2);
         model.put(5L, Mapping.raw(77));
         long start2 = start1 + BlockMap.regionBlocks(pages1), pages2 = BlockMap.pagesFor(4 * logical);
         reopened.grow(4 * logical, start2, pages2);

@@ -49,10 +49,16 @@ class LargeThinVolumeTest {
 
     @Test
     void inMemorySparseStore() throws Exception {
-        PowerLossStore s = new PowerLossStore("mem:thin");
+        PowerLossBlockStore s = PowerLossBlockStore.inMemory("mem:thin");
         PoolConfig cfg = PoolConfig.small(1L << 30);
         cfg.storeWrapper = s.wrapper();
-        run("memory", cfg, s::powerLoss);
+        run("memory", cfg, () -> {
+            try {
+                s.powerLoss();
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
     }
 
     @Test

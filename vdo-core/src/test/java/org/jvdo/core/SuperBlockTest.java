@@ -28,7 +28,7 @@ class SuperBlockTest {
         s.readOnly = true;
         s.readOnlyReason = "disk on fire — ünïcödé";
         s.refcountCrc = 0xCAFEBABE;
-        SuperBlock.VolumeRecord v = new SuperBlock.VolumeRecord(3, "vol.one", Pool.ENGINE_NONE, 5000, m + 300, 10);
+        SuperBlock.VolumeRecord v = new SuperBlock.VolumeRecord(3, "vol.one", Pool.ENGINE_NONE, 3000, m + 300, 10);
         v.usedBlocks = 44;
         v.zeroBlocks = 5;
         s.volumes.add(v);

@@ -85,11 +85,12 @@ class VolumeAdminTest {
     void resizeGrowsOnlineIntoNewRegionAndSurvivesCrash() throws Exception {
         PoolConfig cfg = PoolConfig.small(64L << 20);
         Pool pool = Pool.create(dir, cfg);
-        Volume v = pool.createVolume("v", 511L * 4096 * 2); // exactly two map pages
+        final int TWO_PAGES = 2 * BlockMap.ENTRIES_PER_PAGE;
+        Volume v = pool.createVolume("v", BlockMap.ENTRIES_PER_PAGE * 4096L * 2); // exactly two map pages
         Volume other = pool.createVolume("w", 4L << 20);   // its region follows v's
-        for (int i = 0; i < 1022; i += 100) write(v, i, block(i));
-        write(v, 1021, block(1021));
-        assertThrows(Exception.class, () -> write(v, 1022, block(1)));
+        for (int i = 0; i < TWO_PAGES; i += 100) write(v, i, block(i));
+        write(v, (TWO_PAGES - 1), block((TWO_PAGES - 1)));
+        assertThrows(Exception.class, () -> write(v, TWO_PAGES, block(1)));
         assertThrows(VdoException.class, () -> pool.resizeVolume("v", 4096));
         assertThrows(VdoException.class, () -> pool.resizeVolume("v", 5000));
         assertThrows(VdoException.class, () -> pool.resizeVolume("nope", 1L << 30));
@@ -97,8 +98,8 @@ class VolumeAdminTest {
         assertEquals(8L << 20, v.size());
         write(v, 2047, block(2047));
         write(other, 0, block(99));
-        for (int i = 0; i < 1022; i += 100) assertArrayEquals(block(i), read(v, i));
-        assertArrayEquals(block(1021), read(v, 1021));
+        for (int i = 0; i < TWO_PAGES; i += 100) assertArrayEquals(block(i), read(v, i));
+        assertArrayEquals(block((TWO_PAGES - 1)), read(v, (TWO_PAGES - 1)));
         // within the region's last page: no relocation needed
         pool.resizeVolume("v", 8L << 20); // same size: nothing to do
         pool.quiesce(); // acknowledged writes are durable only after a flush
@@ -107,8 +108,8 @@ class VolumeAdminTest {
         try (Pool p2 = Pool.open(dir, cfg)) {
             Volume v2 = p2.volume("v");
             assertEquals(8L << 20, v2.size());
-            for (int i = 0; i < 1022; i += 100) assertArrayEquals(block(i), read(v2, i));
-            assertArrayEquals(block(1021), read(v2, 1021));
+            for (int i = 0; i < TWO_PAGES; i += 100) assertArrayEquals(block(i), read(v2, i));
+            assertArrayEquals(block((TWO_PAGES - 1)), read(v2, (TWO_PAGES - 1)));
             assertArrayEquals(block(2047), read(v2, 2047));
             assertArrayEquals(block(99), read(p2.volume("w"), 0));
             assertTrue(p2.verifyReferenceCounts().isEmpty());
