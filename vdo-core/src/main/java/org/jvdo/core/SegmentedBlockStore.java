@@ -61,6 +61,13 @@ public final class SegmentedBlockStore implements BlockStore {
         for (int i = segments.size(); Files.exists(segmentPath(dir, i)); i++) add(new FileBlockStore(segmentPath(dir, i), false));
     }
 
+    /** A fresh store on the same files (tests: the pool's channels may have been closed by an interrupt). */
+    SegmentedBlockStore reopen() throws IOException {
+        SegmentedBlockStore s = open(dir);
+        s.configure(shift);
+        return s;
+    }
+
     /** The file of segment {@code i}. */
     public static Path segmentPath(Path dir, int i) {
         return i == 0 ? dir.resolve(Pool.DATA_FILE) : dir.resolve(Pool.DATA_FILE + "." + i);

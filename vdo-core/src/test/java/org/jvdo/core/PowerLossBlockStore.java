@@ -226,6 +226,9 @@ final class PowerLossBlockStore implements BlockStore {
         if (inner instanceof FileBlockStore) {
             try { inner.close(); } catch (IOException ignored) { }
             target = new FileBlockStore(java.nio.file.Path.of(inner.describe()), false);
+        } else if (inner instanceof SegmentedBlockStore seg) {
+            try { inner.close(); } catch (IOException ignored) { }
+            target = seg.reopen();
         }
         for (Map.Entry<Long, byte[][]> e : unsynced.entrySet()) {
             long b = e.getKey();
