@@ -382,6 +382,9 @@ public final class Pool implements AutoCloseable {
     /** False when the open found an unclean shutdown and recovered. */
     public boolean wasClean() { return wasClean; }
 
+    /** Why one super-block copy was unusable when the pool was opened (null: both were valid). */
+    String superBlockDamage() { return sb.badCopy; }
+
     public long replayedEntries() { return replayedEntries; }
 
     /** For a check-only open of a clean pool: whether the stored reference counts passed their checksum. */

@@ -42,6 +42,13 @@ public final class PoolCheck {
         cfg.checkOnly = true;
         try (Pool p = Pool.open(dir, cfg)) {
             notes.add(p.openReport());
+            String badCopy = p.superBlockDamage();
+            if (badCopy != null) {
+                // a power loss can tear only the copy being written, and a clean close ends with a
+                // completed, synced write: after a clean close both copies must be valid
+                if (p.wasClean()) problems.add(new Problem(null, -1, "super block copy damaged (the other copy is used): " + badCopy));
+                else notes.add("super block: one copy unusable, the other is used (normal if the crash tore its last write): " + badCopy);
+            }
             if (p.journalDamage() != null) problems.add(new Problem(null, -1, "recovery journal damaged: " + p.journalDamage()));
             if (!p.wasClean()) notes.add("the pool was not shut down cleanly: " + p.replayedEntries()
                     + " journal entries replayed, reference counts rebuilt from the block maps (normal after a crash)");

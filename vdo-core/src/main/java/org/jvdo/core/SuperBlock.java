@@ -124,6 +124,8 @@ public final class SuperBlock {
     public int slabsInUse;
     public long slabAreaStart;
     public int slabCount;
+    /** Not stored: when this super block was read, why the other copy was unusable (null: both were valid). */
+    public transient String badCopy;
     /** log2 of the blocks per segment file ({@link SegmentedBlockStore}); fixed at format. */
     public int segmentShift = SegmentedBlockStore.MAX_SEGMENT_SHIFT;
     public long mapAreaStart;
@@ -343,6 +345,7 @@ public final class SuperBlock {
             }
         }
         if (best == null) throw firstError;
+        best.badCopy = firstError == null ? null : firstError.getMessage();
         return best;
     }
 }
