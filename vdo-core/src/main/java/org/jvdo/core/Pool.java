@@ -789,6 +789,15 @@ public final class Pool implements AutoCloseable {
      * them, so the bins go now. (Writes held behind a waiting fragment kick its bin; the packer
      * timeout is the backstop.)
      */
+    /** {@link #packForFlush} on the flusher thread (from a completion: never packs inside the write path's own call). */
+    void packForFlushSoon() {
+        try {
+            flusher.execute(this::packForFlush);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // shutting down: the close writes every bin
+        }
+    }
+
     void packForFlush() {
         if (flushTracker.flushWaiting() && flushTracker.outstandingWrites() <= packer.fragmentsWaiting()) packer.flush();
     }

@@ -490,6 +490,9 @@ final class WritePath {
         String what = v.toString();
         recycle(v);
         for (Runnable r : flushes) r.run();
+        // a flush still waiting may now wait only for fragments in the packer's bins: write them
+        // (otherwise they sit out the packer timeout)
+        if (flushes.isEmpty() && pool.flushTracker.flushWaiting()) pool.packForFlushSoon();
         if (next[0] != null) { DataVio n = next[0]; Trampoline.run(() -> launch(n)); }
         if (stranded[0] != null) {
             DataVio s = stranded[0];
