@@ -29,9 +29,10 @@ import java.util.zip.CRC32C;
  *              written (0 = none). A valid block whose commit point reaches past an unreadable
  *              block proves that block's entries were durable: the journal is damaged, not
  *              merely torn by a crash.
- *     40    4  CRC32C of sector 0 (bytes 0..511) with this field and the block CRC taken as zero
+ *     40    4  CRC32C of sector 0 (bytes 0..511, so including the block CRC) with this field
+ *              taken as zero
  *     44   16  reserved, zero
- *     60    4  CRC32C of all 4096 bytes with this field taken as zero
+ *     60    4  CRC32C of all 4096 bytes with this field and the sector 0 CRC taken as zero
  *     64 14*32 entry slots 0..13
  * </pre>
  * Sector {@code k} (1..7), at byte {@code 512 * k}:
@@ -48,7 +49,9 @@ import java.util.zip.CRC32C;
  * Entries are {@link JournalEntry#SIZE} bytes each, 119 per block; unused slots are zero (an
  * entry's op byte is never 0). The whole-block CRC is what makes a block valid; the sector CRCs
  * only classify an invalid one (the whole-block CRC also rejects a block mixing sectors of two
- * write attempts of the same sequence, which every sector check would pass). All integers are
+ * write attempts of the same sequence, which every sector check would pass). The block CRC covers
+ * the stamps of sectors 1..7 but not the sector 0 CRC, which covers it: rot in that one field
+ * leaves the block valid and every entry readable. All integers are
  * little-endian. The block with sequence {@code s} lives at ring index {@code (s - 1) % blockCount}.
  *
  * <p>Version 1 (126 entries, one CRC) is not read: it was written only by pools of format 2,
@@ -167,8 +170,8 @@ public final class JournalBlockFormat {
             zero(b, base + STAMP_RESERVED, base + STAMP_SIZE);
             b.putInt(base + STAMP_CRC, sectorChecksum(b, k));
         }
-        b.putInt(OFFSET_SECTOR0_CRC, sectorChecksum(b, 0));
         b.putInt(OFFSET_CRC, checksum(b));
+        b.putInt(OFFSET_SECTOR0_CRC, sectorChecksum(b, 0));
     }
 
     private static void zero(ByteBuffer b, int from, int to) {
@@ -195,12 +198,18 @@ public final class JournalBlockFormat {
         return b;
     }
 
-    /** CRC32C over the 4096 bytes from index 0 of {@code block}, with the CRC field taken as zero. */
+    /**
+     * CRC32C over the 4096 bytes from index 0 of {@code block}, with the CRC field and the sector 0
+     * CRC field taken as zero (the sector 0 CRC is computed after it, over it).
+     */
     public static int checksum(ByteBuffer block) {
         CRC32C crc = new CRC32C();
         ByteBuffer d = block.duplicate();
         d.clear();
-        d.limit(OFFSET_CRC);
+        d.limit(OFFSET_SECTOR0_CRC);
+        crc.update(d);
+        crc.update(ZERO_CRC, 0, ZERO_CRC.length);
+        d.limit(OFFSET_CRC).position(OFFSET_SECTOR0_CRC + 4);
         crc.update(d);
         crc.update(ZERO_CRC, 0, ZERO_CRC.length);
         d.limit(BLOCK_SIZE).position(OFFSET_CRC + 4);
@@ -210,7 +219,7 @@ public final class JournalBlockFormat {
 
     /**
      * CRC32C of sector {@code k} (0..7) of {@code block}, with its check field taken as zero (for
-     * sector 0 also the whole-block CRC field, which is computed after it).
+     * sector 0 it covers the whole-block CRC, so rot there is seen too).
      */
     public static int sectorChecksum(ByteBuffer block, int k) {
         if (k < 0 || k >= SECTORS) {
@@ -224,10 +233,7 @@ public final class JournalBlockFormat {
             d.limit(OFFSET_SECTOR0_CRC);
             crc.update(d);
             crc.update(ZERO_CRC, 0, 4);
-            d.limit(OFFSET_CRC).position(OFFSET_SECTOR0_CRC + 4);
-            crc.update(d);
-            crc.update(ZERO_CRC, 0, 4);
-            d.limit(SECTOR_SIZE).position(OFFSET_CRC + 4);
+            d.limit(SECTOR_SIZE).position(OFFSET_SECTOR0_CRC + 4);
             crc.update(d);
         } else {
             d.limit(base + STAMP_CRC).position(base);
