@@ -63,6 +63,8 @@ public final class RecoveryJournal implements AutoCloseable {
 
     private IOException failure;
     private boolean closed;
+    /** The open found the block at nextWriteSeq written completely but rotten (damage); guarded by lock. */
+    private boolean stopBlockDamaged;
 
     private long entriesCommitted;
     private long blocksWritten;
@@ -119,9 +121,13 @@ public final class RecoveryJournal implements AutoCloseable {
      *
      * <p>Damage: when a valid block beyond the end records a commit point at or past the first
      * entry that could not be replayed, entries that were durable (acknowledged by a flush) are
-     * unreadable. The result says so ({@link ReplayResult#damaged()}) and lists the entries of the
-     * valid blocks beyond the end, which are not replayed; the caller decides (refuse, report,
-     * or discard with {@code --repair}).
+     * unreadable. So too when the block where replay stopped is not a torn write: judged sector
+     * by sector ({@link JournalBlockFormat#examine}), none of its sectors holds older contents
+     * (a crash tears a write only at sector boundaries, leaving old sectors) and some sector
+     * verifies as nothing, so it was written completely and then rotted. The result says so
+     * ({@link ReplayResult#damaged()}) and lists the entries not replayed (those still readable
+     * in the rotten block, then those of the valid blocks beyond the end); the caller decides
+     * (refuse, report, or discard with {@code --repair}).
      */
     public static RecoveryJournal open(JournalStore store, long nonce, long headBlockSeq, long headEntrySeq,
                                        boolean scrub, Consumer<JournalEntry> replay) throws IOException {
@@ -139,6 +145,7 @@ public final class RecoveryJournal implements AutoCloseable {
         long blocks = 0;
         long entries = 0;
         String stop;
+        boolean stopBlockInvalid = false;
         while (true) {
             if (seq - headBlockSeq >= blockCount) {
                 stop = "end of journal (every ring block replayed)";
@@ -149,6 +156,7 @@ public final class RecoveryJournal implements AutoCloseable {
             store.readBlock(index, buf);
             JournalBlockFormat.DecodedBlock block = JournalBlockFormat.decode(buf, nonce, seq);
             String failure = block.failure();
+            stopBlockInvalid = failure != null;
             if (failure == null) {
                 long first = block.firstEntrySeq();
                 long last = first + block.entries().size();
@@ -177,9 +185,29 @@ public final class RecoveryJournal implements AutoCloseable {
             blocks++;
             seq++;
         }
-        // look beyond the end: a later block whose commit point covers entry `end` proves damage
         String damage = null;
         List<JournalEntry> discarded = new ArrayList<>();
+        // the block where replay stopped: torn by a crash (the end), or written completely and rotten
+        boolean stopBlockDamaged = false;
+        if (stopBlockInvalid) {
+            long index = JournalBlockFormat.ringIndex(seq, blockCount);
+            buf.clear();
+            store.readBlock(index, buf);
+            JournalBlockFormat.Examined ex = JournalBlockFormat.examine(buf, nonce, seq, end);
+            if (ex.damaged()) {
+                stopBlockDamaged = true;
+                long first = ex.firstEntrySeq();
+                long last = first + Math.max(ex.entryBound(), 1) - 1;
+                damage = "journal block seq " + seq + " (ring index " + index + ") is unreadable (" + stop
+                        + "), but it is not a torn write: no sector holds older contents, so it was written completely, and sector(s) "
+                        + ex.indexes(JournalBlockFormat.SectorState.CORRUPT) + " fail(s) verification [" + ex.describe()
+                        + "]: entries " + first + ".." + last + " were acknowledged and are lost"
+                        + (ex.countKnown() ? "" : " (at most: the sector with the entry count is unreadable)")
+                        + (ex.readable().isEmpty() ? "" : "; " + ex.readable().size() + " of them are still readable");
+                discarded.addAll(ex.readable());
+            }
+        }
+        // look beyond the end: a later block whose commit point covers entry `end` proves damage
         for (long s = seq + 1; s - headBlockSeq < blockCount; s++) {
             long index = JournalBlockFormat.ringIndex(s, blockCount);
             buf.clear();
@@ -200,6 +228,7 @@ public final class RecoveryJournal implements AutoCloseable {
         RecoveryJournal j = new RecoveryJournal(store, nonce, headBlockSeq, headEntrySeq,
                 new ReplayResult(blocks, entries, stop, scrubbed, damage, List.copyOf(discarded)));
         System.arraycopy(ends, 0, j.blockEnd, 0, blockCount);
+        j.stopBlockDamaged = stopBlockDamaged;
         j.nextWriteSeq = seq;
         j.nextBlockSeq = seq;
         j.nextEntrySeq = end;
@@ -209,16 +238,27 @@ public final class RecoveryJournal implements AutoCloseable {
 
     /**
      * Repair of a damaged journal: zeroes the valid blocks beyond the end (their entries, listed in
-     * {@link ReplayResult#discarded()}, are given up), so appends can continue. Returns how many.
+     * {@link ReplayResult#discarded()}, are given up), and the unreadable block at the end itself
+     * when it was found written completely but rotten (so it is not found again), so appends can
+     * continue. Returns how many blocks it zeroed.
      */
     public int discardBeyondEnd() throws IOException {
         long end;
         long head;
+        boolean zeroEnd;
         synchronized (lock) {
             end = nextWriteSeq;
             head = headBlockSeq;
+            zeroEnd = stopBlockDamaged;
+            stopBlockDamaged = false;
         }
-        return scrubBeyond(store, nonce, head, end, JournalBlockFormat.allocate());
+        int n = 0;
+        if (zeroEnd) {
+            store.writeBlock(JournalBlockFormat.ringIndex(end, blockCount), JournalBlockFormat.allocate());
+            store.sync();
+            n++;
+        }
+        return n + scrubBeyond(store, nonce, head, end, JournalBlockFormat.allocate());
     }
 
     /** Zeroes valid blocks of this nonce whose seq lies in (endSeq, headBlockSeq + blockCount). */

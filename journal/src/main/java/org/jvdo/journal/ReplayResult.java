@@ -13,9 +13,12 @@ import java.util.List;
  * @param scrubbedBlocks  valid-looking blocks found beyond the end (left by an interrupted group
  *                        commit) that were overwritten so they can never be chained onto new blocks
  * @param damage          null, or why the journal is damaged: a valid block beyond the end records a
- *                        commit point past the end, so entries that were durable are unreadable
- * @param discarded       when damaged: the entries of the valid blocks beyond the end, which are
- *                        not replayed (their predecessors are lost)
+ *                        commit point past the end, or the block where replay stopped was written
+ *                        completely (no sector holds older contents) and a sector of it fails
+ *                        verification; either way entries that were durable are unreadable
+ * @param discarded       when damaged: the entries not replayed that can still be read (those in
+ *                        the damaged block's sectors that verify, then those of the valid blocks
+ *                        beyond the end, whose predecessors are lost)
  */
 public record ReplayResult(long blocksReplayed, long entriesReplayed, String stopReason, int scrubbedBlocks,
                            String damage, List<JournalEntry> discarded) {

@@ -26,8 +26,12 @@ class JournalBlockFormatTest {
 
     @Test
     void layoutConstants() {
-        assertEquals(126, JournalBlockFormat.MAX_ENTRIES);
-        assertEquals(4096, JournalBlockFormat.entryOffset(126));
+        assertEquals(119, JournalBlockFormat.MAX_ENTRIES);
+        assertEquals(64, JournalBlockFormat.entryOffset(0));
+        assertEquals(512 - 32, JournalBlockFormat.entryOffset(13));
+        assertEquals(512 + 32, JournalBlockFormat.entryOffset(14));
+        assertEquals(7 * 512 + 32 + 14 * 32, JournalBlockFormat.entryOffset(118));
+        assertEquals(7, JournalBlockFormat.sectorOf(118));
         assertEquals(0, JournalBlockFormat.ringIndex(1, 8));
         assertEquals(7, JournalBlockFormat.ringIndex(8, 8));
         assertEquals(0, JournalBlockFormat.ringIndex(9, 8));
@@ -35,7 +39,7 @@ class JournalBlockFormatTest {
 
     @Test
     void roundTripFullAndEmptyBlocks() {
-        for (int n : new int[] {0, 1, 77, 126}) {
+        for (int n : new int[] {0, 1, 14, 15, 77, 119}) {
             List<JournalEntry> list = entries(n);
             ByteBuffer block = JournalBlockFormat.encode(17, 500, NONCE, list);
             JournalBlockFormat.DecodedBlock d = JournalBlockFormat.decode(block, NONCE, 17);
@@ -44,7 +48,7 @@ class JournalBlockFormatTest {
             assertEquals(500, d.firstEntrySeq());
             assertEquals(list, d.entries());
         }
-        assertThrows(IllegalArgumentException.class, () -> JournalBlockFormat.encode(1, 1, NONCE, entries(127)));
+        assertThrows(IllegalArgumentException.class, () -> JournalBlockFormat.encode(1, 1, NONCE, entries(120)));
     }
 
     @Test
@@ -56,22 +60,44 @@ class JournalBlockFormatTest {
         assertEquals('V', raw[1]);
         assertEquals('J', raw[2]);
         assertEquals('L', raw[3]);
-        assertEquals(1, le.getShort(4));
+        assertEquals(2, le.getShort(4));
         assertEquals(3, le.getShort(6));
         assertEquals(0x0102, le.getLong(8));
         assertEquals(0x0304, le.getLong(16));
         assertEquals(NONCE, le.getLong(24));
-        for (int i = 32; i < 60; i++) {
+        assertEquals(0, le.getLong(32), "commit point");
+        for (int i = 44; i < 60; i++) {
             assertEquals(0, raw[i], "reserved byte " + i);
         }
+        byte[] s0 = java.util.Arrays.copyOf(raw, 512);
+        for (int i : new int[] {40, 41, 42, 43}) s0[i] = 0;
+        CRC32C c0 = new CRC32C();
+        c0.update(s0);
+        assertEquals((int) c0.getValue(), le.getInt(40), "sector 0 CRC");
+        for (int k = 1; k < 8; k++) {
+            int base = k * 512;
+            assertEquals(0x534A564A, le.getInt(base), "sector magic");
+            assertEquals(2, le.getShort(base + 4));
+            assertEquals(k, le.getShort(base + 6));
+            assertEquals(0x0102, le.getLong(base + 8));
+            assertEquals(NONCE, le.getLong(base + 16));
+            assertEquals(0, le.getInt(base + 24));
+            byte[] sk = java.util.Arrays.copyOfRange(raw, base, base + 512);
+            sk[28] = sk[29] = sk[30] = sk[31] = 0;
+            CRC32C ck = new CRC32C();
+            ck.update(sk);
+            assertEquals((int) ck.getValue(), le.getInt(base + 28), "sector " + k + " CRC");
+        }
         byte[] copy = raw.clone();
+        copy[40] = copy[41] = copy[42] = copy[43] = 0;
         copy[60] = copy[61] = copy[62] = copy[63] = 0;
         CRC32C crc = new CRC32C();
         crc.update(copy);
         assertEquals((int) crc.getValue(), le.getInt(60));
         assertEquals(JournalEntry.map(1, 1001, 1, 3), JournalEntry.decodeFrom(le, 64 + 32));
-        for (int i = 64 + 3 * 32; i < 4096; i++) {
-            assertEquals(0, raw[i], "unused entry byte " + i);
+        for (int slot = 3; slot < JournalBlockFormat.MAX_ENTRIES; slot++) {
+            int off = JournalBlockFormat.entryOffset(slot);
+            for (int i = off; i < off + 32; i++) assertEquals(0, raw[i], "unused entry byte " + i);
         }
     }
 
@@ -97,9 +123,9 @@ class JournalBlockFormatTest {
         assertEquals("sequence 5 where 9 expected", JournalBlockFormat.check(good, NONCE, 9));
 
         ByteBuffer count = copy(good);
-        count.putShort(6, (short) 127);
+        count.putShort(6, (short) 120);
         count.putInt(60, JournalBlockFormat.checksum(count));
-        assertEquals("entry count 127 out of range 0..126", JournalBlockFormat.check(count, NONCE, 5));
+        assertEquals("entry count 120 out of range 0..119", JournalBlockFormat.check(count, NONCE, 5));
 
         JournalBlockFormat.DecodedBlock d = JournalBlockFormat.decode(flipped, NONCE, 5);
         assertTrue(!d.valid() && d.entries().isEmpty());

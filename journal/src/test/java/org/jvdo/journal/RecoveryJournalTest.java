@@ -241,7 +241,7 @@ class RecoveryJournalTest {
         RecoveryJournal j = RecoveryJournal.create(store, NONCE);
         List<JournalEntry> all = appendRange(j, 1, 300, new ArrayList<>());
         j.commit();
-        j.trim(200); // block 1 holds 1..126 -> freed; block 2 holds 127..252 -> kept
+        j.trim(200); // block 1 holds 1..119 -> freed; block 2 holds 120..238 -> kept
         assertEquals(2, j.headBlockSeq());
         assertEquals(200, j.headEntrySeq());
         assertEquals(2, j.usedBlocks());
@@ -267,8 +267,8 @@ class RecoveryJournalTest {
         appendRange(j, 11, 10 + JournalBlockFormat.MAX_ENTRIES + 5, all);
         j.commit();                                      // block seqs 2 and 3 in one batch
         j.close();
-        byte[] raw = store.raw(1);                       // block seq 2 torn
-        for (int i = 2048; i < raw.length; i++) raw[i] = (byte) 0xEE;
+        byte[] raw = store.raw(1);                       // block seq 2 torn: sectors 4..7 keep their old zeros
+        for (int i = 2048; i < raw.length; i++) raw[i] = 0;
         List<JournalEntry> got = new ArrayList<>();
         RecoveryJournal k = RecoveryJournal.open(store, NONCE, 1, 1, got::add);
         ReplayResult r = k.replayResult();
@@ -288,10 +288,10 @@ class RecoveryJournalTest {
             j.commit();
         }
         j.close();
-        // tear block seq 4 (ring index 3): its second half never reached the disk
+        // tear block seq 4 (ring index 3): its second half never reached the disk (old zeros stay)
         byte[] raw = store.raw(3);
         for (int i = 2048; i < raw.length; i++) {
-            raw[i] = (byte) 0xEE;
+            raw[i] = 0;
         }
 
         ReplayResult[] r = new ReplayResult[1];
@@ -332,7 +332,7 @@ class RecoveryJournalTest {
         FaultyJournalStore store = new FaultyJournalStore(16);
         RecoveryJournal j = RecoveryJournal.create(store, NONCE);
         List<JournalEntry> all = appendRange(j, 1, 130, new ArrayList<>());
-        j.commit(); // blocks 1 (126) and 2 (4)
+        j.commit(); // blocks 1 (119) and 2 (11)
         appendRange(j, 131, 400, all); // blocks 3, 4 full, 5 partial
         store.failWrite(2, 1000); // block 4 torn after 1000 bytes
         IOException e = assertThrows(IOException.class, j::commit);
@@ -342,7 +342,7 @@ class RecoveryJournalTest {
 
         ReplayResult[] r = new ReplayResult[1];
         // block 3 was written but never synced; the in-memory store kept it, so it replays
-        assertEquals(all.subList(0, 130 + 126), replay(store, NONCE, 1, 1, r));
+        assertEquals(all.subList(0, 130 + PER_BLOCK), replay(store, NONCE, 1, 1, r));
         assertTrue(r[0].stopReason().contains("checksum mismatch"), r[0].stopReason());
         assertTrue(r[0].stopReason().endsWith("at block seq 4 (ring index 3)"), r[0].stopReason());
     }
@@ -406,9 +406,9 @@ class RecoveryJournalTest {
         j.commit();
         j.close();
         byte[] raw = store.raw(0);
-        raw[4] = 2; // version 2
+        raw[4] = 1; // version 1, the format before per-sector checks
         assertEquals(List.of(), replay(store, NONCE, 1, 1, r));
-        assertTrue(r[0].stopReason().contains("unsupported version 2"), r[0].stopReason());
+        assertTrue(r[0].stopReason().contains("unsupported version 1"), r[0].stopReason());
         raw[0] = 'X';
         replay(store, NONCE, 1, 1, r);
         assertTrue(r[0].stopReason().contains("bad magic"), r[0].stopReason());

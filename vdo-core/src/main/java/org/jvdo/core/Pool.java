@@ -187,12 +187,13 @@ public final class Pool implements AutoCloseable {
                 } else if (cfg.repair) {
                     int n = journal.discardBeyondEnd();
                     report.append("repair: journal damaged (").append(rr.damage()).append("): discarded ").append(n)
-                            .append(" later journal blocks holding ").append(rr.discarded().size()).append(" entries")
+                            .append(" journal blocks (the unreadable one if written completely, and the later ones) holding ")
+                            .append(rr.discarded().size()).append(" readable entries")
                             .append(describeDiscarded(rr.discarded(), byId)).append("; ");
                 } else {
                     throw new CorruptPoolException(store.describe() + ": " + rr.damage()
                             + "; the pool is not served. `jvdo check " + dir + "` shows the damage; `jvdo check --repair` discards the"
-                            + " unreadable entries and the " + rr.discarded().size() + " later ones (it lists them)");
+                            + " unreadable entries and the " + rr.discarded().size() + " readable ones that depend on them (it lists them)");
                 }
             }
             boolean recover = !sb.clean || replayed[0] > 0;
