@@ -43,7 +43,7 @@ public final class AdminServer implements AutoCloseable {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
     /** What the API manages, once the pool is open. */
-    private record Backend(Pool pool, SimpleExportRegistry registry, NbdServer nbd, String exportHost) { }
+    private record Backend(Pool pool, org.jvdo.nbd.VolumeService volumes, NbdServer nbd, String exportHost) { }
 
     private final Vertx vertx;
     private final AdminToken token;
@@ -65,7 +65,7 @@ public final class AdminServer implements AutoCloseable {
 
     /** Connects the API to the open pool, its export registry and the NBD server. */
     public AdminServer attach(Pool pool, SimpleExportRegistry registry, NbdServer nbd, String exportHost) {
-        this.backend = new Backend(pool, registry, nbd, exportHost);
+        this.backend = new Backend(pool, new org.jvdo.nbd.VolumeService(pool, registry, nbd), nbd, exportHost);
         return this;
     }
 
@@ -291,11 +291,7 @@ public final class AdminServer implements AutoCloseable {
             error(ctx, 409, "volume " + name + " already exists", "name");
             return;
         }
-        blocking(ctx, () -> {
-            Volume v = engine == null ? b.pool().createVolume(name, size) : b.pool().createVolume(name, size, engine);
-            b.registry().add(v);
-            return v;
-        }, v -> json(ctx, 201, volumeJson(b, v)));
+        blocking(ctx, () -> b.volumes().create(name, size, engine), v -> json(ctx, 201, volumeJson(b, v)));
     }
 
     private void deleteVolume(RoutingContext ctx) {
@@ -311,23 +307,11 @@ public final class AdminServer implements AutoCloseable {
         boolean forced = "true".equals(force);
         String name = v.name();
         blocking(ctx, () -> {
-            int users = b.nbd().connectionsTo(name);
-            if (users > 0 && !forced) return users;
-            // no new client can pick it from here on; one that picked it just now is seen below
-            b.registry().remove(name);
-            users = b.nbd().connectionsTo(name);
-            if (users > 0 && !forced) {
-                b.registry().add(v);
-                return users;
-            }
-            if (users > 0) b.nbd().closeConnectionsTo(name, 30);
             try {
-                b.pool().deleteVolume(name);
-            } catch (RuntimeException | IOException e) {
-                if (!v.isDeleted()) b.registry().add(v);
-                throw e;
+                return -b.volumes().delete(v, forced) - 1;
+            } catch (org.jvdo.nbd.VolumeService.VolumeBusyException busy) {
+                return busy.connections();
             }
-            return -users - 1;
         }, r -> {
             if (r >= 0) {
                 error(ctx, 409, "volume " + name + " has " + r + " NBD connection(s); disconnect them or use ?force=true", "name");
@@ -352,7 +336,7 @@ public final class AdminServer implements AutoCloseable {
             return;
         }
         blocking(ctx, () -> {
-            b.pool().resizeVolume(v.name(), size);
+            b.volumes().resize(v, size);
             return v;
         }, x -> json(ctx, 200, volumeJson(b, x)));
     }
@@ -367,7 +351,7 @@ public final class AdminServer implements AutoCloseable {
         String engine = engine(ctx, b, body, true);
         if (engine == null) return;
         blocking(ctx, () -> {
-            b.pool().setVolumeEngine(v.name(), engine);
+            b.volumes().setEngine(v, engine);
             return v;
         }, x -> json(ctx, 200, volumeJson(b, x)));
     }
