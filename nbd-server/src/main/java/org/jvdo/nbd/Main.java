@@ -219,7 +219,7 @@ public final class Main {
                                 if (a.equals("--slab-size")) o.slabSize = b; else o.journalSize = b;
                             }
                             case "--volume" -> {
-                                if (!value.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) throw new UsageException("bad volume name '" + value + "'");
+                                if (!org.jvdo.core.Pool.isValidVolumeName(value)) throw new UsageException("bad volume name '" + value + "'");
                                 o.volumes.add(value);
                             }
                             case "--engine" -> {

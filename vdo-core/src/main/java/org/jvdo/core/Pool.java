@@ -57,6 +57,9 @@ public final class Pool implements AutoCloseable {
     public static final String INDEX_FILE = "index.jvdo";
     public static final String LOCK_FILE = "lock";
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+
+    /** Whether {@code name} is a valid volume name: 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit. */
+    public static boolean isValidVolumeName(String name) { return name != null && NAME.matcher(name).matches(); }
     private static final ByteBuffer ZEROS = ByteBuffer.allocate(4096).asReadOnlyBuffer();
     public static final int ENGINE_LZ4 = 0;
     public static final int ENGINE_QAT = 1;
@@ -593,7 +596,7 @@ public final class Pool implements AutoCloseable {
     }
 
     public Volume createVolume(String name, long logicalBytes, String engine) throws IOException {
-        if (name == null || !NAME.matcher(name).matches()) {
+        if (!isValidVolumeName(name)) {
             throw new VdoException(Errno.EINVAL, "bad volume name '" + name + "': 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit");
         }
         if (logicalBytes <= 0 || logicalBytes % 4096 != 0) {

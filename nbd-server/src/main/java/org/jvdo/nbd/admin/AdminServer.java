@@ -18,7 +18,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import java.util.regex.Pattern;
 import org.jvdo.core.Pool;
 import org.jvdo.core.VdoException;
 import org.jvdo.core.Volume;
@@ -40,7 +39,6 @@ public final class AdminServer implements AutoCloseable {
     /** Largest request body accepted. */
     public static final long BODY_LIMIT = 64 << 10;
     static final String API = "/api/v1";
-    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
     /** What the API manages, once the pool is open. */
     private record Backend(Pool pool, org.jvdo.nbd.VolumeService volumes, NbdServer nbd, String exportHost) { }
@@ -279,7 +277,7 @@ public final class AdminServer implements AutoCloseable {
         JsonObject body = body(ctx, Set.of("name", "logical_size", "engine"));
         if (body == null) return;
         Object n = body.getValue("name");
-        if (!(n instanceof String name) || !NAME.matcher(name).matches()) {
+        if (!(n instanceof String name) || !Pool.isValidVolumeName(name)) {
             error(ctx, 400, "name must be 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit", "name");
             return;
         }
