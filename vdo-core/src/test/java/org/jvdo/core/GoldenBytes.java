@@ -56,7 +56,9 @@ final class GoldenBytes {
     }
 
     static byte[] read(String name) {
-        try (InputStream in = GoldenBytes.class.getResourceAsStream("/golden/" + name + ".hex")) {
+        // In write mode the classpath copy may be stale: read the file just written.
+        try (InputStream in = WRITE ? Files.newInputStream(Path.of("src/test/resources/golden", name + ".hex"))
+                : GoldenBytes.class.getResourceAsStream("/golden/" + name + ".hex")) {
             assertNotNull(in, "golden file golden/" + name + ".hex missing (generate with -Djvdo.golden.write=true)");
             String text = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
             ByteArrayOutputStream out = new ByteArrayOutputStream();
