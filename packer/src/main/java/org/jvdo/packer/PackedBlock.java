@@ -77,9 +77,9 @@ public final class PackedBlock {
 
     /** Encoding 0: a raw LZ4 block (no frame). */
     public static final int ENCODING_LZ4_BLOCK = 0;
-    /** Encoding 1: an LZ4 frame (reserved for a later engine). */
+    /** Encoding 1: an LZ4 frame (QATzip's {@code QZ_LZ4}, written by the qat engine). */
     public static final int ENCODING_LZ4_FRAME = 1;
-    /** Encoding 2: raw deflate (reserved for a later engine). */
+    /** Encoding 2: deflate, raw or gzip-wrapped (QATzip's deflate formats). */
     public static final int ENCODING_DEFLATE = 2;
     /** Largest encoding value storable in the u8 encoding field. */
     public static final int MAX_ENCODING = 0xFF;

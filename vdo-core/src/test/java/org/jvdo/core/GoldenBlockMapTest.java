@@ -48,7 +48,7 @@ class GoldenBlockMapTest {
         int[] c = new int[BlockMap.ENTRIES_PER_PAGE];
         c[0] = 0x11223344;
         c[3] = 0xA1B2C3D4;
-        c[4] = 0xA1B2C3D4; // both fragments of one packed block share nothing but may coincide
+        c[4] = 0xA1B2C3D4; // the same checksum as another entry: checksums are per entry, repeats are allowed
         c[5] = 0x7FFFFFFF;
         c[339] = 0xDEADBEEF;
         return c;
