@@ -975,20 +975,8 @@ final class NbdConnection {
         }
     }
 
-    /** Maps an engine failure to an NBD error number. */
-    static int nbdError(Throwable t) {
-        Errno e = VdoException.errnoOf(t);
-        return switch (e) {
-            case EPERM, EROFS -> EPERM;
-            case EIO, EBUSY -> EIO;
-            case ENOMEM -> ENOMEM;
-            case EINVAL, ENOENT, EEXIST -> EINVAL;
-            case ENOSPC, EDQUOT -> ENOSPC;   // a full pool or host filesystem; NBD has no EDQUOT
-            case EOVERFLOW -> EOVERFLOW;
-            case ENOTSUP -> ENOTSUP;
-            case ESHUTDOWN -> ESHUTDOWN;
-        };
-    }
+    /** Maps an engine failure to an NBD error number ({@link ErrorCodes#nbd}). */
+    static int nbdError(Throwable t) { return ErrorCodes.nbd(t); }
 
     // ------------------------------------------------------------------ plumbing
 

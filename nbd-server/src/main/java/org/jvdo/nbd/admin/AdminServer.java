@@ -441,15 +441,7 @@ public final class AdminServer implements AutoCloseable {
             }
             Throwable t = ar.cause();
             if (t instanceof VdoException ve) {
-                int status = switch (ve.errno()) {
-                    case EINVAL, ENOTSUP -> 400;
-                    case ENOENT -> 404;
-                    case EEXIST -> 409;
-                    case EBUSY -> 409;
-                    case ENOSPC -> 507;
-                    case EROFS, ESHUTDOWN, EIO -> 503;
-                    default -> 500;
-                };
+                int status = org.jvdo.nbd.ErrorCodes.http(ve.errno());
                 error(ctx, status, ve.getMessage(), null);
             } else {
                 LOG.log(Level.WARNING, "admin request failed", t);
