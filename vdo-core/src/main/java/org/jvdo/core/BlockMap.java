@@ -183,6 +183,22 @@ public final class BlockMap {
         return page(lbn / ENTRIES_PER_PAGE).entries[(int) (lbn % ENTRIES_PER_PAGE)];
     }
 
+    /**
+     * The entries and checksums of {@code first .. first + n - 1} for which {@code wanted[i]},
+     * into {@code maps[i]} and {@code sums[i]}: the read path's batch, under one lock.
+     */
+    public synchronized void lookup(long first, int n, boolean[] wanted, long[] maps, int[] sums) throws IOException {
+        for (int i = 0; i < n; i++) {
+            if (!wanted[i]) continue;
+            long lbn = first + i;
+            checkLbn(lbn);
+            Page p = page(lbn / ENTRIES_PER_PAGE);
+            int e = (int) (lbn % ENTRIES_PER_PAGE);
+            maps[i] = p.entries[e];
+            sums[i] = p.checksums[e];
+        }
+    }
+
     /** The content checksum stored with {@code lbn}'s entry (0 for unmapped and zero entries). */
     public synchronized int checksum(long lbn) throws IOException {
         checkLbn(lbn);

@@ -567,10 +567,7 @@ final class WritePath {
                 }
             }
             // registered readers keep the entries still: a write waits for them before it records its mapping
-            BlockMap map = vol.blockMap();
-            for (int i = 0; i < n; i++) {
-                if (registered[i]) { maps[i] = map.get(first + i); sums[i] = map.checksum(first + i); }
-            }
+            vol.blockMap().lookup(first, n, registered, maps, sums);
             long lastPacked = -1;
             byte[] block = SCRATCH.get();
             byte[] plain = SCRATCH2.get();
