@@ -2,7 +2,6 @@ package org.jvdo.core;
 
 import org.jvdo.packer.PackedBlock;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -26,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ExecutionException;
@@ -57,12 +57,11 @@ import static org.jvdo.core.TestData.BS;
  * rebuilds from the block maps anyway) is "harmless": check may call it clean, but the pool
  * must then serve every block exactly.
  *
- * <p>Known gaps, being fixed elsewhere, are kept with their strict expectation but only
- * enforced with {@code -Djvdo.matrix.strict=true}; by default such a case is reported as
- * aborted (skipped) with what it found. See {@link #PENDING}.
+ * <p>Every case is enforced. (The zeroed block-map page, flipped data bytes, a damaged
+ * super-block copy and a rotten newest journal block were gaps when this matrix was written;
+ * all are fixed.)
  */
 class CorruptionMatrixTest {
-    static final boolean STRICT = Boolean.getBoolean("jvdo.matrix.strict");
     static final int A_BLOCKS = 1100;   // 3 block-map pages
     static final int B_BLOCKS = 520;    // 2 block-map pages
     static final long PHYSICAL = 8L << 20;
@@ -78,21 +77,6 @@ class CorruptionMatrixTest {
         INDEX_FILE,
         TRUNCATE_HALF, TRUNCATE_ONE_BLOCK
     }
-
-    /**
-     * Cases that fail today because of known gaps. Empty: the zeroed block-map page (the
-     * block-map tree) and flipped data bytes (end-to-end checksums) are fixed; add a case here
-     * only with the issue that tracks it.
-     */
-    static final Set<String> PENDING = Set.of();
-
-    /**
-     * Product gaps this matrix found and that are still open. Empty: a damaged super-block copy
-     * is reported by check (an error after a clean close, a note after a crash), and damage to
-     * the newest durable journal block of a crashed pool (CRASHED/JOURNAL_LAST) is told apart
-     * from a torn write by journal block format 2, which verifies every sector alone.
-     */
-    static final Set<String> FOUND = Set.of();
 
     static final Map<String, String> TABLE = new ConcurrentSkipListMap<>();
 
@@ -347,7 +331,7 @@ class CorruptionMatrixTest {
 
     @AfterAll
     static void printMatrix() {
-        System.out.println("CorruptionMatrixTest (" + TABLE.size() + " cases; strict " + STRICT + "):");
+        System.out.println("CorruptionMatrixTest (" + TABLE.size() + " cases):");
         System.out.printf("  %-30s %-5s %-28s %-22s %-12s %-34s%n", "case", "check", "open", "reads exact/err/WRONG", "repair rc", "after repair exact/err/lost/WRONG");
         TABLE.forEach((k, v) -> System.out.println("  " + v));
     }
@@ -365,17 +349,7 @@ class CorruptionMatrixTest {
             t.printStackTrace();
         }
         TABLE.put(name, row.format());
-        boolean known = PENDING.contains(name) || FOUND.contains(name);
-        if (failures.isEmpty()) {
-            if (known) System.out.println(name + ": listed as a known gap but passes now: take it off the list");
-            return;
-        }
-        String msg = name + ": " + String.join("; ", failures);
-        if (known && !STRICT) {
-            System.out.println("KNOWN-GAP " + msg);
-            Assumptions.abort("known gap (run with -Djvdo.matrix.strict=true to enforce): " + msg);
-        }
-        throw new AssertionError(msg);
+        assertTrue(failures.isEmpty(), () -> name + ": " + String.join("; ", failures));
     }
 
     /** One row of the printed table. */
