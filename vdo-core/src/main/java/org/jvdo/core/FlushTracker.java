@@ -13,6 +13,8 @@ final class FlushTracker {
     private final ArrayDeque<long[]> waitingGens = new ArrayDeque<>();
     private final ArrayDeque<Runnable> waitingActions = new ArrayDeque<>();
     private long generation = 1;
+    /** Mirrors {@code !waitingGens.isEmpty()} for the lock-free {@link #flushWaiting} (asked after every write). */
+    private volatile boolean flushWaiting;
 
     synchronized long begin() {
         outstanding.computeIfAbsent(generation, g -> new int[1])[0]++;
@@ -35,6 +37,7 @@ final class FlushTracker {
             long gen = generation++;
             waitingGens.addLast(new long[]{gen});
             waitingActions.addLast(action);
+            flushWaiting = true;
             ready = readyLocked();
         }
         for (Runnable r : ready) r.run();
@@ -47,10 +50,11 @@ final class FlushTracker {
             waitingGens.pollFirst();
             ready.add(waitingActions.pollFirst());
         }
+        flushWaiting = !waitingGens.isEmpty();
         return ready;
     }
 
-    synchronized boolean flushWaiting() { return !waitingGens.isEmpty(); }
+    boolean flushWaiting() { return flushWaiting; }
 
     synchronized int outstandingWrites() {
         int n = 0;
