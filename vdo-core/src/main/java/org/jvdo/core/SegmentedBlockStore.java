@@ -104,35 +104,35 @@ public final class SegmentedBlockStore implements BlockStore {
         return room >= remaining / BLOCK_SIZE ? remaining : (int) (room * BLOCK_SIZE);
     }
 
-    @Override
-    public void read(long blockNumber, ByteBuffer dst) throws IOException {
+    /** One segment's part of a read or write: {@code part} at block {@code within} of {@code seg}. */
+    private interface PartIo {
+        void run(Segment seg, long within, ByteBuffer part) throws IOException;
+    }
+
+    /** Splits {@code buf} (from block {@code blockNumber} on) at segment boundaries and hands each part to {@code io}. */
+    private void split(long blockNumber, ByteBuffer buf, PartIo io) throws IOException {
         long b = blockNumber;
-        while (dst.hasRemaining()) {
-            int i = (int) (b >>> shift);
+        while (buf.hasRemaining()) {
             long within = b & (segmentBlocks() - 1);
-            int n = bytesInSegment(within, dst.remaining());
-            ByteBuffer part = dst.duplicate().limit(dst.position() + n);
-            segment(i, b).file.read(within, part);
-            dst.position(dst.position() + n);
+            int n = bytesInSegment(within, buf.remaining());
+            io.run(segment((int) (b >>> shift), b), within, buf.duplicate().limit(buf.position() + n));
+            buf.position(buf.position() + n);
             b += n / BLOCK_SIZE;
         }
     }
 
     @Override
+    public void read(long blockNumber, ByteBuffer dst) throws IOException {
+        split(blockNumber, dst, (seg, within, part) -> seg.file.read(within, part));
+    }
+
+    @Override
     public void write(long blockNumber, ByteBuffer src) throws IOException {
         if (src.remaining() % BLOCK_SIZE != 0) throw new IOException("unaligned write of " + src.remaining() + " bytes to " + describe());
-        long b = blockNumber;
-        while (src.hasRemaining()) {
-            int i = (int) (b >>> shift);
-            long within = b & (segmentBlocks() - 1);
-            int n = bytesInSegment(within, src.remaining());
-            ByteBuffer part = src.duplicate().limit(src.position() + n);
-            Segment seg = segment(i, b);
+        split(blockNumber, src, (seg, within, part) -> {
             seg.file.write(within, part);
             seg.dirty.set(true);
-            src.position(src.position() + n);
-            b += n / BLOCK_SIZE;
-        }
+        });
     }
 
     /** Reserves the range segment by segment (each part in its own file); false when any part cannot be reserved. */
