@@ -35,4 +35,16 @@ final class Await {
             return e.getCause();
         }
     }
+
+    /**
+     * Waits until {@code condition} holds, looking every millisecond, at most {@code seconds};
+     * then fails with {@code what} (a state that never came is a failure, not a hang).
+     */
+    static void until(java.util.function.BooleanSupplier condition, long seconds, Supplier<String> what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) throw new AssertionError(what.get() + " (not within " + seconds + " s)");
+            Thread.sleep(1);
+        }
+    }
 }

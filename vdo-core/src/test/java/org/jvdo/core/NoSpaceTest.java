@@ -150,9 +150,7 @@ class NoSpaceTest {
                 durable.put(lbn, d);
             }
             assertEquals(null, outcome(v.flush()));
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (!"normal".equals(pool.mode()) && System.nanoTime() < deadline) Thread.sleep(20);
-            assertEquals("normal", pool.mode(), "no-space state should clear by itself");
+            Await.until(() -> "normal".equals(pool.mode()), 10, () -> "no-space state should clear by itself, mode " + pool.mode());
             verify(v, durable, "after space came back");
             assertEquals(List.of(), pool.verifyReferenceCounts());
             System.out.println("NoSpaceTest: " + refused.size() + " writes refused, " + failedFlushes + " of " + flushes

@@ -88,11 +88,7 @@ class ReuseRaceTest {
             slow[0].delayMillis = 400;
             CompletableFuture<Void> we = v.write(1L * BS, ByteBuffer.wrap(e), false);
             // wait until E holds D's old block and is writing it (not a guess at how long that takes)
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            while (!pool.depot.isBeingWritten(p)) {
-                if (System.nanoTime() > deadline) fail("E never got D's freed block " + p + " (the scenario did not happen)");
-                Thread.onSpinWait();
-            }
+            Await.until(() -> pool.depot.isBeingWritten(p), 20, () -> "E never got D's freed block " + p + " (the scenario did not happen)");
             CompletableFuture<Void> wd = v.write(2L * BS, ByteBuffer.wrap(d), false);
             await(we, "write E");
             await(wd, "write D again");
