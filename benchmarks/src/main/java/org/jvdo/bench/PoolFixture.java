@@ -1,7 +1,7 @@
 package org.jvdo.bench;
 
 import org.jvdo.core.Pool;
-import org.jvdo.core.PoolConfig;
+import org.jvdo.core.api.PoolConfig;
 import org.jvdo.core.Volume;
 
 import java.io.IOException;

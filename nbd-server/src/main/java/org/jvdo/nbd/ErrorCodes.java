@@ -1,7 +1,7 @@
 package org.jvdo.nbd;
 
-import org.jvdo.core.Errno;
-import org.jvdo.core.VdoException;
+import org.jvdo.core.api.Errno;
+import org.jvdo.core.api.VdoException;
 
 /**
  * The one place where an engine failure ({@link Errno}) becomes what a client sees: an NBD error

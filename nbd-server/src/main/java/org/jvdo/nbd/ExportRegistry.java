@@ -2,7 +2,7 @@ package org.jvdo.nbd;
 
 import java.util.List;
 import java.util.Optional;
-import org.jvdo.core.BlockDevice;
+import org.jvdo.core.api.BlockDevice;
 
 /**
  * The set of volumes an {@link NbdServer} offers, looked up on every handshake.

@@ -1,8 +1,8 @@
 package org.jvdo.nbd;
 
 import org.jvdo.core.Pool;
-import org.jvdo.core.PoolConfig;
-import org.jvdo.core.VdoException;
+import org.jvdo.core.api.PoolConfig;
+import org.jvdo.core.api.VdoException;
 import org.jvdo.core.Volume;
 import org.jvdo.nbd.admin.AdminCommands;
 import org.jvdo.nbd.admin.AdminServer;

@@ -16,9 +16,9 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import org.jvdo.core.BlockDevice;
-import org.jvdo.core.Errno;
-import org.jvdo.core.VdoException;
+import org.jvdo.core.api.BlockDevice;
+import org.jvdo.core.api.Errno;
+import org.jvdo.core.api.VdoException;
 
 /**
  * One client connection: an incremental parser (a small state machine fed by socket buffers,

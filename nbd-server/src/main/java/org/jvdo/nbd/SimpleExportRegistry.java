@@ -5,7 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import org.jvdo.core.BlockDevice;
+import org.jvdo.core.api.BlockDevice;
 
 /**
  * A thread-safe, mutable {@link ExportRegistry} keyed by {@link BlockDevice#name()}.

@@ -1,8 +1,8 @@
 package org.jvdo.nbd;
 
-import org.jvdo.core.Errno;
+import org.jvdo.core.api.Errno;
 import org.jvdo.core.Pool;
-import org.jvdo.core.VdoException;
+import org.jvdo.core.api.VdoException;
 import org.jvdo.core.Volume;
 
 import java.io.IOException;

@@ -8,7 +8,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongFunction;
-import org.jvdo.core.BlockDevice;
+import org.jvdo.core.api.BlockDevice;
 
 /**
  * Wraps a device so tests can delay or hold reads: {@link #readGate} maps a read's offset to

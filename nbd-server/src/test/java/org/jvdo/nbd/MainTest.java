@@ -16,7 +16,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.jvdo.core.Pool;
-import org.jvdo.core.PoolConfig;
+import org.jvdo.core.api.PoolConfig;
 import org.jvdo.core.Volume;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

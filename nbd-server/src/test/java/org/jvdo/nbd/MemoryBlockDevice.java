@@ -8,9 +8,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
-import org.jvdo.core.BlockDevice;
-import org.jvdo.core.Errno;
-import org.jvdo.core.VdoException;
+import org.jvdo.core.api.BlockDevice;
+import org.jvdo.core.api.Errno;
+import org.jvdo.core.api.VdoException;
 
 /**
  * A sparse in-memory {@link BlockDevice} for protocol tests: 4 KiB blocks in a map, never

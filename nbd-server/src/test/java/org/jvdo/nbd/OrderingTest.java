@@ -3,7 +3,7 @@ package org.jvdo.nbd;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvdo.core.Pool;
-import org.jvdo.core.PoolConfig;
+import org.jvdo.core.api.PoolConfig;
 import org.jvdo.core.Volume;
 
 import java.nio.file.Path;

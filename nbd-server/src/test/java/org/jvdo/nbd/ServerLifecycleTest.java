@@ -8,7 +8,7 @@ import java.io.IOException;
 import java.net.ConnectException;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.jvdo.core.BlockDevice;
+import org.jvdo.core.api.BlockDevice;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 

@@ -1,7 +1,7 @@
 package org.jvdo.nbd;
 
 import java.util.List;
-import org.jvdo.core.BlockDevice;
+import org.jvdo.core.api.BlockDevice;
 
 /**
  * The one place tests get devices and servers from, so the same protocol and client-tool

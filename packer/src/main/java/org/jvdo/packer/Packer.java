@@ -90,8 +90,8 @@ public final class Packer<T> {
         this(binCount, minFreeBytes, writer, System::nanoTime);
     }
 
-    /** For tests: a packer whose bins are timestamped by {@code clock}. */
-    Packer(int binCount, int minFreeBytes, BinWriter<T> writer, LongSupplier clock) {
+    /** A packer whose bins are timestamped by {@code clock} ({@link System#nanoTime()} units). */
+    public Packer(int binCount, int minFreeBytes, BinWriter<T> writer, LongSupplier clock) {
         if (binCount < 1) {
             throw new IllegalArgumentException("binCount " + binCount + " < 1");
         }

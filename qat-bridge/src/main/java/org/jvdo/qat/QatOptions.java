@@ -1,6 +1,6 @@
 package org.jvdo.qat;
 
-import org.jvdo.core.PoolConfig;
+import org.jvdo.core.api.PoolConfig;
 
 import java.util.Locale;
 

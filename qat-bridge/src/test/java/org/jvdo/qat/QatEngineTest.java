@@ -1,6 +1,6 @@
 package org.jvdo.qat;
 
-import org.jvdo.core.PoolConfig;
+import org.jvdo.core.api.PoolConfig;
 import org.jvdo.core.compress.CompressionEngineProvider;
 import org.jvdo.core.compress.CompressionTask;
 import org.jvdo.core.compress.FragmentCodec;

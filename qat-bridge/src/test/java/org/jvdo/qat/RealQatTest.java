@@ -1,6 +1,6 @@
 package org.jvdo.qat;
 
-import org.jvdo.core.PoolConfig;
+import org.jvdo.core.api.PoolConfig;
 import org.jvdo.core.compress.FragmentCodec;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;

@@ -1,5 +1,10 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.CorruptPoolException;
+import org.jvdo.core.api.PoolConfig;
+import org.jvdo.core.api.VdoException;
+import org.jvdo.core.logical.Mapping;
+
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -110,7 +115,7 @@ public final class PoolCheck {
                 seen[0]++;
                 if (Mapping.hasBlock(m)) {
                     try {
-                        p.path.readStored(v, lbn, m, sum, block, "check");
+                        p.storedBlocks.readStored(v.state(), lbn, m, sum, block, "check");
                     } catch (IOException | RuntimeException e) {
                         problems.add(new Problem(v.name(), lbn, "maps " + Mapping.describe(m) + ": " + e.getMessage()));
                     }

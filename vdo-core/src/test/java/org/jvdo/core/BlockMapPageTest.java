@@ -1,5 +1,12 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.BlockStore;
+import org.jvdo.core.api.CorruptPoolException;
+import org.jvdo.core.api.Errno;
+import org.jvdo.core.api.VdoException;
+import org.jvdo.core.logical.BlockMap;
+import org.jvdo.core.logical.Mapping;
+
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;

@@ -1,5 +1,9 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.CorruptPoolException;
+import org.jvdo.core.api.PoolConfig;
+import org.jvdo.core.logical.BlockMap;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,5 +1,10 @@
 package org.jvdo.core;
 
+import org.jvdo.core.logical.BlockMap;
+import org.jvdo.core.logical.BlockMapTree;
+import org.jvdo.core.logical.Mapping;
+import org.jvdo.core.physical.SuperBlock;
+
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;

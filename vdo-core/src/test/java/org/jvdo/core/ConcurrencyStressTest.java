@@ -1,5 +1,8 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.PoolConfig;
+import org.jvdo.core.logical.Mapping;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

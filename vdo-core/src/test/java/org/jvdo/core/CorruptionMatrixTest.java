@@ -1,5 +1,11 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.PoolConfig;
+import org.jvdo.core.api.VdoException;
+import org.jvdo.core.logical.Mapping;
+import org.jvdo.core.physical.FileBlockStore;
+import org.jvdo.core.physical.SuperBlock;
+
 import org.jvdo.packer.PackedBlock;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

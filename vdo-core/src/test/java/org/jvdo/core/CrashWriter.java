@@ -1,5 +1,7 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.PoolConfig;
+
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;

@@ -1,5 +1,10 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.PoolConfig;
+import org.jvdo.core.api.VdoException;
+import org.jvdo.core.logical.BlockMap;
+import org.jvdo.core.logical.Mapping;
+
 import org.jvdo.core.RegionFaultStore.Op;
 import org.jvdo.core.RegionFaultStore.Region;
 import org.junit.jupiter.api.AfterAll;
@@ -392,10 +397,7 @@ class FaultMatrixTest {
     /** For hang messages: the engine's queues and its threads' stacks. */
     static String engineState(Pool p) {
         if (p == null) return "no pool";
-        StringBuilder sb = new StringBuilder("vios in use " + p.vios.inUse() + ", waiting for a vio " + p.vioPoolWaiting()
-                + ", outstanding writes " + p.flushTracker.outstandingWrites() + ", flush waiting " + p.flushTracker.flushWaiting()
-                + ", LBN locks " + p.path.lbnLocks.size() + ", hash locks " + p.path.hashLocks.size() + ", fragments in packer "
-                + p.packer.fragmentsWaiting() + ", read-only " + p.readOnlyReason() + "; threads:\n");
+        StringBuilder sb = new StringBuilder("in flight: " + String.join("\n  ", p.inFlight()) + "\nread-only " + p.readOnlyReason() + "; threads:\n");
         for (Map.Entry<Thread, StackTraceElement[]> e : Thread.getAllStackTraces().entrySet()) {
             String n = e.getKey().getName();
             if (!n.startsWith("jvdo") && !n.toLowerCase().contains("lz4")) continue;
@@ -460,10 +462,7 @@ class FaultMatrixTest {
                     }
                     System.out.println("failedReadModifyWrite: " + e.getKey() + ": " + res);
                 }
-                if (!rd.isDone()) {
-                    // unstick the engine so its reader thread stops spinning (test cleanup only)
-                    pool.path.lbnLocks.remove(WritePath.key(v, 5));
-                }
+                // a read still waiting is ended by the crash below (its I/O thread is interrupted)
             });
         } finally {
             pool.crash();

@@ -1,5 +1,8 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.BlockStore;
+import org.jvdo.core.physical.FileBlockStore;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicLong;

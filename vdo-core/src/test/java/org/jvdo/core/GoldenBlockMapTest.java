@@ -1,5 +1,10 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.BlockStore;
+import org.jvdo.core.logical.BlockMap;
+import org.jvdo.core.logical.BlockMapTree;
+import org.jvdo.core.logical.Mapping;
+
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;

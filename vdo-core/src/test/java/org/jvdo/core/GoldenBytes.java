@@ -1,5 +1,7 @@
 package org.jvdo.core;
 
+import org.jvdo.core.physical.SuperBlock;
+
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;

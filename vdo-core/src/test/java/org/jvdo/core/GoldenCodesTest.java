@@ -1,5 +1,13 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.BlockStore;
+import org.jvdo.core.index.MemoryIndex;
+import org.jvdo.core.logical.BlockMap;
+import org.jvdo.core.logical.BlockMapTree;
+import org.jvdo.core.logical.Mapping;
+import org.jvdo.core.physical.SlabDepot;
+import org.jvdo.core.physical.SuperBlock;
+
 import org.junit.jupiter.api.Test;
 import org.jvdo.core.compress.FragmentCodec;
 import org.jvdo.packer.PackedBlock;

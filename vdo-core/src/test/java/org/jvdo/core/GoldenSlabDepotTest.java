@@ -1,5 +1,8 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.BlockStore;
+import org.jvdo.core.physical.SlabDepot;
+
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;

@@ -1,5 +1,7 @@
 package org.jvdo.core;
 
+import org.jvdo.core.physical.SuperBlock;
+
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;

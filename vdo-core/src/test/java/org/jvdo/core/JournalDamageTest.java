@@ -1,5 +1,9 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.CorruptPoolException;
+import org.jvdo.core.api.PoolConfig;
+import org.jvdo.core.physical.SuperBlock;
+
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;

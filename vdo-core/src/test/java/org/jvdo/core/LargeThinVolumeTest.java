@@ -1,5 +1,7 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.PoolConfig;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,5 +1,8 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.LatencyHistogram;
+import org.jvdo.core.api.PoolConfig;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.ByteBuffer;

@@ -1,5 +1,7 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.BlockStore;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.HashMap;

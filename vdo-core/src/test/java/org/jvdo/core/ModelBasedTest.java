@@ -1,5 +1,8 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.BlockDevice;
+import org.jvdo.core.api.PoolConfig;
+
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;

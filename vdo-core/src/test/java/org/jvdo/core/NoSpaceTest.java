@@ -1,5 +1,9 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.Errno;
+import org.jvdo.core.api.PoolConfig;
+import org.jvdo.core.api.VdoException;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

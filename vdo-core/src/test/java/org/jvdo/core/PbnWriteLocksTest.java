@@ -1,5 +1,7 @@
 package org.jvdo.core;
 
+import org.jvdo.core.physical.PbnWriteLocks;
+
 import org.junit.jupiter.api.Test;
 
 import java.util.HashSet;

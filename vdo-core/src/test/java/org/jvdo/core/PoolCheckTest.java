@@ -1,5 +1,10 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.PoolConfig;
+import org.jvdo.core.logical.Mapping;
+import org.jvdo.core.physical.FileBlockStore;
+import org.jvdo.core.physical.SuperBlock;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

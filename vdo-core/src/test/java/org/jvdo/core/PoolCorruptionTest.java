@@ -1,5 +1,13 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.CorruptPoolException;
+import org.jvdo.core.api.Errno;
+import org.jvdo.core.api.PoolConfig;
+import org.jvdo.core.api.UnsupportedFormatException;
+import org.jvdo.core.api.VdoException;
+import org.jvdo.core.physical.FileBlockStore;
+import org.jvdo.core.physical.SuperBlock;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

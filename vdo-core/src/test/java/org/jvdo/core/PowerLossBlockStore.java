@@ -1,5 +1,10 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.BlockStore;
+import org.jvdo.core.physical.FileBlockStore;
+import org.jvdo.core.physical.SegmentedBlockStore;
+import org.jvdo.core.physical.SuperBlock;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.HashSet;

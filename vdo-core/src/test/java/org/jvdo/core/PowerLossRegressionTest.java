@@ -1,5 +1,9 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.CorruptPoolException;
+import org.jvdo.core.api.PoolConfig;
+import org.jvdo.core.physical.SuperBlock;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -60,7 +64,7 @@ class PowerLossRegressionTest {
     /** Waits (without a flush) until the acknowledged writes have reached the block map: they are acknowledged early. */
     private static void settle(Pool pool) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (pool.flushTracker.outstandingWrites() > 0 && System.nanoTime() < deadline) Thread.sleep(1);
+        while (pool.pipeline.busy() && System.nanoTime() < deadline) Thread.sleep(1);
     }
 
     private static long generation(Pool p) throws Exception {

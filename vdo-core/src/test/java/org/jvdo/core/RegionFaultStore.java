@@ -1,5 +1,9 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.BlockStore;
+import org.jvdo.core.logical.BlockMap;
+import org.jvdo.core.physical.SuperBlock;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;

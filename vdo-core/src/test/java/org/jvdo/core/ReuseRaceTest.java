@@ -1,5 +1,11 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.BlockStore;
+import org.jvdo.core.api.Errno;
+import org.jvdo.core.api.PoolConfig;
+import org.jvdo.core.api.VdoException;
+import org.jvdo.core.logical.Mapping;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,5 +1,10 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.CorruptPoolException;
+import org.jvdo.core.api.Errno;
+import org.jvdo.core.api.VdoException;
+import org.jvdo.core.physical.SlabDepot;
+
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;

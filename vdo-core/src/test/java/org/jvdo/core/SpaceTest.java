@@ -1,5 +1,7 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.PoolConfig;
+
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;
 import org.junit.jupiter.api.Test;

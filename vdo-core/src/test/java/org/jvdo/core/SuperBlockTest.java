@@ -1,5 +1,11 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.CorruptPoolException;
+import org.jvdo.core.api.Errno;
+import org.jvdo.core.api.UnsupportedFormatException;
+import org.jvdo.core.physical.SlabDepot;
+import org.jvdo.core.physical.SuperBlock;
+
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;

@@ -1,5 +1,7 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.PoolConfig;
+
 import org.jvdo.core.compress.CompressionEngine;
 import org.jvdo.core.compress.CompressionEngineProvider;
 import org.jvdo.core.compress.CompressionTask;

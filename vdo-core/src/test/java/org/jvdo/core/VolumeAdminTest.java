@@ -1,5 +1,9 @@
 package org.jvdo.core;
 
+import org.jvdo.core.api.PoolConfig;
+import org.jvdo.core.api.VdoException;
+import org.jvdo.core.logical.BlockMap;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.ByteBuffer;

@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.jvdo.core.Pool;
-import org.jvdo.core.VdoException;
+import org.jvdo.core.api.VdoException;
 import org.jvdo.core.Volume;
 import org.jvdo.nbd.NbdServer;
 import org.jvdo.nbd.SimpleExportRegistry;
@@ -408,7 +408,7 @@ public final class AdminServer implements AutoCloseable {
             error(ctx, 400, "logical_size must be a number of bytes or a string such as \"64G\"", "logical_size");
             return null;
         }
-        if (bytes > org.jvdo.core.SuperBlock.MAX_LOGICAL_BLOCKS * 4096) {
+        if (bytes > org.jvdo.core.physical.SuperBlock.MAX_LOGICAL_BLOCKS * 4096) {
             error(ctx, 400, "logical_size is larger than the volume limit of 4 PiB (2^40 blocks)", "logical_size");
             return null;
         }

@@ -4,7 +4,7 @@ import java.util.HashSet;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import org.jvdo.core.LatencyHistogram;
+import org.jvdo.core.api.LatencyHistogram;
 import org.jvdo.core.Pool;
 import org.jvdo.core.Volume;
 

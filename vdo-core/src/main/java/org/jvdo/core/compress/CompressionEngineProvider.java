@@ -1,6 +1,6 @@
 package org.jvdo.core.compress;
 
-import org.jvdo.core.PoolConfig;
+import org.jvdo.core.api.PoolConfig;
 
 /**
  * A compression engine found with {@link java.util.ServiceLoader} when a pool opens (besides the

@@ -5,7 +5,7 @@ import net.jpountz.lz4.LZ4Factory;
 import net.jpountz.lz4.LZ4SafeDecompressor;
 import net.jpountz.xxhash.XXHash32;
 import net.jpountz.xxhash.XXHashFactory;
-import org.jvdo.core.CorruptPoolException;
+import org.jvdo.core.api.CorruptPoolException;
 
 import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;

@@ -2,7 +2,7 @@ package org.jvdo.core.compress;
 
 import net.jpountz.lz4.LZ4Factory;
 import net.jpountz.lz4.LZ4FrameOutputStream;
-import org.jvdo.core.CorruptPoolException;
+import org.jvdo.core.api.CorruptPoolException;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;

@@ -1,4 +1,0 @@
-package org.jvdo.core;
-
-/** A block's 128-bit XXH3 fingerprint, as the key of the hash-lock table. */
-record Fingerprint(long high, long low) { }

@@ -1,0 +1,85 @@
+package org.jvdo.core;
+
+import org.jvdo.core.logical.BlockMap;
+import org.jvdo.core.logical.LogicalVolume;
+import org.jvdo.core.logical.Mapping;
+import org.jvdo.core.physical.SuperBlock;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** A pool's statistics and its reference-count audit, gathered from the parts {@link Pool} wires together. */
+final class PoolStatistics {
+    private PoolStatistics() { }
+
+    /** Pool statistics: {@code vdostats --verbose} names in snake_case, plus zram's same_pages. */
+    static Map<String, Long> of(Pool p) {
+        Map<String, Long> m = new LinkedHashMap<>();
+        long logical = 0, used = 0, zero = 0, mapPages = 0;
+        Map<String, Long> sum = new LinkedHashMap<>();
+        for (LogicalVolume v : p.admin.all()) {
+            logical += v.logicalBlocks();
+            used += v.usedBlocks();
+            zero += v.zeroBlocks();
+            mapPages += BlockMap.regionBlocks(Math.max(1, BlockMap.pagesFor(v.usedBlocks())));
+            v.counters.addTo(sum);
+        }
+        long data = p.depot.dataBlocksUsed();
+        m.put("logical_blocks", logical);
+        m.put("logical_blocks_used", used);
+        m.put("physical_blocks", p.depot.physicalLimit());
+        m.put("data_blocks_used", data);
+        m.put("overhead_blocks_used", 2L * SuperBlock.COPY_BLOCKS + p.sb.journalBlocks + p.depot.overheadBlocks() + mapPages);
+        m.put("saving_percent", used == 0 ? 0 : Math.max(0, (used - data) * 100 / used));
+        m.put("compressed_fragments_written", sum.getOrDefault("compressed_fragments_written", 0L));
+        m.put("compressed_blocks_written", p.pipeline.compressedBlocksWritten());
+        m.put("compressed_fragments_in_packer", (long) p.pipeline.fragmentsInPacker());
+        for (String k : new String[]{"dedupe_advice_valid", "dedupe_advice_stale", "concurrent_data_matches", "concurrent_hash_collisions"}) {
+            m.put(k, sum.getOrDefault(k, 0L));
+        }
+        m.put("journal_entries_committed", p.checkpointer.journal().entriesCommitted());
+        m.put("journal_blocks_written", p.checkpointer.journal().blocksWritten());
+        m.put("journal_syncs", p.checkpointer.journal().syncs());
+        m.put("same_pages", zero);
+        for (Map.Entry<String, Long> e : sum.entrySet()) m.putIfAbsent(e.getKey(), e.getValue());
+        m.put("index_entries", p.index.entries());
+        m.put("index_memory_bytes", p.index.memoryBytes());
+        m.put("vio_pool_size", (long) p.pipeline.vioPoolSize());
+        m.put("vio_pool_in_use", (long) p.pipeline.vioPoolInUse());
+        m.put("blocks_pending_free", p.depot.pendingFree());
+        m.put("checkpoints", p.checkpointer.checkpoints());
+        m.put("journal_full_waits", p.checkpointer.journalFullWaits());
+        m.put("checksum_errors", p.storedBlocks.checksumErrors());
+        m.put("read_only", p.mode.isReadOnly() ? 1L : 0L);
+        m.put("no_space", p.mode.noSpaceReason() != null ? 1L : 0L);
+        m.put("no_space_errors", p.mode.noSpaceErrors());
+        m.put("no_space_lost_writes", p.mode.lostWritesTotal());
+        m.putAll(p.engineStats());
+        return m;
+    }
+
+    /** Reference counts recomputed from every block map compared with the depot's; returns a description of each difference (empty when consistent). */
+    static List<String> verifyReferenceCounts(Pool p) throws IOException {
+        Map<Long, Integer> expected = new HashMap<>();
+        for (LogicalVolume v : p.admin.all()) {
+            v.blockMap().forEachMapped((lbn, m) -> {
+                if (Mapping.hasBlock(m)) expected.merge(Mapping.pbn(m), 1, Integer::sum);
+            });
+        }
+        List<String> problems = new ArrayList<>();
+        p.depot.forEachUsed((count, pbn) -> {
+            int want = expected.getOrDefault(pbn, 0);
+            if (want != count) problems.add("block " + pbn + ": reference count " + count + ", block maps reference it " + want + " times");
+        });
+        for (Map.Entry<Long, Integer> e : expected.entrySet()) {
+            int have = p.depot.refcount(e.getKey());
+            if (have == 0) problems.add("block " + e.getKey() + ": free but referenced " + e.getValue() + " times");
+            if (have < 0) problems.add("block " + e.getKey() + ": not a data block of an attached slab but referenced " + e.getValue() + " times");
+        }
+        return problems;
+    }
+}

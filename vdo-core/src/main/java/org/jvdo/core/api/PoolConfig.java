@@ -1,0 +1,91 @@
+package org.jvdo.core.api;
+
+
+/**
+ * Settings of a pool: geometry used when it is formatted, and run-time sizes (thread counts,
+ * caches, pools) that may change at every open.
+ */
+public final class PoolConfig {
+    /** Maximum data blocks (physical size / 4096); the file grows a slab at a time up to it. */
+    public long physicalBytes = 16L << 30;
+    /** Data blocks per slab (format time). */
+    public int slabDataBlocks = 32768;
+    /** Journal ring size in blocks (format time). */
+    public int journalBlocks = 8192;
+    /** Block-map pages cached per volume. */
+    public int blockMapCachePages = 16384;
+    /** Bitmap pages of each volume's block-map tree cached besides its top (64 cover about 4 TiB of written space). */
+    public int blockMapTreeCachePages = 64;    // BlockMapTree.DEFAULT_CACHE_PAGES
+    /** In-flight 4 KiB requests (dm-vdo uses 2048). */
+    public int vioPoolSize = 2048;
+    /** LZ4 worker threads. */
+    public int compressionThreads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+    /** Threads running the write pipeline (zero check, fingerprint, index, verify) off the submitter's thread. */
+    public int cpuThreads = Math.max(1, Runtime.getRuntime().availableProcessors());
+    /** Threads serving reads and other storage work off the caller's thread. */
+    public int ioThreads = Math.max(2, Runtime.getRuntime().availableProcessors());
+    /** A packer bin is written at the latest this long after its first fragment arrived. */
+    public long packerTimeoutMillis = 20;
+    /** Dedup index slots at most (13 bytes each). */
+    public int indexMaxSlots = 64 << 20;
+    /** The compression engine for new volumes: "lz4", "none", or "qat" when available. */
+    public String defaultEngine = "lz4";
+    /** Open for checking only: nothing is written (read-only), stored reference counts are kept for comparison. */
+    public boolean checkOnly;
+    /** Rebuild reference counts from the block maps even after a clean close, and leave read-only mode (repair). */
+    public boolean repair;
+    /**
+     * Engine policy at open: a volume configured for an engine that is unavailable (e.g. "qat"
+     * without its library or device) uses "lz4" and counts fallbacks; with this set the pool
+     * refuses to open instead, naming the volume and the reason.
+     */
+    public boolean strictEngines = false;
+    /** Engines from {@code CompressionEngineProvider}s not to use (treated as unavailable). */
+    public java.util.Set<String> disabledEngines = new java.util.HashSet<>();
+    /** Settings for pluggable engines, by convention "{@code <engine>.<key>}", e.g. "qat.algorithm" = "deflate". */
+    public java.util.Map<String, String> engineOptions = new java.util.HashMap<>();
+    /** Wraps the pool file's store (fault injection in tests); identity by default. */
+    public java.util.function.UnaryOperator<BlockStore> storeWrapper = s -> s;
+    /**
+     * The pool's clock in {@link System#nanoTime()} units: the packer's timestamps and timeout,
+     * the background journal commit, the slab-ahead retry. Tests may drive time by hand.
+     */
+    public java.util.function.LongSupplier clock = System::nanoTime;
+
+    public PoolConfig copy() {
+        PoolConfig c = new PoolConfig();
+        c.physicalBytes = physicalBytes; c.slabDataBlocks = slabDataBlocks; c.journalBlocks = journalBlocks;
+        c.blockMapCachePages = blockMapCachePages; c.vioPoolSize = vioPoolSize;
+        c.blockMapTreeCachePages = blockMapTreeCachePages;
+        c.compressionThreads = compressionThreads; c.ioThreads = ioThreads; c.cpuThreads = cpuThreads;
+        c.packerTimeoutMillis = packerTimeoutMillis; c.indexMaxSlots = indexMaxSlots;
+        c.defaultEngine = defaultEngine;
+        c.strictEngines = strictEngines;
+        c.disabledEngines = new java.util.HashSet<>(disabledEngines);
+        c.engineOptions = new java.util.HashMap<>(engineOptions);
+        c.storeWrapper = storeWrapper;
+        c.clock = clock;
+        c.checkOnly = checkOnly;
+        c.repair = repair;
+        return c;
+    }
+
+    /** A small geometry for tests: 1 MiB slabs, a 256-block journal. */
+    public static PoolConfig small(long physicalBytes) {
+        PoolConfig c = new PoolConfig();
+        c.physicalBytes = physicalBytes;
+        c.slabDataBlocks = 256;
+        c.journalBlocks = 256;
+        c.blockMapCachePages = 64;
+        c.vioPoolSize = 256;
+        c.ioThreads = 2;
+        c.compressionThreads = 2;
+        return c;
+    }
+
+    /**
+     * log2 of the blocks per pool segment file for a new pool; 0 (the default) probes the
+     * filesystem ({@code SegmentedBlockStore.probeSegmentShift}). Tests set it small.
+     */
+    public int segmentShift = 0;
+}

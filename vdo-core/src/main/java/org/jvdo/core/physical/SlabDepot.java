@@ -1,0 +1,411 @@
+package org.jvdo.core.physical;
+
+import org.jvdo.core.api.BlockStore;
+import org.jvdo.core.api.CorruptPoolException;
+import org.jvdo.core.api.Errno;
+import org.jvdo.core.api.VdoException;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.CRC32C;
+
+/**
+ * Physical space: slabs of data blocks, one reference-count byte per block (as dm-vdo: 0 free,
+ * up to {@link #MAX_REFS} shares), and the allocator.
+ *
+ * <p>A block whose count drops to zero is not reusable at once: it is parked as
+ * {@link #PENDING_FREE} until the journal entry that dropped its last reference is durable, so
+ * that after a crash no replayed mapping can point at a block that was rewritten with other data.
+ *
+ * <p>Counts are held in memory (one byte per 4 KiB block: 256 MiB per TiB of storage) and written
+ * to each slab's reference blocks at a clean close; after a crash they are recomputed from the
+ * block maps, which are the truth.
+ */
+public final class SlabDepot {
+    public static final int MAX_REFS = 254;
+    public static final byte PENDING_FREE = (byte) 255;
+
+    /** Returns where the next slab starts when the depot grows (computed from the format-2 slab area; nothing is persisted). */
+    public interface SlabAllocator {
+        long addSlab() throws IOException;
+    }
+
+    private final int slabDataBlocks;
+    private final int slabRefBlocks;
+    private final long physicalLimit;
+    private final SlabAllocator slabAllocator;
+    /** First block of the computed slab area (slab i at areaStart + i * stride), or -1 for a listed layout. */
+    private final long areaStart;
+    private final int areaSlabs;
+    private long[] starts = new long[0];
+    private byte[][] refs = new byte[0][];
+    private int[] free = new int[0];
+    private int[] usable = new int[0];
+    private int cursorSlab;
+    private int cursorBlock;
+    private long dataBlocksUsed;
+    /** Free blocks in attached slabs: what reservations may count on (a slab not attached yet may find no space in the host filesystem). */
+    private long freeAttached;
+    private long reserved;
+    private long pendingCount;
+    // pending frees as pairs (pbn, journal seq), in seq order
+    private long[] pending = new long[1024];
+    private int pendingHead, pendingTail;
+    /** Blocks allocated to a write whose data is not on disk yet: not shareable (see {@link PbnWriteLocks}). */
+    private final PbnWriteLocks writing = new PbnWriteLocks();
+
+    public SlabDepot(int slabDataBlocks, long physicalLimit, List<Long> slabStarts, SlabAllocator slabAllocator) {
+        this.slabDataBlocks = slabDataBlocks;
+        this.slabRefBlocks = refBlocksFor(slabDataBlocks);
+        this.physicalLimit = physicalLimit;
+        this.slabAllocator = slabAllocator;
+        this.areaStart = -1;
+        this.areaSlabs = 0;
+        for (long s : slabStarts) attach(s);
+    }
+
+    /**
+     * A depot over a computed slab area (format 2): slab {@code i} starts at
+     * {@code areaStart + i * (refBlocks + slabDataBlocks)}; the first {@code slabsInUse} are
+     * attached now, the others when allocation or a rebuild reaches them.
+     */
+    public SlabDepot(int slabDataBlocks, long physicalLimit, long areaStart, int slabsInUse, SlabAllocator slabAllocator) {
+        this.slabDataBlocks = slabDataBlocks;
+        this.slabRefBlocks = refBlocksFor(slabDataBlocks);
+        this.physicalLimit = physicalLimit;
+        this.slabAllocator = slabAllocator;
+        this.areaStart = areaStart;
+        this.areaSlabs = (int) ((physicalLimit + slabDataBlocks - 1) / slabDataBlocks);
+        if (slabsInUse > areaSlabs) throw new CorruptPoolException(slabsInUse + " slabs in use, more than the " + areaSlabs + " of the slab area");
+        attachUpTo(slabsInUse);
+    }
+
+    /** Attaches the computed area's slabs up to (not including) {@code count}, growing the arrays once. */
+    private void attachUpTo(int count) {
+        int n = starts.length;
+        if (count <= n) return;
+        starts = java.util.Arrays.copyOf(starts, count);
+        refs = java.util.Arrays.copyOf(refs, count);
+        free = java.util.Arrays.copyOf(free, count);
+        usable = java.util.Arrays.copyOf(usable, count);
+        for (int i = n; i < count; i++) {
+            starts[i] = slabStart(i);
+            long remaining = physicalLimit - (long) i * slabDataBlocks;
+            usable[i] = (int) Math.max(0, Math.min(slabDataBlocks, remaining));
+            refs[i] = new byte[slabDataBlocks];
+            free[i] = usable[i];
+            freeAttached += usable[i];
+        }
+    }
+
+    /** Where slab {@code i} of the computed area starts. */
+    public long slabStart(int i) {
+        if (areaStart < 0 || i < 0 || i >= areaSlabs) throw new IllegalStateException("slab " + i + " outside the slab area of " + areaSlabs + " slabs");
+        return areaStart + (long) i * (slabRefBlocks + slabDataBlocks);
+    }
+
+    /**
+     * Attaches the slabs of the computed area up to the one holding {@code pbn} (a rebuild after
+     * a crash may meet blocks of slabs attached after the last clean close). False when
+     * {@code pbn} is outside the area.
+     */
+    private boolean attachThrough(long pbn) {
+        if (areaStart < 0 || pbn < areaStart) return false;
+        long i = (pbn - areaStart) / (slabRefBlocks + (long) slabDataBlocks);
+        if (i >= areaSlabs || i < starts.length) return false;
+        attachUpTo((int) i + 1);
+        return true;
+    }
+
+    public static int refBlocksFor(int slabDataBlocks) {
+        return (slabDataBlocks + BlockStore.BLOCK_SIZE - 1) / BlockStore.BLOCK_SIZE;
+    }
+
+    private void attach(long start) {
+        int n = starts.length;
+        starts = java.util.Arrays.copyOf(starts, n + 1);
+        refs = java.util.Arrays.copyOf(refs, n + 1);
+        free = java.util.Arrays.copyOf(free, n + 1);
+        usable = java.util.Arrays.copyOf(usable, n + 1);
+        starts[n] = start;
+        long remaining = physicalLimit - (long) n * slabDataBlocks;
+        usable[n] = (int) Math.max(0, Math.min(slabDataBlocks, remaining));
+        refs[n] = new byte[slabDataBlocks];
+        free[n] = usable[n];
+        freeAttached += usable[n];
+    }
+
+    public int slabDataBlocks() { return slabDataBlocks; }
+
+    public int slabRefBlocks() { return slabRefBlocks; }
+
+    public int slabCount() { return starts.length; }
+
+    public long physicalLimit() { return physicalLimit; }
+
+    private int slabOf(long pbn) {
+        int lo = 0, hi = starts.length - 1;
+        while (lo <= hi) {
+            int mid = (lo + hi) >>> 1;
+            long first = starts[mid] + slabRefBlocks;
+            if (pbn < first) hi = mid - 1;
+            else if (pbn >= first + usable[mid]) lo = mid + 1;
+            else return mid;
+        }
+        return -1;
+    }
+
+    /** True when {@code pbn} is a data block of this depot. */
+    public synchronized boolean isDataBlock(long pbn) { return slabOf(pbn) >= 0; }
+
+    private int indexIn(int slab, long pbn) { return (int) (pbn - starts[slab] - slabRefBlocks); }
+
+    private long available() { return physicalLimit - dataBlocksUsed - pendingCount - reserved; }
+
+    /**
+     * Sets one free block aside for a write that is acknowledged before it is stored, so that
+     * the write cannot later fail for want of space. False when none is free in an attached
+     * slab: attaching one needs space in the host filesystem, which may be full, so only blocks
+     * of attached slabs (whose file range is reserved) are promised.
+     */
+    public synchronized boolean tryReserve() {
+        if (available() <= 0 || freeAttached - reserved <= 0) return false;
+        reserved++;
+        return true;
+    }
+
+    public synchronized void unreserve() {
+        if (reserved <= 0) throw new IllegalStateException("no reservation to release");
+        reserved--;
+    }
+
+    /** Allocates the block a reservation set aside. */
+    public synchronized long allocateReserved(int initialRefs) throws IOException {
+        unreserve();
+        long pbn = allocateBlock(initialRefs, true);
+        writing.add(pbn);
+        return pbn;
+    }
+
+    public synchronized long reservedBlocks() { return reserved; }
+
+    /**
+     * Allocates a free block with {@code initialRefs} references and takes its write lock, which
+     * the caller releases with {@link #endWrite} once the block's data write has finished;
+     * ENOSPC when the pool is full.
+     */
+    public synchronized long allocate(int initialRefs) throws IOException {
+        long pbn = allocateBlock(initialRefs, false);
+        writing.add(pbn);
+        return pbn;
+    }
+
+    /** The block's data write has finished (or failed): from now on a read returns what it holds, so dedup may share it. */
+    public synchronized void endWrite(long pbn) {
+        if (!writing.remove(pbn)) throw new IllegalStateException("block " + pbn + " was not being written");
+    }
+
+    /** True while {@code pbn} is allocated but its data is not written (tests, checks). */
+    public synchronized boolean isBeingWritten(long pbn) { return writing.contains(pbn); }
+
+    /**
+     * Takes a free block. An allocation without a reservation leaves the attached slabs' free
+     * blocks that reservations count on: when only those are left it attaches a new slab first
+     * (whose space {@link SlabAllocator#addSlab} may find unavailable: then ENOSPC and nothing
+     * changed, and a later allocation tries again).
+     */
+    private long allocateBlock(int initialRefs, boolean fromReservation) throws IOException {
+        if (available() <= 0) {
+            throw new VdoException(Errno.ENOSPC, "pool is out of physical space: " + dataBlocksUsed + " of " + physicalLimit
+                    + " data blocks used, " + reserved + " reserved" + (pendingCount > 0 ? ", " + pendingCount + " waiting for a journal commit" : ""));
+        }
+        if (freeAttached - (fromReservation ? 0 : reserved) <= 0) {
+            if ((long) starts.length * slabDataBlocks >= physicalLimit) {
+                throw new VdoException(Errno.ENOSPC, "pool is out of physical space: " + dataBlocksUsed + " of " + physicalLimit
+                        + " data blocks used, " + reserved + " reserved" + (pendingCount > 0 ? ", " + pendingCount + " waiting for a journal commit" : ""));
+            }
+            long start = slabAllocator.addSlab();
+            attach(start);
+            cursorSlab = starts.length - 1;
+            cursorBlock = 0;
+        }
+        for (int i = 0; i < starts.length; i++) {
+            int s = (cursorSlab + i) % starts.length;
+            if (free[s] == 0) continue;
+            byte[] r = refs[s];
+            int from = s == cursorSlab ? cursorBlock : 0;
+            for (int k = 0; k < usable[s]; k++) {
+                int b = (from + k) % usable[s];
+                if (r[b] == 0) {
+                    r[b] = (byte) initialRefs;
+                    free[s]--;
+                    freeAttached--;
+                    dataBlocksUsed++;
+                    cursorSlab = s;
+                    cursorBlock = b + 1;
+                    return starts[s] + slabRefBlocks + b;
+                }
+            }
+        }
+        throw new IllegalStateException("slab depot: " + freeAttached + " free blocks counted in attached slabs, none found");
+    }
+
+    /**
+     * Adds a reference if the block is live, below the maximum, and not being written (dedup
+     * sharing): a block allocated to a new write still holds its previous user's bytes until
+     * that write lands, and a verify that read them would share the wrong block.
+     */
+    public synchronized boolean incrementIfLive(long pbn) {
+        if (writing.contains(pbn)) return false;
+        int s = slabOf(pbn);
+        if (s < 0) return false;
+        int i = indexIn(s, pbn);
+        int v = refs[s][i] & 0xFF;
+        if (v == 0 || v >= MAX_REFS) return false;
+        refs[s][i] = (byte) (v + 1);
+        return true;
+    }
+
+    /** Adds a reference unconditionally (rebuilding counts); false when the block is not in the depot or overflows. */
+    public synchronized boolean increment(long pbn) {
+        int s = slabOf(pbn);
+        if (s < 0 && attachThrough(pbn)) s = slabOf(pbn);
+        if (s < 0) return false;
+        int i = indexIn(s, pbn);
+        int v = refs[s][i] & 0xFF;
+        if (v >= MAX_REFS) return false;
+        if (v == 0) { free[s]--; freeAttached--; dataBlocksUsed++; }
+        refs[s][i] = (byte) (v + 1);
+        return true;
+    }
+
+    /** Drops a reference; at zero the block waits for journal entry {@code journalSeq} to be durable. */
+    public synchronized void decrement(long pbn, long journalSeq) {
+        int s = slabOf(pbn);
+        if (s < 0) throw new CorruptPoolException("decrement of block " + pbn + " outside the slab depot");
+        int i = indexIn(s, pbn);
+        int v = refs[s][i] & 0xFF;
+        if (v == 0 || v == 0xFF) throw new CorruptPoolException("reference count underflow on block " + pbn);
+        if (v > 1) { refs[s][i] = (byte) (v - 1); return; }
+        refs[s][i] = PENDING_FREE;
+        dataBlocksUsed--;
+        pendingCount++;
+        if (pendingTail + 2 > pending.length) {
+            if (pendingHead > 0) {
+                System.arraycopy(pending, pendingHead, pending, 0, pendingTail - pendingHead);
+                pendingTail -= pendingHead;
+                pendingHead = 0;
+            }
+            if (pendingTail + 2 > pending.length) pending = java.util.Arrays.copyOf(pending, pending.length * 2);
+        }
+        pending[pendingTail++] = pbn;
+        pending[pendingTail++] = journalSeq;
+    }
+
+    /** Frees parked blocks whose releasing journal entry is now durable. */
+    public synchronized void releaseFreed(long durableSeq) {
+        while (pendingHead < pendingTail && pending[pendingHead + 1] <= durableSeq) {
+            long pbn = pending[pendingHead];
+            int s = slabOf(pbn);
+            int i = indexIn(s, pbn);
+            if (refs[s][i] == PENDING_FREE) {
+                refs[s][i] = 0;
+                free[s]++;
+                freeAttached++;
+            }
+            pendingCount--;
+            pendingHead += 2;
+        }
+        if (pendingHead == pendingTail) { pendingHead = 0; pendingTail = 0; }
+    }
+
+    /** The count of {@code pbn}: 0 for free or parked blocks, -1 outside the depot. */
+    public synchronized int refcount(long pbn) {
+        int s = slabOf(pbn);
+        if (s < 0) return -1;
+        int v = refs[s][indexIn(s, pbn)] & 0xFF;
+        return v == 0xFF ? 0 : v;
+    }
+
+    public synchronized long dataBlocksUsed() { return dataBlocksUsed; }
+
+    public synchronized long pendingFree() { return pendingCount; }
+
+    /** Forgets every count (before recomputing them from the block maps). */
+    public synchronized void clear() {
+        freeAttached = 0;
+        for (int s = 0; s < refs.length; s++) { java.util.Arrays.fill(refs[s], (byte) 0); free[s] = usable[s]; freeAttached += usable[s]; }
+        dataBlocksUsed = 0;
+        pendingHead = pendingTail = 0;
+        pendingCount = 0;
+        reserved = 0;
+        writing.clear();
+    }
+
+    /** Every slab's counts, for checks: calls {@code visitor(pbn, count)} for each non-free block. */
+    public synchronized void forEachUsed(java.util.function.ObjLongConsumer<Integer> visitor) {
+        for (int s = 0; s < refs.length; s++) {
+            for (int b = 0; b < usable[s]; b++) {
+                int v = refs[s][b] & 0xFF;
+                if (v != 0 && v != 0xFF) visitor.accept(v, starts[s] + slabRefBlocks + b);
+            }
+        }
+    }
+
+    /** Writes every slab's counts to its reference blocks; returns the CRC32C of all of them. */
+    public synchronized int save(BlockStore store) throws IOException {
+        CRC32C crc = new CRC32C();
+        for (int s = 0; s < refs.length; s++) {
+            ByteBuffer b = ByteBuffer.allocate(slabRefBlocks * BlockStore.BLOCK_SIZE);
+            byte[] r = refs[s];
+            for (int i = 0; i < r.length; i++) b.put(i, r[i] == PENDING_FREE ? 0 : r[i]);
+            crc.update(b.array(), 0, r.length);
+            store.write(starts[s], b);
+        }
+        return (int) crc.getValue();
+    }
+
+    /** Loads counts written by {@link #save}; false when their checksum does not match (then recompute). */
+    public synchronized boolean load(BlockStore store, int expectedCrc) throws IOException {
+        CRC32C crc = new CRC32C();
+        byte[][] loaded = new byte[refs.length][];
+        for (int s = 0; s < refs.length; s++) {
+            ByteBuffer b = ByteBuffer.allocate(slabRefBlocks * BlockStore.BLOCK_SIZE);
+            store.read(starts[s], b);
+            loaded[s] = java.util.Arrays.copyOf(b.array(), slabDataBlocks);
+            crc.update(loaded[s]);
+        }
+        if ((int) crc.getValue() != expectedCrc) return false;
+        dataBlocksUsed = 0;
+        freeAttached = 0;
+        for (int s = 0; s < refs.length; s++) {
+            refs[s] = loaded[s];
+            int used = 0;
+            for (int b = 0; b < usable[s]; b++) if (refs[s][b] != 0) used++;
+            for (int b = usable[s]; b < slabDataBlocks; b++) refs[s][b] = 0;
+            free[s] = usable[s] - used;
+            freeAttached += free[s];
+            dataBlocksUsed += used;
+        }
+        return true;
+    }
+
+    /**
+     * Attaches the next slab ahead of need (its space reserved by {@link SlabAllocator#addSlab})
+     * when the attached slabs have fewer than {@code low} free blocks not promised to a
+     * reservation, so writes can keep being acknowledged early across slab boundaries. False
+     * when none was needed or none is left; the allocator's ENOSPC when there is no space for it.
+     */
+    public synchronized boolean attachAhead(long low) throws IOException {
+        if (freeAttached - reserved >= low || (long) starts.length * slabDataBlocks >= physicalLimit) return false;
+        attach(slabAllocator.addSlab());
+        return true;
+    }
+
+    /** First block and length of slab {@code s}'s file range (its reference blocks and usable data blocks). */
+    public synchronized long[] slabRange(int s) { return new long[]{starts[s], slabRefBlocks + usable[s]}; }
+
+    public long overheadBlocks() { return (long) starts.length * slabRefBlocks; }
+}
