@@ -8,20 +8,18 @@ import java.nio.ByteOrder;
 import java.util.Objects;
 
 /**
- * The on-disk format of a packed (compressed) physical block: up to {@value #MAX_FRAGMENTS}
+ * Writes and reads packed (compressed) physical blocks: up to {@value #MAX_FRAGMENTS}
  * compressed fragments stored back to back in one {@value #BLOCK_SIZE}-byte block.
  *
  * <p>It exists because compressing a 4 KiB logical block only saves space if several compressed
  * blocks share one physical block; the block map then points each logical block at
- * (physical block, slot). Its byte layout is declared by {@link PackedBlockLayout} (format
- * module); this class is the one that writes ({@link Bin#encode} calls it) and reads ({@link
+ * (physical block, slot). Its byte layout (header, fragment table of sizes and encodings, header
+ * CRC, payload) and version rule (any minor of major 1) are declared by {@link PackedBlockLayout}
+ * (format module); this class is the one that writes ({@link Bin#encode} calls it) and reads ({@link
  * #locate}) it, so writers and readers cannot disagree. It is modelled on dm-vdo's
  * compressed block, plus a per-fragment encoding byte (so several compression engines can coexist)
  * and a CRC32C over the header (so a torn or foreign block is detected before any fragment is
  * handed to a decompressor).
- *
- * <p>The layout (header, fragment table of sizes and encodings, header CRC, payload) and the
- * version rule (any minor of major 1) are {@link PackedBlockLayout}'s.
  *
  * <p>All methods are static and stateless; buffers are read and written with absolute accesses
  * relative to their {@code position()} at the time of the call, whatever their byte order.
