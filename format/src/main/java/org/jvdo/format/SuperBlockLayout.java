@@ -27,11 +27,13 @@ public final class SuperBlockLayout {
     public static final long MAGIC = 0x4C4F4F504F44564AL; // "JVDOPOOL" little-endian
     public static final int MAJOR = 3;
     public static final int MINOR = 0;
-    /** Blocks per copy; copy {@code c} starts at block {@code c * COPY_BLOCKS}. */
+    /** Copies of the super block, written alternately. */
+    public static final int COPIES = 2;
+    /** Blocks per copy; copy {@code c} starts at block {@code c * COPY_BLOCKS} ({@link #copyBlock}). */
     public static final int COPY_BLOCKS = 8;
     public static final int COPY_BYTES = COPY_BLOCKS * Block.SIZE;
     /** The journal follows the two copies. */
-    public static final long JOURNAL_START = 2L * COPY_BLOCKS;
+    public static final long JOURNAL_START = (long) COPIES * COPY_BLOCKS;
 
     public static final int MAGIC_OFFSET = 0;
     public static final int MAJOR_OFFSET = 8;
@@ -101,6 +103,12 @@ public final class SuperBlockLayout {
     }
 
     private SuperBlockLayout() { }
+
+    /** The copy generation {@code generation} is written to: even generations to copy 0, odd ones to copy 1. */
+    public static int copyOf(long generation) { return (int) (generation & 1); }
+
+    /** First block of copy {@code copy}. */
+    public static long copyBlock(int copy) { return (long) copy * COPY_BLOCKS; }
 
     /** Offset of volume record {@code i}. */
     public static int volumeRecord(int i) { return VOLUMES + i * VOLUME_RECORD; }

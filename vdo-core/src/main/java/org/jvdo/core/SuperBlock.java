@@ -301,7 +301,7 @@ public final class SuperBlock {
     public synchronized void write(BlockStore store) throws IOException {
         long next = generation + 1;
         ByteBuffer b = encode(next);
-        store.write((next & 1) * COPY_BLOCKS, b);
+        store.write(copyBlock(copyOf(next)), b);
         store.sync();
         generation = next;
     }
@@ -310,9 +310,9 @@ public final class SuperBlock {
     public static SuperBlock read(BlockStore store) throws IOException {
         SuperBlock best = null;
         RuntimeException firstError = null;
-        for (int copy = 0; copy < 2; copy++) {
+        for (int copy = 0; copy < COPIES; copy++) {
             ByteBuffer b = ByteBuffer.allocate(COPY_BYTES);
-            store.read((long) copy * COPY_BLOCKS, b);
+            store.read(copyBlock(copy), b);
             b.flip();
             try {
                 SuperBlock s = decode(b, store.describe() + " super block copy " + copy);
