@@ -1,5 +1,7 @@
 package org.jvdo.journal;
 
+import org.jvdo.format.JournalEntryLayout;
+
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -9,9 +11,9 @@ import java.nio.ByteOrder;
  * is written, so that a crash can be repaired by replaying entries (they are "set" operations, so
  * replaying twice is harmless).
  *
- * <p>Encoded in exactly {@value #SIZE} bytes, little-endian: op u8, reserved u8 (0), volume u16,
- * checksum u32 (the content checksum of the new mapping's block, 0 when it has none; pool format 3,
- * reserved 0 before), lbn u64, oldMapping u64, newMapping u64. Values are validated when encoding.
+ * <p>Encoded in exactly {@value #SIZE} bytes as {@link JournalEntryLayout} (format module)
+ * declares: op, volume, the content checksum of the new mapping's block (0 when it has none),
+ * lbn, old and new mapping. Values are validated when encoding.
  */
 public record JournalEntry(int op, int volume, long lbn, long oldMapping, long newMapping, int checksum) {
 
@@ -21,11 +23,11 @@ public record JournalEntry(int op, int volume, long lbn, long oldMapping, long n
     }
 
     /** Encoded size in bytes. */
-    public static final int SIZE = 32;
+    public static final int SIZE = JournalEntryLayout.SIZE;
     /** The mapping of an LBN changed. */
-    public static final int OP_MAP = 1;
+    public static final int OP_MAP = JournalEntryLayout.OP_MAP;
     /** Reserved for volume-level events. */
-    public static final int OP_VOLUME = 2;
+    public static final int OP_VOLUME = JournalEntryLayout.OP_VOLUME;
 
     /** Convenience factory for an {@link #OP_MAP} entry. */
     public static JournalEntry map(int volume, long lbn, long oldMapping, long newMapping) {
@@ -39,10 +41,10 @@ public record JournalEntry(int op, int volume, long lbn, long oldMapping, long n
 
     /** Throws {@link IllegalArgumentException} if this entry cannot be encoded. */
     public void validate() {
-        if (op < 1 || op > 255) {
+        if (op < JournalEntryLayout.MIN_OP || op > JournalEntryLayout.MAX_OP) {
             throw new IllegalArgumentException("journal entry op must be in 1..255, got " + op);
         }
-        if (volume < 0 || volume > 0xFFFF) {
+        if (volume < 0 || volume > JournalEntryLayout.MAX_VOLUME) {
             throw new IllegalArgumentException("journal entry volume must be in 0..65535, got " + volume);
         }
     }
@@ -50,14 +52,7 @@ public record JournalEntry(int op, int volume, long lbn, long oldMapping, long n
     /** Encodes into {@code buf} at absolute {@code offset}; does not move the buffer's position. */
     public void encodeTo(ByteBuffer buf, int offset) {
         validate();
-        ByteBuffer b = buf.order() == ByteOrder.LITTLE_ENDIAN ? buf : buf.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        b.put(offset, (byte) op);
-        b.put(offset + 1, (byte) 0);
-        b.putShort(offset + 2, (short) volume);
-        b.putInt(offset + 4, checksum);
-        b.putLong(offset + 8, lbn);
-        b.putLong(offset + 16, oldMapping);
-        b.putLong(offset + 24, newMapping);
+        JournalEntryLayout.encode(buf, offset, op, volume, checksum, lbn, oldMapping, newMapping);
     }
 
     /** Returns a new {@value #SIZE}-byte array holding the encoding. */
@@ -69,10 +64,8 @@ public record JournalEntry(int op, int volume, long lbn, long oldMapping, long n
 
     /** Decodes the entry at absolute {@code offset} of {@code buf}. */
     public static JournalEntry decodeFrom(ByteBuffer buf, int offset) {
-        ByteBuffer b = buf.order() == ByteOrder.LITTLE_ENDIAN ? buf : buf.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        int op = b.get(offset) & 0xFF;
-        int volume = b.getShort(offset + 2) & 0xFFFF;
-        return new JournalEntry(op, volume, b.getLong(offset + 8), b.getLong(offset + 16), b.getLong(offset + 24), b.getInt(offset + 4));
+        return new JournalEntry(JournalEntryLayout.op(buf, offset), JournalEntryLayout.volume(buf, offset), JournalEntryLayout.lbn(buf, offset),
+                JournalEntryLayout.oldMapping(buf, offset), JournalEntryLayout.newMapping(buf, offset), JournalEntryLayout.checksum(buf, offset));
     }
 
     /** Decodes a {@value #SIZE}-byte encoding. */

@@ -1,39 +1,25 @@
 package org.jvdo.packer;
 
+import org.jvdo.format.Codes;
+import org.jvdo.format.PackedBlockLayout;
+
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Objects;
-import java.util.zip.CRC32C;
 
 /**
- * The on-disk format of a packed (compressed) physical block: up to {@value #MAX_FRAGMENTS}
+ * Writes and reads packed (compressed) physical blocks: up to {@value #MAX_FRAGMENTS}
  * compressed fragments stored back to back in one {@value #BLOCK_SIZE}-byte block.
  *
  * <p>It exists because compressing a 4 KiB logical block only saves space if several compressed
  * blocks share one physical block; the block map then points each logical block at
- * (physical block, slot). This class is the single place that knows the byte layout, so writers
- * ({@link Bin#encode}) and readers ({@link #locate}) cannot disagree. It is modelled on dm-vdo's
+ * (physical block, slot). Its byte layout (header, fragment table of sizes and encodings, header
+ * CRC, payload) and version rule (any minor of major 1) are declared by {@link PackedBlockLayout}
+ * (format module); this class is the one that writes ({@link Bin#encode} calls it) and reads ({@link
+ * #locate}) it, so writers and readers cannot disagree. It is modelled on dm-vdo's
  * compressed block, plus a per-fragment encoding byte (so several compression engines can coexist)
  * and a CRC32C over the header (so a torn or foreign block is detected before any fragment is
  * handed to a decompressor).
- *
- * <p>Layout, all integers little-endian:
- * <pre>
- *  offset size  field
- *       0    4  magic 0x4B50564A ("JVPK" read as little-endian bytes)
- *       4    1  version major (1)
- *       5    1  version minor (0)
- *       6    1  fragment count (1..14)
- *       7    1  flags (0)
- *       8   28  14 x u16 fragment sizes, unused slots 0
- *      36   14  14 x u8 fragment encodings ({@link #ENCODING_LZ4_BLOCK}, ...), unused slots 0
- *      50    2  reserved (0)
- *      52    4  CRC32C of bytes [0, 52)
- *      56 4040  payload: fragments back to back in slot order, rest zero
- * </pre>
- *
- * <p>Readers accept any minor version of major version 1 (minor versions may only add meaning to
- * fields that are zero today); a different major version is rejected.
  *
  * <p>All methods are static and stateless; buffers are read and written with absolute accesses
  * relative to their {@code position()} at the time of the call, whatever their byte order.
@@ -41,56 +27,40 @@ import java.util.zip.CRC32C;
 public final class PackedBlock {
 
     /** Size of a physical block, the unit this format fills exactly. */
-    public static final int BLOCK_SIZE = 4096;
+    public static final int BLOCK_SIZE = PackedBlockLayout.BLOCK_SIZE;
     /** Most fragments one packed block can hold. */
-    public static final int MAX_FRAGMENTS = 14;
+    public static final int MAX_FRAGMENTS = PackedBlockLayout.MAX_FRAGMENTS;
 
     /** Magic number at offset 0: the bytes 'J','V','P','K' as a little-endian u32. */
-    public static final int MAGIC = 0x4B50564A;
+    public static final int MAGIC = PackedBlockLayout.MAGIC;
     /** Major version written and the only major version accepted. */
-    public static final int VERSION_MAJOR = 1;
+    public static final int VERSION_MAJOR = PackedBlockLayout.VERSION_MAJOR;
     /** Minor version written; readers accept any minor version. */
-    public static final int VERSION_MINOR = 0;
+    public static final int VERSION_MINOR = PackedBlockLayout.VERSION_MINOR;
 
-    /** Offset of the u32 magic. */
-    public static final int OFFSET_MAGIC = 0;
-    /** Offset of the u8 major version. */
-    public static final int OFFSET_VERSION_MAJOR = 4;
-    /** Offset of the u8 minor version. */
-    public static final int OFFSET_VERSION_MINOR = 5;
-    /** Offset of the u8 fragment count. */
-    public static final int OFFSET_COUNT = 6;
-    /** Offset of the u8 flags (always 0 in version 1.0). */
-    public static final int OFFSET_FLAGS = 7;
-    /** Offset of the {@value #MAX_FRAGMENTS} u16 fragment sizes. */
-    public static final int OFFSET_SIZES = 8;
-    /** Offset of the {@value #MAX_FRAGMENTS} u8 fragment encodings. */
-    public static final int OFFSET_ENCODINGS = OFFSET_SIZES + 2 * MAX_FRAGMENTS;
-    /** Offset of the reserved u16. */
-    public static final int OFFSET_RESERVED = OFFSET_ENCODINGS + MAX_FRAGMENTS;
-    /** Offset of the u32 CRC32C; the checksum covers bytes [0, OFFSET_CHECKSUM). */
-    public static final int OFFSET_CHECKSUM = OFFSET_RESERVED + 2;
+    /** Offsets of the header fields (see {@link PackedBlockLayout}). */
+    public static final int OFFSET_MAGIC = PackedBlockLayout.MAGIC_OFFSET;
+    public static final int OFFSET_VERSION_MAJOR = PackedBlockLayout.MAJOR_OFFSET;
+    public static final int OFFSET_VERSION_MINOR = PackedBlockLayout.MINOR_OFFSET;
+    public static final int OFFSET_COUNT = PackedBlockLayout.COUNT;
+    public static final int OFFSET_FLAGS = PackedBlockLayout.FLAGS;
+    public static final int OFFSET_SIZES = PackedBlockLayout.SIZES;
+    public static final int OFFSET_ENCODINGS = PackedBlockLayout.ENCODINGS;
+    public static final int OFFSET_RESERVED = PackedBlockLayout.RESERVED;
+    public static final int OFFSET_CHECKSUM = PackedBlockLayout.CHECKSUM;
     /** Size of the header; the payload starts here. */
-    public static final int HEADER_SIZE = OFFSET_CHECKSUM + 4;
+    public static final int HEADER_SIZE = PackedBlockLayout.HEADER_SIZE;
     /** Bytes available for fragments. */
-    public static final int MAX_PAYLOAD = BLOCK_SIZE - HEADER_SIZE;
+    public static final int MAX_PAYLOAD = PackedBlockLayout.MAX_PAYLOAD;
 
     /** Encoding 0: a raw LZ4 block (no frame). */
-    public static final int ENCODING_LZ4_BLOCK = 0;
+    public static final int ENCODING_LZ4_BLOCK = Codes.FRAGMENT_LZ4_BLOCK;
     /** Encoding 1: an LZ4 frame (QATzip's {@code QZ_LZ4}, written by the qat engine). */
-    public static final int ENCODING_LZ4_FRAME = 1;
+    public static final int ENCODING_LZ4_FRAME = Codes.FRAGMENT_LZ4_FRAME;
     /** Encoding 2: deflate, raw or gzip-wrapped (QATzip's deflate formats). */
-    public static final int ENCODING_DEFLATE = 2;
+    public static final int ENCODING_DEFLATE = Codes.FRAGMENT_DEFLATE;
     /** Largest encoding value storable in the u8 encoding field. */
-    public static final int MAX_ENCODING = 0xFF;
-
-    static {
-        // The layout is declared by the constants above; make sure it matches the documented one.
-        if (OFFSET_ENCODINGS != 36 || OFFSET_RESERVED != 50 || OFFSET_CHECKSUM != 52
-                || HEADER_SIZE != 56 || MAX_PAYLOAD != 4040) {
-            throw new AssertionError("packed block layout constants are inconsistent");
-        }
-    }
+    public static final int MAX_ENCODING = PackedBlockLayout.MAX_ENCODING;
 
     /**
      * Where one fragment lives inside a packed block.
@@ -168,24 +138,18 @@ public final class PackedBlock {
 
         int base = out.position();
         ByteBuffer le = out.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        le.putInt(base + OFFSET_MAGIC, MAGIC);
-        le.put(base + OFFSET_VERSION_MAJOR, (byte) VERSION_MAJOR);
-        le.put(base + OFFSET_VERSION_MINOR, (byte) VERSION_MINOR);
-        le.put(base + OFFSET_COUNT, (byte) count);
-        le.put(base + OFFSET_FLAGS, (byte) 0);
+        PackedBlockLayout.putHeader(le, base, count);
         int at = base + HEADER_SIZE;
         for (int i = 0; i < MAX_FRAGMENTS; i++) {
             boolean used = i < count;
             int size = used ? fragments[i].remaining() : 0;
-            le.putShort(base + OFFSET_SIZES + 2 * i, (short) size);
-            le.put(base + OFFSET_ENCODINGS + i, (byte) (used ? encodings[i] : 0));
+            PackedBlockLayout.putFragment(le, base, i, size, used ? encodings[i] : 0);
             if (used) {
                 le.put(at, fragments[i], fragments[i].position(), size);
                 at += size;
             }
         }
-        le.putShort(base + OFFSET_RESERVED, (short) 0);
-        le.putInt(base + OFFSET_CHECKSUM, headerChecksum(le, base));
+        PackedBlockLayout.sealHeader(le, base);
         for (int end = base + BLOCK_SIZE; at < end; at++) {
             le.put(at, (byte) 0);
         }
@@ -219,8 +183,7 @@ public final class PackedBlock {
         for (int i = 0; i < slot; i++) {
             offset += size(le, base, i);
         }
-        return new Fragment(offset, size(le, base, slot),
-                Byte.toUnsignedInt(le.get(base + OFFSET_ENCODINGS + slot)));
+        return new Fragment(offset, size(le, base, slot), PackedBlockLayout.encoding(le, base, slot));
     }
 
     /**
@@ -260,24 +223,24 @@ public final class PackedBlock {
 
     /** Returns the fragment count after checking everything but a slot. */
     private static int validateHeader(ByteBuffer le, int base) {
-        int magic = le.getInt(base + OFFSET_MAGIC);
+        int magic = PackedBlockLayout.magic(le, base);
         if (magic != MAGIC) {
             throw new CorruptPackedBlockException(String.format(
                     "bad magic 0x%08X (expected 0x%08X)", magic, MAGIC));
         }
-        int major = Byte.toUnsignedInt(le.get(base + OFFSET_VERSION_MAJOR));
-        int minor = Byte.toUnsignedInt(le.get(base + OFFSET_VERSION_MINOR));
+        int major = PackedBlockLayout.major(le, base);
+        int minor = PackedBlockLayout.minor(le, base);
         if (major != VERSION_MAJOR) {
             throw new CorruptPackedBlockException(
                     "unsupported packed-block version " + major + "." + minor);
         }
-        int stored = le.getInt(base + OFFSET_CHECKSUM);
-        int computed = headerChecksum(le, base);
+        int stored = PackedBlockLayout.storedChecksum(le, base);
+        int computed = PackedBlockLayout.headerChecksum(le, base);
         if (stored != computed) {
             throw new CorruptPackedBlockException(String.format(
                     "header checksum mismatch (stored 0x%08X, computed 0x%08X)", stored, computed));
         }
-        int count = Byte.toUnsignedInt(le.get(base + OFFSET_COUNT));
+        int count = PackedBlockLayout.count(le, base);
         if (count < 1 || count > MAX_FRAGMENTS) {
             throw new CorruptPackedBlockException(
                     "bad fragment count " + count + " (must be 1.." + MAX_FRAGMENTS + ")");
@@ -298,14 +261,6 @@ public final class PackedBlock {
     }
 
     private static int size(ByteBuffer le, int base, int slot) {
-        return Short.toUnsignedInt(le.getShort(base + OFFSET_SIZES + 2 * slot));
-    }
-
-    private static int headerChecksum(ByteBuffer le, int base) {
-        CRC32C crc = new CRC32C();
-        ByteBuffer header = le.duplicate();
-        header.limit(base + OFFSET_CHECKSUM).position(base);
-        crc.update(header);
-        return (int) crc.getValue();
+        return PackedBlockLayout.size(le, base, slot);
     }
 }

@@ -8,7 +8,7 @@ import java.nio.ByteBuffer;
  * the real engine; tests put a fault-injecting implementation here.
  */
 public interface BlockStore extends AutoCloseable {
-    int BLOCK_SIZE = 4096;
+    int BLOCK_SIZE = org.jvdo.format.Block.SIZE;
 
     /**
      * Reads {@code dst.remaining()} bytes (a multiple of 4096) from block {@code blockNumber} on.

@@ -6,6 +6,7 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
 import net.jpountz.xxhash.XXHash32;
 import net.jpountz.xxhash.XXHashFactory;
 import org.jvdo.core.api.CorruptPoolException;
+import org.jvdo.format.Codes;
 
 import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;
@@ -16,12 +17,12 @@ import java.util.zip.Inflater;
  * encodings decode in pure Java, so data written through QAT reads back on a machine without it.
  */
 public final class FragmentCodec {
-    /** Fragment encodings as recorded in packed-block headers. */
-    public static final int LZ4_BLOCK = 0;
+    /** Fragment encodings as recorded in packed-block headers (declared by {@link Codes}). */
+    public static final int LZ4_BLOCK = Codes.FRAGMENT_LZ4_BLOCK;
     /** An LZ4 frame (lz4 frame format 1.6, as QATzip's {@code QZ_LZ4} writes: content size and checksum). */
-    public static final int LZ4_FRAME = 1;
+    public static final int LZ4_FRAME = Codes.FRAGMENT_LZ4_FRAME;
     /** Deflate: raw (RFC 1951, QATzip's {@code QZ_DEFLATE_RAW}) or wrapped in a gzip header and trailer (RFC 1952). */
-    public static final int DEFLATE = 2;
+    public static final int DEFLATE = Codes.FRAGMENT_DEFLATE;
     public static final int MAX_OUTPUT = 4096 + 4096 / 255 + 16 + 64;
 
     private static final LZ4SafeDecompressor LZ4 = LZ4Factory.fastestInstance().safeDecompressor();

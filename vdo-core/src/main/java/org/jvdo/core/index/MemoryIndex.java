@@ -3,6 +3,8 @@ package org.jvdo.core.index;
 import org.jvdo.core.api.CorruptPoolException;
 import org.jvdo.core.logical.Mapping;
 
+import org.jvdo.format.IndexFileLayout;
+
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.BufferedInputStream;
@@ -25,12 +27,11 @@ import java.util.zip.CheckedOutputStream;
  * unique block. At its maximum size it replaces entries instead of growing: memory is bounded,
  * and what is lost is only advice. A 64-bit key match is still only advice: the engine compares
  * bytes before sharing a block.
+ *
+ * <p>The saved file and the location encoding are {@link IndexFileLayout}'s (format module).
  */
 public final class MemoryIndex implements DedupIndex {
-    private static final long FILE_MAGIC = 0x58444E494F44564AL; // "JVDOINDX"
-    private static final int FILE_VERSION = 1;
     private static final int PROBE_LIMIT = 64;
-    private static final long MAX_PBN = (1L << 36) - 1;
     public static final int BYTES_PER_SLOT = 8 + 4 + 1;
 
     private final int maxCapacity;
@@ -58,37 +59,34 @@ public final class MemoryIndex implements DedupIndex {
         return (int) (((key >>> 32) * (long) keys.length) >>> 32);
     }
 
-    public static long encodeLocation(long mapping) {
-        long pbn = Mapping.pbn(mapping);
-        if (pbn > MAX_PBN) return -1;
-        int state;
-        if (Mapping.state(mapping) == Mapping.RAW) state = 1;
-        else if (Mapping.isPacked(mapping)) state = 2 + Mapping.slot(mapping);
-        else return -1;
-        return (pbn << 4) | state;
-    }
+    public static long encodeLocation(long mapping) { return IndexFileLayout.location(mapping); }
 
-    public static long decodeLocation(long loc) {
-        long pbn = loc >>> 4;
-        int state = (int) (loc & 0xF);
-        return state == 1 ? Mapping.raw(pbn) : Mapping.packed(pbn, state - 2);
-    }
+    public static long decodeLocation(long loc) { return IndexFileLayout.mapping(loc); }
 
-    private long loc(int s) { return ((long) (locHigh[s] & 0xFF) << 32) | (locLow[s] & 0xFFFFFFFFL); }
+    private long loc(int s) { return loc(locLow, locHigh, s); }
 
-    @Override
-    public synchronized long lookup(long fpHigh, long fpLow) {
-        long k = key(fpHigh);
+    private static long loc(int[] low, byte[] high, int s) { return ((long) (high[s] & 0xFF) << 32) | (low[s] & 0xFFFFFFFFL); }
+
+    /**
+     * The slot of {@code k}'s probe sequence that holds {@code k} or is empty, whichever comes
+     * first; -1 when the {@value #PROBE_LIMIT} slots from its bucket hold other keys.
+     */
+    private int probe(long k) {
         int n = keys.length;
         int i = bucket(k);
         for (int p = 0; p < PROBE_LIMIT; p++) {
             int s = i + p;
             if (s >= n) s -= n;
             long cur = keys[s];
-            if (cur == 0) return -1;
-            if (cur == k) return decodeLocation(loc(s));
+            if (cur == 0 || cur == k) return s;
         }
         return -1;
+    }
+
+    @Override
+    public synchronized long lookup(long fpHigh, long fpLow) {
+        int s = probe(key(fpHigh));
+        return s < 0 || keys[s] == 0 ? -1 : decodeLocation(loc(s));
     }
 
     @Override
@@ -102,19 +100,11 @@ public final class MemoryIndex implements DedupIndex {
     }
 
     private void insert(long k, long loc) {
-        int n = keys.length;
-        int i = bucket(k);
-        for (int p = 0; p < PROBE_LIMIT; p++) {
-            int s = i + p;
-            if (s >= n) s -= n;
-            long cur = keys[s];
-            if (cur == 0 || cur == k) {
-                if (cur == 0) count++;
-                keys[s] = k;
-                locLow[s] = (int) loc;
-                locHigh[s] = (byte) (loc >>> 32);
-                return;
-            }
+        int s = probe(k);
+        if (s >= 0) {
+            if (keys[s] == 0) count++;
+            put(s, k, loc);
+            return;
         }
         if (keys.length < maxCapacity) {
             // a full neighbourhood below the maximum size: grow rather than drop an entry
@@ -123,9 +113,13 @@ public final class MemoryIndex implements DedupIndex {
             return;
         }
         // the neighbourhood is full at maximum size: replace the home slot's advice
-        keys[i] = k;
-        locLow[i] = (int) loc;
-        locHigh[i] = (byte) (loc >>> 32);
+        put(bucket(k), k, loc);
+    }
+
+    private void put(int s, long k, long loc) {
+        keys[s] = k;
+        locLow[s] = (int) loc;
+        locHigh[s] = (byte) (loc >>> 32);
     }
 
     private void grow(int newCapacity) {
@@ -134,7 +128,7 @@ public final class MemoryIndex implements DedupIndex {
         byte[] oldHigh = locHigh;
         allocate(newCapacity);
         for (int s = 0; s < oldKeys.length; s++) {
-            if (oldKeys[s] != 0) insert(oldKeys[s], ((long) (oldHigh[s] & 0xFF) << 32) | (oldLow[s] & 0xFFFFFFFFL));
+            if (oldKeys[s] != 0) insert(oldKeys[s], loc(oldLow, oldHigh, s));
         }
     }
 
@@ -151,19 +145,14 @@ public final class MemoryIndex implements DedupIndex {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         CRC32C crc = new CRC32C();
         try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16))) {
-            out.writeLong(FILE_MAGIC);
-            out.writeInt(FILE_VERSION);
-            out.writeInt(keys.length);
-            out.writeLong(count);
+            IndexFileLayout.writeHeader(out, keys.length, count);
             DataOutputStream body = new DataOutputStream(new CheckedOutputStream(out, crc));
             for (int s = 0; s < keys.length; s++) {
                 if (keys[s] == 0) continue;
-                body.writeLong(keys[s]);
-                body.writeLong(loc(s));
+                IndexFileLayout.writeEntry(body, keys[s], loc(s));
             }
             body.flush();
-            out.writeLong(-1L);
-            out.writeInt((int) crc.getValue());
+            IndexFileLayout.writeTrailer(out, (int) crc.getValue());
         }
         try (var ch = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE)) { ch.force(true); }
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -176,9 +165,9 @@ public final class MemoryIndex implements DedupIndex {
      */
     public static MemoryIndex load(Path file, int maxCapacity) throws IOException {
         try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
-            if (in.readLong() != FILE_MAGIC) throw new CorruptPoolException(file + ": not a jvdo index file");
+            if (in.readLong() != IndexFileLayout.MAGIC) throw new CorruptPoolException(file + ": not a jvdo index file");
             int version = in.readInt();
-            if (version != FILE_VERSION) throw new CorruptPoolException(file + ": unsupported index version " + version);
+            if (version != IndexFileLayout.VERSION) throw new CorruptPoolException(file + ": unsupported index version " + version);
             int cap = in.readInt();
             long count = in.readLong();
             if (cap < 64 || count < 0 || count > cap) throw new CorruptPoolException(file + ": bad index geometry (" + count + " of " + cap + ")");
@@ -188,10 +177,10 @@ public final class MemoryIndex implements DedupIndex {
             for (long i = 0; i < count; i++) {
                 long k = body.readLong();
                 long loc = body.readLong();
-                if (k == 0 || (loc & 0xF) == 0 || (loc & 0xF) > 15) throw new CorruptPoolException(file + ": bad index entry " + i);
+                if (!IndexFileLayout.isValidEntry(k, loc)) throw new CorruptPoolException(file + ": bad index entry " + i);
                 idx.insert(k, loc);
             }
-            if (in.readLong() != -1L) throw new CorruptPoolException(file + ": index entry count does not match");
+            if (in.readLong() != IndexFileLayout.END_MARKER) throw new CorruptPoolException(file + ": index entry count does not match");
             if (in.readInt() != (int) crc.getValue()) throw new CorruptPoolException(file + ": index checksum mismatch");
             return idx;
         } catch (java.io.EOFException e) {

@@ -5,24 +5,25 @@ import org.jvdo.core.api.CorruptPoolException;
 import org.jvdo.core.api.Errno;
 import org.jvdo.core.api.VdoException;
 
+import org.jvdo.format.Block;
+import org.jvdo.format.LeafPageLayout;
+import org.jvdo.format.PageHeader;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.zip.CRC32C;
 
 /**
  * One volume's logical → physical map: pages of {@link #ENTRIES_PER_PAGE} 8-byte {@link Mapping}
  * entries in a contiguous region of the pool file, read through a bounded LRU cache of pages.
  * Never one Java object per block: a cached page is one {@code long[]}.
  *
- * <p>Page layout (little-endian, page version 2, pool format 3): CRC32C of bytes [4, 4096) at 0,
- * magic "BM" at 4, version u16 at 6, then {@value #ENTRIES_PER_PAGE} mapping entries (u64 each,
- * from offset 8), then one u32 content checksum per entry (from offset {@value #CHECKSUMS_OFFSET}:
- * 32 bits of the block's XXH3-128 fingerprint, see {@link BlockChecksum}; 0 for unmapped and zero
- * entries), then 8 bytes of zeros. Dirty pages are written at a checkpoint, or when evicted, and only
+ * <p>Page layout (page version 2, pool format 3): {@link LeafPageLayout} (format module): the
+ * mapping entries, then one content checksum per entry (32 bits of the block's XXH3-128
+ * fingerprint, see {@link BlockChecksum}; 0 for unmapped and zero entries). Dirty pages are written at a checkpoint, or when evicted, and only
  * after the journal entries that changed them are durable (write-ahead rule).
  *
  * <p>Region (format 3): {@code [mapPages leaf pages][bitmap pages of the BlockMapTree]}, {@link
@@ -36,14 +37,11 @@ import java.util.zip.CRC32C;
  * before the leaf.
  */
 public final class BlockMap {
-    public static final int ENTRIES_PER_PAGE = 340;
-    public static final int PAGE_MAGIC = 0x4D42;
-    public static final int PAGE_VERSION = 2;
-    public static final int ENTRIES_OFFSET = 8;
-    public static final int CHECKSUMS_OFFSET = ENTRIES_OFFSET + 8 * ENTRIES_PER_PAGE;
-    static {
-        if (CHECKSUMS_OFFSET + 4 * ENTRIES_PER_PAGE > BlockStore.BLOCK_SIZE) throw new AssertionError("block-map page overflows");
-    }
+    public static final int ENTRIES_PER_PAGE = LeafPageLayout.ENTRIES_PER_PAGE;
+    public static final int PAGE_MAGIC = LeafPageLayout.MAGIC;
+    public static final int PAGE_VERSION = LeafPageLayout.VERSION;
+    public static final int ENTRIES_OFFSET = LeafPageLayout.ENTRIES;
+    public static final int CHECKSUMS_OFFSET = LeafPageLayout.CHECKSUMS;
 
     /** Makes the journal durable through an entry before a page holding its change is written. */
     public interface WriteAheadGate {
@@ -104,9 +102,7 @@ public final class BlockMap {
     /** Reads and validates the region's top bitmap page (at open; repair mode rebuilds a bad one). */
     public synchronized void validateTree() throws IOException { tree.open(); }
 
-    public static long pagesFor(long logicalBlocks) {
-        return (logicalBlocks + ENTRIES_PER_PAGE - 1) / ENTRIES_PER_PAGE;
-    }
+    public static long pagesFor(long logicalBlocks) { return LeafPageLayout.pagesFor(logicalBlocks); }
 
     public synchronized long logicalBlocks() { return logicalBlocks; }
 
@@ -270,7 +266,7 @@ public final class BlockMap {
 
     /** A written page (the tree records it) that reads all zeros was lost or wiped: never read as unmapped. */
     private void checkNotZeroed(ByteBuffer b, long index) {
-        if (BlockMapTree.isZero(b)) throw new CorruptPoolException(describePage(index) + ": zeroed, but the block map tree records it as written");
+        if (Block.isZero(b)) throw new CorruptPoolException(describePage(index) + ": zeroed, but the block map tree records it as written");
     }
 
     /**
@@ -300,22 +296,20 @@ public final class BlockMap {
     /** As above; {@code where} names the page for error messages and is built only on an error. */
     public static void decodePage(ByteBuffer b, long[] entries, int[] checksums, java.util.function.Supplier<String> where) {
         b.order(ByteOrder.LITTLE_ENDIAN);
-        int crcStored = b.getInt(0);
-        int magic = b.getShort(4) & 0xFFFF;
-        if (crcStored == 0 && magic == 0) {
-            boolean allZero = true;
-            for (int i = 0; i < BlockStore.BLOCK_SIZE; i += 8) if (b.getLong(i) != 0) { allZero = false; break; }
-            if (allZero) { java.util.Arrays.fill(entries, 0L); java.util.Arrays.fill(checksums, 0); return; }
+        int crcStored = PageHeader.storedCrc(b);
+        int magic = PageHeader.magic(b);
+        if (crcStored == 0 && magic == 0 && Block.isZero(b)) {
+            java.util.Arrays.fill(entries, 0L);
+            java.util.Arrays.fill(checksums, 0);
+            return;
         }
         if (magic != PAGE_MAGIC) throw new CorruptPoolException(where.get() + ": bad page magic 0x" + Integer.toHexString(magic));
-        int version = b.getShort(6) & 0xFFFF;
+        int version = PageHeader.version(b);
         if (version != PAGE_VERSION) throw new CorruptPoolException(where.get() + ": unsupported page version " + version);
-        CRC32C crc = new CRC32C();
-        crc.update(b.array(), 4, BlockStore.BLOCK_SIZE - 4);
-        if ((int) crc.getValue() != crcStored) throw new CorruptPoolException(where.get() + ": checksum mismatch");
+        if (PageHeader.crc(b) != crcStored) throw new CorruptPoolException(where.get() + ": checksum mismatch");
         for (int i = 0; i < ENTRIES_PER_PAGE; i++) {
-            long m = b.getLong(ENTRIES_OFFSET + i * 8);
-            int sum = b.getInt(CHECKSUMS_OFFSET + i * 4);
+            long m = LeafPageLayout.entry(b, i);
+            int sum = LeafPageLayout.checksum(b, i);
             if (!Mapping.isValid(m) || (!Mapping.hasBlock(m) && sum != 0)) {
                 throw new CorruptPoolException(where.get() + ": entry " + i + " is invalid " + Mapping.describe(m)
                         + (Mapping.hasBlock(m) ? "" : " with checksum 0x" + Integer.toHexString(sum)));
@@ -325,19 +319,7 @@ public final class BlockMap {
         }
     }
 
-    public static ByteBuffer encodePage(long[] entries, int[] checksums) {
-        ByteBuffer b = ByteBuffer.allocate(BlockStore.BLOCK_SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        b.putShort(4, (short) PAGE_MAGIC);
-        b.putShort(6, (short) PAGE_VERSION);
-        for (int i = 0; i < ENTRIES_PER_PAGE; i++) {
-            b.putLong(ENTRIES_OFFSET + i * 8, entries[i]);
-            b.putInt(CHECKSUMS_OFFSET + i * 4, checksums[i]);
-        }
-        CRC32C crc = new CRC32C();
-        crc.update(b.array(), 4, BlockStore.BLOCK_SIZE - 4);
-        b.putInt(0, (int) crc.getValue());
-        return b;
-    }
+    public static ByteBuffer encodePage(long[] entries, int[] checksums) { return LeafPageLayout.encode(entries, checksums); }
 
     private void writePage(long index, Page p) throws IOException {
         store.write(mapStart + index, encodePage(p.entries, p.checksums));

@@ -3,6 +3,10 @@ package org.jvdo.core.logical;
 import org.jvdo.core.api.BlockStore;
 import org.jvdo.core.api.CorruptPoolException;
 
+import org.jvdo.format.BitmapPageLayout;
+import org.jvdo.format.Block;
+import org.jvdo.format.PageHeader;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -12,7 +16,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
-import java.util.zip.CRC32C;
 
 /**
  * The persistent index of which leaf pages of one volume's block-map region have been written
@@ -21,17 +24,10 @@ import java.util.zip.CRC32C;
  * unmapped without touching the disk) from "written" (read and validated; all zeros is then
  * corruption), and lets every walk over a volume's mappings visit only the pages written.
  *
- * <p>Region of a volume with {@code L} leaf pages ({@code mapPages}, the leaf capacity): {@code
- * [L leaf pages][n1 level-1 bitmap pages][n2 level-2 ...]...[1 top page]}, where {@code n1 =
- * ceil(L / BITS_PER_PAGE)}, {@code n(k+1) = ceil(n(k) / BITS_PER_PAGE)}, up to the level with
- * one page, the top ({@code L <= 32640}: the level-1 page is the top). Bit {@code i} of page
- * {@code j} at level {@code k} says child {@code j * BITS_PER_PAGE + i} at level {@code k - 1}
- * (a leaf for level 1) has been written. See {@link #regionBlocks}.
- *
- * <p>Bitmap page layout (little-endian): CRC32C of bytes [4, 4096) at 0, magic "BT" (0x5442) u16
- * at 4, version u16 (1) at 6, level u16 at 8, 0 u16 at 10, index within its level u32 at 12,
- * bits from 16 ({@value #BITS_PER_PAGE} bits, bit {@code i} in byte {@code 16 + i / 8}, LSB
- * first); bits past the level below's page count are 0. A bitmap page whose bit in its parent is
+ * <p>The region of a volume with {@code L} leaf pages ({@code mapPages}, the leaf capacity) and
+ * the bitmap page are declared by {@link BitmapPageLayout} (format module): the leaves, then the
+ * bitmap pages level by level, the single top page last ({@code L <= 32640}: the level-1 page
+ * is the top). See {@link #regionBlocks}. A bitmap page whose bit in its parent is
  * clear is a hole (no child written); the top page is written when the region is created
  * ({@link #format}), so every bitmap page that is read must validate, and all zeros is
  * corruption.
@@ -42,11 +38,11 @@ import java.util.zip.CRC32C;
  * written only after a sync. Nothing else here syncs.
  */
 public final class BlockMapTree {
-    public static final int MAGIC = 0x5442;
-    public static final int VERSION = 1;
-    public static final int HEADER = 16;
-    public static final int BITS_PER_PAGE = (BlockStore.BLOCK_SIZE - HEADER) * 8;
-    private static final int WORDS = BITS_PER_PAGE / 64;
+    public static final int MAGIC = BitmapPageLayout.MAGIC;
+    public static final int VERSION = BitmapPageLayout.VERSION;
+    public static final int HEADER = BitmapPageLayout.BITS;
+    public static final int BITS_PER_PAGE = BitmapPageLayout.BITS_PER_PAGE;
+    private static final int WORDS = BitmapPageLayout.WORDS;
     /** Bitmap pages cached per volume (besides the top): 64 pages cover 2^21 leaves, about 4 TiB of logical space. */
     public static final int DEFAULT_CACHE_PAGES = 64;
 
@@ -123,26 +119,13 @@ public final class BlockMapTree {
         return t;
     }
 
-    private static long ceil(long n) { return (n + BITS_PER_PAGE - 1) / BITS_PER_PAGE; }
+    private static long ceil(long n) { return BitmapPageLayout.pagesAbove(n); }
 
     /** Bitmap levels above the leaves for {@code leaves} leaf pages (at least 1: the top). */
-    public static int levels(long leaves) {
-        int k = 1;
-        for (long n = ceil(leaves); n > 1; n = ceil(n)) k++;
-        return k;
-    }
+    public static int levels(long leaves) { return BitmapPageLayout.levels(leaves); }
 
     /** Blocks of a region with {@code leaves} leaf pages: the leaves and every bitmap page. */
-    public static long regionBlocks(long leaves) {
-        if (leaves < 1) throw new IllegalArgumentException("a block-map region has at least one leaf page");
-        long total = leaves;
-        long n = leaves;
-        do {
-            n = ceil(n);
-            total += n;
-        } while (n > 1);
-        return total;
-    }
+    public static long regionBlocks(long leaves) { return BitmapPageLayout.regionBlocks(leaves); }
 
     /** Writes the empty top page of a new region at {@code start}; the caller syncs before the region is referenced. */
     public static void format(BlockStore store, long start, long leaves) throws IOException {
@@ -321,18 +304,7 @@ public final class BlockMapTree {
         }
     }
 
-    private ByteBuffer encode(BPage p) {
-        ByteBuffer b = ByteBuffer.allocate(BlockStore.BLOCK_SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        b.putShort(4, (short) MAGIC);
-        b.putShort(6, (short) VERSION);
-        b.putShort(8, (short) p.level);
-        b.putInt(12, (int) p.index);
-        for (int w = 0; w < WORDS; w++) b.putLong(HEADER + w * 8, p.bits[w]);
-        CRC32C crc = new CRC32C();
-        crc.update(b.array(), 4, BlockStore.BLOCK_SIZE - 4);
-        b.putInt(0, (int) crc.getValue());
-        return b;
-    }
+    private ByteBuffer encode(BPage p) { return BitmapPageLayout.encode(p.level, p.index, p.bits); }
 
     public String describe(int level, long index) {
         return store.describe() + ": volume " + volumeName + " block map tree page level " + level + " index " + index
@@ -363,19 +335,17 @@ public final class BlockMapTree {
             throw new CorruptPoolException(describe(p.level, p.index) + ": zeroed, but "
                     + (p.level == levels ? "a region's top page is written when the region is created" : "its parent records it as written"));
         }
-        int magic = b.getShort(4) & 0xFFFF;
+        int magic = PageHeader.magic(b);
         if (magic != MAGIC) throw new CorruptPoolException(describe(p.level, p.index) + ": bad bitmap page magic 0x" + Integer.toHexString(magic));
-        int version = b.getShort(6) & 0xFFFF;
+        int version = PageHeader.version(b);
         if (version != VERSION) throw new CorruptPoolException(describe(p.level, p.index) + ": unsupported bitmap page version " + version);
-        CRC32C crc = new CRC32C();
-        crc.update(b.array(), 4, BlockStore.BLOCK_SIZE - 4);
-        if ((int) crc.getValue() != b.getInt(0)) throw new CorruptPoolException(describe(p.level, p.index) + ": checksum mismatch");
-        int level = b.getShort(8) & 0xFFFF;
-        long index = b.getInt(12) & 0xFFFFFFFFL;
-        if (level != p.level || index != p.index || b.getShort(10) != 0) {
+        if (PageHeader.crc(b) != PageHeader.storedCrc(b)) throw new CorruptPoolException(describe(p.level, p.index) + ": checksum mismatch");
+        int level = BitmapPageLayout.level(b);
+        long index = BitmapPageLayout.index(b);
+        if (level != p.level || index != p.index || BitmapPageLayout.reserved(b) != 0) {
             throw new CorruptPoolException(describe(p.level, p.index) + ": holds the bitmap page of level " + level + " index " + index);
         }
-        for (int w = 0; w < WORDS; w++) p.bits[w] = b.getLong(HEADER + w * 8);
+        BitmapPageLayout.bits(b, p.bits);
         long n = children(p);
         for (long i = n; i < BITS_PER_PAGE; i++) {
             if (p.get((int) i)) throw new CorruptPoolException(describe(p.level, p.index) + ": bit " + i + " set beyond its " + n + " children");
@@ -400,11 +370,7 @@ public final class BlockMapTree {
     }
 
     /** Whether a 4 KiB page is all zeros (a hole). */
-    public static boolean isZero(ByteBuffer b) {
-        ByteBuffer d = b.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < BlockStore.BLOCK_SIZE; i += 8) if (d.getLong(i) != 0) return false;
-        return true;
-    }
+    public static boolean isZero(ByteBuffer b) { return Block.isZero(b); }
 
     public int cachedPages() { return cache.size(); }
 

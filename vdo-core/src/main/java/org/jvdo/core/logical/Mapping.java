@@ -1,7 +1,10 @@
 package org.jvdo.core.logical;
 
+import org.jvdo.format.MappingEntry;
+
 /**
  * A block-map entry packed in a long: mapping state in the top byte, PBN in the low 48 bits.
+ * The bit layout is declared by {@link MappingEntry} (format module); these are its names here.
  *
  * <p>States: {@link #UNMAPPED} (never written or trimmed: a hole), {@link #ZERO} (written with
  * zeros: no storage), {@link #RAW} (an uncompressed 4 KiB block), and packed slot 0..13
@@ -9,42 +12,35 @@ package org.jvdo.core.logical;
  * UNMAPPED, so a never-written (sparse) block-map page reads as all holes.
  */
 public final class Mapping {
-    public static final int UNMAPPED = 0;
-    public static final int ZERO = 1;
-    public static final int RAW = 2;
-    public static final int PACKED_BASE = 16;
-    public static final int MAX_SLOTS = 14;
-    public static final long PBN_MASK = (1L << 48) - 1;
+    public static final int UNMAPPED = MappingEntry.UNMAPPED;
+    public static final int ZERO = MappingEntry.ZERO;
+    public static final int RAW = MappingEntry.RAW;
+    public static final int PACKED_BASE = MappingEntry.PACKED_BASE;
+    public static final int MAX_SLOTS = MappingEntry.MAX_SLOTS;
+    public static final long PBN_MASK = MappingEntry.PBN_MASK;
 
-    public static final long UNMAPPED_ENTRY = 0L;
-    public static final long ZERO_ENTRY = ((long) ZERO) << 56;
+    public static final long UNMAPPED_ENTRY = MappingEntry.UNMAPPED_ENTRY;
+    public static final long ZERO_ENTRY = MappingEntry.ZERO_ENTRY;
 
     private Mapping() { }
 
-    public static long raw(long pbn) { return (((long) RAW) << 56) | (pbn & PBN_MASK); }
+    public static long raw(long pbn) { return MappingEntry.raw(pbn); }
 
-    public static long packed(long pbn, int slot) {
-        if (slot < 0 || slot >= MAX_SLOTS) throw new IllegalArgumentException("slot " + slot);
-        return (((long) (PACKED_BASE + slot)) << 56) | (pbn & PBN_MASK);
-    }
+    public static long packed(long pbn, int slot) { return MappingEntry.packed(pbn, slot); }
 
-    public static int state(long m) { return (int) (m >>> 56); }
+    public static int state(long m) { return MappingEntry.state(m); }
 
-    public static long pbn(long m) { return m & PBN_MASK; }
+    public static long pbn(long m) { return MappingEntry.pbn(m); }
 
-    public static boolean isPacked(long m) { int s = state(m); return s >= PACKED_BASE && s < PACKED_BASE + MAX_SLOTS; }
+    public static boolean isPacked(long m) { return MappingEntry.isPacked(m); }
 
-    public static int slot(long m) { return state(m) - PACKED_BASE; }
+    public static int slot(long m) { return MappingEntry.slot(m); }
 
     /** True when the entry references a physical block (raw or packed). */
-    public static boolean hasBlock(long m) { int s = state(m); return s == RAW || isPacked(m); }
+    public static boolean hasBlock(long m) { return MappingEntry.hasBlock(m); }
 
     /** True for states this version understands; anything else is corruption. */
-    public static boolean isValid(long m) {
-        int s = state(m);
-        if (s == UNMAPPED || s == ZERO) return pbn(m) == 0 && (m & 0x00FF_0000_0000_0000L) == 0;
-        return (s == RAW || isPacked(m)) && (m & 0x00FF_0000_0000_0000L) == 0;
-    }
+    public static boolean isValid(long m) { return MappingEntry.isValid(m); }
 
     public static String describe(long m) {
         int s = state(m);

@@ -5,6 +5,8 @@ import org.jvdo.core.api.CorruptPoolException;
 import org.jvdo.core.api.Errno;
 import org.jvdo.core.api.VdoException;
 
+import org.jvdo.format.RefCountLayout;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -21,10 +23,11 @@ import java.util.zip.CRC32C;
  *
  * <p>Counts are held in memory (one byte per 4 KiB block: 256 MiB per TiB of storage) and written
  * to each slab's reference blocks at a clean close; after a crash they are recomputed from the
- * block maps, which are the truth.
+ * block maps, which are the truth. The reference blocks' layout and their CRC are {@link
+ * RefCountLayout}'s (format module).
  */
 public final class SlabDepot {
-    public static final int MAX_REFS = 254;
+    public static final int MAX_REFS = RefCountLayout.MAX_REFS;
     public static final byte PENDING_FREE = (byte) 255;
 
     /** Returns where the next slab starts when the depot grows (computed from the format-2 slab area; nothing is persisted). */
@@ -119,9 +122,7 @@ public final class SlabDepot {
         return true;
     }
 
-    public static int refBlocksFor(int slabDataBlocks) {
-        return (slabDataBlocks + BlockStore.BLOCK_SIZE - 1) / BlockStore.BLOCK_SIZE;
-    }
+    public static int refBlocksFor(int slabDataBlocks) { return RefCountLayout.refBlocksFor(slabDataBlocks); }
 
     private void attach(long start) {
         int n = starts.length;
@@ -358,10 +359,8 @@ public final class SlabDepot {
     public synchronized int save(BlockStore store) throws IOException {
         CRC32C crc = new CRC32C();
         for (int s = 0; s < refs.length; s++) {
-            ByteBuffer b = ByteBuffer.allocate(slabRefBlocks * BlockStore.BLOCK_SIZE);
-            byte[] r = refs[s];
-            for (int i = 0; i < r.length; i++) b.put(i, r[i] == PENDING_FREE ? 0 : r[i]);
-            crc.update(b.array(), 0, r.length);
+            ByteBuffer b = RefCountLayout.encode(refs[s], slabRefBlocks);   // PENDING_FREE is stored as free
+            RefCountLayout.update(crc, b, slabDataBlocks);
             store.write(starts[s], b);
         }
         return (int) crc.getValue();
@@ -374,8 +373,8 @@ public final class SlabDepot {
         for (int s = 0; s < refs.length; s++) {
             ByteBuffer b = ByteBuffer.allocate(slabRefBlocks * BlockStore.BLOCK_SIZE);
             store.read(starts[s], b);
+            RefCountLayout.update(crc, b, slabDataBlocks);
             loaded[s] = java.util.Arrays.copyOf(b.array(), slabDataBlocks);
-            crc.update(loaded[s]);
         }
         if ((int) crc.getValue() != expectedCrc) return false;
         dataBlocksUsed = 0;

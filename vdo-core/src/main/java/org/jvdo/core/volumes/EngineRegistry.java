@@ -8,6 +8,7 @@ import org.jvdo.core.compress.CompressionEngineProvider;
 import org.jvdo.core.compress.FallbackEngine;
 import org.jvdo.core.compress.Lz4Engine;
 import org.jvdo.core.compress.NoCompressionEngine;
+import org.jvdo.format.Codes;
 
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -27,9 +28,9 @@ import java.util.logging.Logger;
  */
 public final class EngineRegistry implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger("org.jvdo.core");
-    public static final int ENGINE_LZ4 = 0;
-    public static final int ENGINE_QAT = 1;
-    public static final int ENGINE_NONE = 2;
+    public static final int ENGINE_LZ4 = Codes.ENGINE_LZ4;
+    public static final int ENGINE_QAT = Codes.ENGINE_QAT;
+    public static final int ENGINE_NONE = Codes.ENGINE_NONE;
     private static final String NO_PROVIDER = "no provider for it on the class path (qat-bridge missing)";
 
     private final PoolConfig cfg;
