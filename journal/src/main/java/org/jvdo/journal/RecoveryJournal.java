@@ -26,6 +26,12 @@ import java.util.function.Consumer;
  * sequence number, nonce and CRC32C, so the region never needs zeroing.
  *
  * <p>All methods are thread-safe.
+ *
+ * <p>About 600 lines on purpose: appending, group commit, trimming and the open's replay all
+ * work on one ring state (block sequence numbers, the end-entry table, the pending blocks)
+ * under one lock; split apart they would have to share that state through accessors. The block
+ * layout itself is in {@code org.jvdo.format.JournalBlockLayout}, its examination in
+ * {@link JournalBlockFormat}.
  */
 public final class RecoveryJournal implements AutoCloseable {
 

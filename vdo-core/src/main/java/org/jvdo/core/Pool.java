@@ -1,11 +1,8 @@
 package org.jvdo.core;
 
 import org.jvdo.core.api.BlockStore;
-import org.jvdo.core.api.CorruptPoolException;
-import org.jvdo.core.api.Errno;
 import org.jvdo.core.api.LatencyHistogram;
 import org.jvdo.core.api.PoolConfig;
-import org.jvdo.core.api.VdoException;
 import org.jvdo.core.durability.Checkpointer;
 import org.jvdo.core.durability.Flusher;
 import org.jvdo.core.durability.ReadOnlyMode;
@@ -14,10 +11,7 @@ import org.jvdo.core.durability.SpaceReservation;
 import org.jvdo.core.durability.SuperBlockWriter;
 import org.jvdo.core.index.DedupIndex;
 import org.jvdo.core.index.MemoryIndex;
-import org.jvdo.core.logical.BlockMap;
-import org.jvdo.core.logical.Counters;
 import org.jvdo.core.logical.LogicalVolume;
-import org.jvdo.core.logical.Mapping;
 import org.jvdo.core.physical.SegmentedBlockStore;
 import org.jvdo.core.physical.SlabDepot;
 import org.jvdo.core.physical.SuperBlock;
@@ -32,20 +26,13 @@ import org.jvdo.journal.StorageErrors;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -146,7 +133,8 @@ public final class Pool implements AutoCloseable {
         }
         checkpointer.attach(fresh ? Recovery.createJournal(store, sb) : recovery.open(dir, store, sb, cfg, admin.all(), depot, mode));
         StringBuilder report = recovery.report();
-        this.index = loadIndex(report);
+        this.index = MemoryIndex.loadOrEmpty(dir.resolve(INDEX_FILE), cfg.indexMaxSlots,
+                (int) Math.min(cfg.indexMaxSlots, Math.max(1024, depot.dataBlocksUsed() * 2)), report);
         for (String n : repairNotes) report.append("; repair: ").append(n);
         this.openReport = report.toString();
         this.ioExecutor = Executors.newFixedThreadPool(cfg.ioThreads, daemon("jvdo-io"));
@@ -200,22 +188,6 @@ public final class Pool implements AutoCloseable {
 
     public static Pool openOrCreate(Path dir, PoolConfig cfg) throws IOException {
         return exists(dir) ? open(dir, cfg) : create(dir, cfg);
-    }
-
-    private DedupIndex loadIndex(StringBuilder report) {
-        Path f = dir.resolve(INDEX_FILE);
-        int initial = (int) Math.min(cfg.indexMaxSlots, Math.max(1024, depot.dataBlocksUsed() * 2));
-        try {
-            MemoryIndex idx = MemoryIndex.load(f, cfg.indexMaxSlots);
-            report.append("; index: loaded ").append(idx.entries()).append(" entries");
-            return idx;
-        } catch (NoSuchFileException e) {
-            return new MemoryIndex(initial, cfg.indexMaxSlots);
-        } catch (IOException | RuntimeException e) {
-            LOG.warning("dedup index unusable, starting an empty one (advice only, no data lost): " + e.getMessage());
-            report.append("; index: ").append(e.getMessage()).append(" - started empty");
-            return new MemoryIndex(initial, cfg.indexMaxSlots);
-        }
     }
 
     /** The clean shutdown: everything acknowledged is written, the journal checkpointed, counts and index saved. */

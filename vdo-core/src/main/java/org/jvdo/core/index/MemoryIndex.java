@@ -1,7 +1,6 @@
 package org.jvdo.core.index;
 
 import org.jvdo.core.api.CorruptPoolException;
-import org.jvdo.core.logical.Mapping;
 
 import org.jvdo.format.IndexFileLayout;
 
@@ -163,6 +162,24 @@ public final class MemoryIndex implements DedupIndex {
      * {@link CorruptPoolException} naming the file and the problem (the caller then starts empty:
      * the index is only advice).
      */
+    /**
+     * The saved index of {@code file}, or an empty one of {@code initial} slots when there is none
+     * or it is unusable (advice only: nothing is lost); says which in {@code report}.
+     */
+    public static MemoryIndex loadOrEmpty(java.nio.file.Path file, int maxSlots, int initial, StringBuilder report) {
+        try {
+            MemoryIndex idx = load(file, maxSlots);
+            report.append("; index: loaded ").append(idx.entries()).append(" entries");
+            return idx;
+        } catch (java.nio.file.NoSuchFileException e) {
+            return new MemoryIndex(initial, maxSlots);
+        } catch (java.io.IOException | RuntimeException e) {
+            java.util.logging.Logger.getLogger("org.jvdo.core").warning("dedup index unusable, starting an empty one (advice only, no data lost): " + e.getMessage());
+            report.append("; index: ").append(e.getMessage()).append(" - started empty");
+            return new MemoryIndex(initial, maxSlots);
+        }
+    }
+
     public static MemoryIndex load(Path file, int maxCapacity) throws IOException {
         try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
             if (in.readLong() != IndexFileLayout.MAGIC) throw new CorruptPoolException(file + ": not a jvdo index file");

@@ -9,7 +9,6 @@ import org.jvdo.format.RefCountLayout;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.CRC32C;
 
