@@ -12,10 +12,11 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
+import org.jvdo.testsupport.Blocks;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.SplittableRandom;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -38,8 +39,7 @@ public class DuplicateWriteBench {
 
     private PoolFixture fx;
     private ByteBuffer corpus;
-    private CompletableFuture<?>[] inflight;
-    private int slot;
+    private InFlight inflight;
     private long offset;
     private int corpusPos;
 
@@ -47,24 +47,20 @@ public class DuplicateWriteBench {
     public void setup() throws IOException {
         fx = new PoolFixture(VOLUME_BYTES, 8L << 30);
         corpus = ByteBuffer.allocate(CORPUS_BYTES);
-        BlockData.fill(corpus, CORPUS_BYTES / BlockData.BLOCK, BlockData.Shape.RAW2050, new SplittableRandom(7));
-        for (int i = 0; i < CORPUS_BYTES / BlockData.BLOCK; i++) BlockData.stamp(corpus, i, 7, i);
+        Blocks.fill(corpus, CORPUS_BYTES / Blocks.BS, Blocks.Shape.RAW2050, new SplittableRandom(7));
+        for (int i = 0; i < CORPUS_BYTES / Blocks.BS; i++) Blocks.stamp(corpus, i, 7, i);
         corpus.clear();
         PoolFixture.await(fx.volume.write(0, corpus.duplicate(), false));
         fx.pool.quiesce();
         System.out.println("\nduplicate corpus stored: " + fx.summary());
-        inflight = new CompletableFuture<?>[depth];
+        inflight = new InFlight(depth);
         offset = CORPUS_BYTES;
     }
 
     @Benchmark
     @OperationsPerInvocation(BLOCKS_PER_CALL)
     public void write() {
-        int s = slot;
-        slot = s + 1 == depth ? 0 : s + 1;
-        CompletableFuture<?> prev = inflight[s];
-        if (prev != null) PoolFixture.await(prev);
-        inflight[s] = fx.volume.write(offset, corpus.slice(corpusPos, CALL_BYTES), false);
+        inflight.started(inflight.next(), fx.volume.write(offset, corpus.slice(corpusPos, CALL_BYTES), false));
         corpusPos += CALL_BYTES;
         if (corpusPos >= CORPUS_BYTES) corpusPos = 0;
         offset += CALL_BYTES;
@@ -73,7 +69,7 @@ public class DuplicateWriteBench {
 
     @TearDown(Level.Trial)
     public void tearDown() throws IOException {
-        PoolFixture.awaitAll(inflight);
+        inflight.awaitAll();
         fx.pool.quiesce();
         System.out.println("\nduplicate " + fx.summary());
         fx.close();
