@@ -251,6 +251,7 @@ public final class Pool implements AutoCloseable {
         long period = Math.max(1, cfg.packerTimeoutMillis / 4);
         flusher.scheduleWithFixedDelay(this::packerTimeout, period, period, TimeUnit.MILLISECONDS);
         flusher.scheduleWithFixedDelay(this::background, 100, 100, TimeUnit.MILLISECONDS);
+        PoolObserver.notifyOpened(this);
     }
 
     private static java.util.concurrent.ThreadFactory daemon(String name) {
@@ -542,6 +543,7 @@ public final class Pool implements AutoCloseable {
             }
             flusher.shutdown();
             try { flusher.awaitTermination(10, TimeUnit.SECONDS); } catch (InterruptedException e) { Thread.currentThread().interrupt(); }
+            PoolObserver.notifyClosing(this);
             if (readOnlyReason == null) {
                 checkpoint();
                 synchronized (sb) {

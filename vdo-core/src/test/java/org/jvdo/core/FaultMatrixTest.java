@@ -73,6 +73,8 @@ class FaultMatrixTest {
         OUTCOMES.forEach((k, v) -> System.out.println("  " + k + ": " + v));
     }
 
+    @SkipRefcountInvariant(value = "a block-map read fault armed for close: the check's own block-map reads at close would take"
+            + " it and the case would see it swallowed", cases = "READ error on BLOCK_MAP during CLOSE")
     @ParameterizedTest(name = "{1} error on {2} during {0}")
     @MethodSource("cases")
     void ioErrorGivesAClearErrorOrReadOnlyNeverHangsNeverWrongData(Phase phase, Op op, Region region) {
