@@ -1,5 +1,6 @@
 package org.jvdo.core;
 
+import java.util.function.BiConsumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -32,23 +33,21 @@ public interface PoolObserver {
 
     /** Called by {@link Pool} at the end of its constructor. */
     static void notifyOpened(Pool pool) {
-        PoolObserver o = Holder.current;
-        if (o == null) return;
-        try {
-            o.opened(pool);
-        } catch (RuntimeException e) {
-            Holder.LOG.log(Level.WARNING, "pool observer failed at open of " + pool.directory(), e);
-        }
+        tell(pool, "open", PoolObserver::opened);
     }
 
     /** Called by {@link Pool#close()} (see the class comment). */
     static void notifyClosing(Pool pool) {
+        tell(pool, "close", PoolObserver::closing);
+    }
+
+    private static void tell(Pool pool, String when, BiConsumer<PoolObserver, Pool> event) {
         PoolObserver o = Holder.current;
         if (o == null) return;
         try {
-            o.closing(pool);
+            event.accept(o, pool);
         } catch (RuntimeException e) {
-            Holder.LOG.log(Level.WARNING, "pool observer failed at close of " + pool.directory(), e);
+            Holder.LOG.log(Level.WARNING, "pool observer failed at " + when + " of " + pool.directory(), e);
         }
     }
 
