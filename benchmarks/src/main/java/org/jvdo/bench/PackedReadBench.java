@@ -38,7 +38,6 @@ public class PackedReadBench {
     private ByteBuffer[] small;
     private ByteBuffer[] large;
     private InFlight inflight;
-    private long offset;
 
     @Setup(Level.Trial)
     public void setup() throws IOException {
@@ -60,7 +59,7 @@ public class PackedReadBench {
         System.out.println("\npacked data stored: " + fx.summary());
         small = new ByteBuffer[depth];
         large = new ByteBuffer[depth];
-        inflight = new InFlight(depth);
+        inflight = new InFlight(depth, 0, DATA_BYTES);
     }
 
     private void read(ByteBuffer[] bufs, int size) {
@@ -68,9 +67,7 @@ public class PackedReadBench {
         ByteBuffer b = bufs[s];
         if (b == null) b = bufs[s] = ByteBuffer.allocate(size);
         b.clear();
-        inflight.started(s, fx.volume.read(offset, b));
-        offset += size;
-        if (offset >= DATA_BYTES) offset = 0;
+        inflight.started(s, fx.volume.read(inflight.claim(size), b));
     }
 
     @Benchmark
