@@ -108,7 +108,7 @@ public final class RefcountInvariant implements PoolObserver, BeforeAllCallback,
             try {
                 p.flush().get(60, TimeUnit.SECONDS);
             } catch (ExecutionException e) {
-                if (e.getCause() instanceof VdoException v && v.errno() == Errno.ESHUTDOWN) { // crashed (close() would have told us)
+                if (e.getCause() instanceof VdoException v && v.errno() == Errno.ESHUTDOWN) { // crashed, or closed while the hook was off
                     forget(p);
                     continue;
                 }
