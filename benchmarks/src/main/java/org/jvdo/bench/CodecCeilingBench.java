@@ -4,6 +4,7 @@ import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;
 import net.jpountz.lz4.LZ4SafeDecompressor;
 import net.openhft.hashing.LongTupleHashFunction;
+import org.jvdo.testsupport.Blocks;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -32,24 +33,24 @@ public class CodecCeilingBench {
     private static final LZ4SafeDecompressor DECOMPRESSOR = LZ4Factory.fastestInstance().safeDecompressor();
 
     @Param({"RAW2050", "PACKED1800"})
-    public BlockData.Shape shape;
+    public Blocks.Shape shape;
 
     private byte[][] blocks;
     private byte[][] compressed;
     private int[] compressedLen;
     private final long[] hash = new long[2];
     private byte[] out;
-    private final byte[] plain = new byte[BlockData.BLOCK];
+    private final byte[] plain = new byte[Blocks.BS];
     private int i;
 
     @Setup(Level.Trial)
     public void setup() {
-        blocks = BlockData.blocks(N, shape, Thread.currentThread().getId());
-        out = new byte[COMPRESSOR.maxCompressedLength(BlockData.BLOCK)];
+        blocks = Blocks.shaped(N, shape, Thread.currentThread().getId());
+        out = new byte[COMPRESSOR.maxCompressedLength(Blocks.BS)];
         compressed = new byte[N][];
         compressedLen = new int[N];
         for (int k = 0; k < N; k++) {
-            int n = COMPRESSOR.compress(blocks[k], 0, BlockData.BLOCK, out, 0, out.length);
+            int n = COMPRESSOR.compress(blocks[k], 0, Blocks.BS, out, 0, out.length);
             compressed[k] = java.util.Arrays.copyOf(out, n);
             compressedLen[k] = n;
         }
@@ -69,12 +70,12 @@ public class CodecCeilingBench {
 
     @Benchmark
     public int lz4Compress() {
-        return COMPRESSOR.compress(blocks[next()], 0, BlockData.BLOCK, out, 0, out.length);
+        return COMPRESSOR.compress(blocks[next()], 0, Blocks.BS, out, 0, out.length);
     }
 
     @Benchmark
     public int lz4SafeDecompress() {
         int k = next();
-        return DECOMPRESSOR.decompress(compressed[k], 0, compressedLen[k], plain, 0, BlockData.BLOCK);
+        return DECOMPRESSOR.decompress(compressed[k], 0, compressedLen[k], plain, 0, Blocks.BS);
     }
 }

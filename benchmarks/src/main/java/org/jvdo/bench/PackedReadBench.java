@@ -12,10 +12,11 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
+import org.jvdo.testsupport.Blocks;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.SplittableRandom;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -36,19 +37,17 @@ public class PackedReadBench {
     private PoolFixture fx;
     private ByteBuffer[] small;
     private ByteBuffer[] large;
-    private CompletableFuture<?>[] inflight;
-    private int slot;
-    private long offset;
+    private InFlight inflight;
 
     @Setup(Level.Trial)
     public void setup() throws IOException {
         fx = new PoolFixture(1L << 30, 4L << 30);
         int chunk = 16 << 20;
         ByteBuffer buf = ByteBuffer.allocate(chunk);
-        BlockData.fill(buf, chunk / BlockData.BLOCK, BlockData.Shape.PACKED1800, new SplittableRandom(11));
+        Blocks.fill(buf, chunk / Blocks.BS, Blocks.Shape.PACKED1800, new SplittableRandom(11));
         long counter = 0;
         for (long off = 0; off < DATA_BYTES; off += chunk) {
-            for (int i = 0; i < chunk / BlockData.BLOCK; i++) BlockData.stamp(buf, i, 11, counter++);
+            for (int i = 0; i < chunk / Blocks.BS; i++) Blocks.stamp(buf, i, 11, counter++);
             buf.clear();
             PoolFixture.await(fx.volume.write(off, buf, false));
         }
@@ -60,20 +59,15 @@ public class PackedReadBench {
         System.out.println("\npacked data stored: " + fx.summary());
         small = new ByteBuffer[depth];
         large = new ByteBuffer[depth];
-        inflight = new CompletableFuture<?>[depth];
+        inflight = new InFlight(depth, 0, DATA_BYTES);
     }
 
     private void read(ByteBuffer[] bufs, int size) {
-        int s = slot;
-        slot = s + 1 == depth ? 0 : s + 1;
-        CompletableFuture<?> prev = inflight[s];
-        if (prev != null) PoolFixture.await(prev);
+        int s = inflight.next();
         ByteBuffer b = bufs[s];
         if (b == null) b = bufs[s] = ByteBuffer.allocate(size);
         b.clear();
-        inflight[s] = fx.volume.read(offset, b);
-        offset += size;
-        if (offset >= DATA_BYTES) offset = 0;
+        inflight.started(s, fx.volume.read(inflight.claim(size), b));
     }
 
     @Benchmark
@@ -86,7 +80,7 @@ public class PackedReadBench {
 
     @TearDown(Level.Trial)
     public void tearDown() throws IOException {
-        PoolFixture.awaitAll(inflight);
+        inflight.awaitAll();
         fx.close();
     }
 }

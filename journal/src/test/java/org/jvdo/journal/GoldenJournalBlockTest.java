@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.CRC32C;
+import org.jvdo.testsupport.GoldenBytes;
 
 import static org.junit.jupiter.api.Assertions.*;
 

@@ -21,6 +21,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.jvdo.testsupport.Blocks;
 
 /**
  * ext4 on a volume of {@code jvdo serve} running as its own process, across a real restart:
@@ -38,10 +39,8 @@ class ServeFilesystemRestartTest {
     /** About 25 MiB in 15 folders: text, random, duplicated and empty files, and a sparse one. */
     static void generateTree(Path root) throws IOException {
         Random rnd = new Random(11);
-        String[] sentences = MixedData.sentences(rnd, 20);
         byte[] shared = new byte[192 << 10];
         rnd.nextBytes(shared);
-        byte[] block = new byte[MixedData.BLOCK];
         for (int d = 0; d < 15; d++) {
             Path dir = Files.createDirectories(root.resolve("d" + d).resolve("s" + (d % 4)));
             for (int f = 0; f < 12; f++) {
@@ -52,7 +51,7 @@ class ServeFilesystemRestartTest {
                         int blocks = 1 + rnd.nextInt(48);
                         try (var out = Files.newOutputStream(file)) {
                             for (int b = 0; b < blocks; b++) {
-                                MixedData.text(rnd, sentences, d * 1000L + f * 100 + b, block);
+                                byte[] block = Blocks.text(rnd);
                                 out.write(block, 0, b + 1 < blocks ? block.length : 1 + rnd.nextInt(block.length));
                             }
                         }

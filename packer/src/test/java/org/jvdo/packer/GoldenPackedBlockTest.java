@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import org.jvdo.testsupport.GoldenBytes;
 
 import static org.junit.jupiter.api.Assertions.*;
 

@@ -4,19 +4,15 @@ import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;
 import org.jvdo.core.compress.CompressionEngine;
 import org.jvdo.core.compress.CompressionTask;
+import org.jvdo.core.compress.CompressionWorkers;
 import org.jvdo.core.compress.FragmentCodec;
 
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
@@ -24,8 +20,8 @@ import java.util.logging.Logger;
  *
  * <p><b>Threads and sessions.</b> A fixed set of worker threads, each owning one
  * {@link QatSession} opened on that thread (QATzip sessions are per thread, like zram's per-CPU
- * streams), takes requests from one bounded queue, makes the blocking QATzip call and calls the
- * task back on the worker thread.
+ * streams), takes requests from one bounded queue ({@link CompressionWorkers}), makes the
+ * blocking QATzip call and calls the task back on the worker thread.
  *
  * <p><b>Back-pressure.</b> {@link #submit} never waits for QAT. The queue holds
  * {@link QatOptions#queueCapacity()} requests, by default twice the pool's vio pool: every
@@ -45,21 +41,13 @@ import java.util.logging.Logger;
  */
 public final class QatEngine implements CompressionEngine {
     private static final Logger LOG = Logger.getLogger("org.jvdo.qat");
-    private static final CompressionTask POISON = new CompressionTask() {
-        public byte[] source() { return null; }
-        public byte[] target() { return null; }
-        public void compressed(int size, int encoding) { }
-        public void failed(Throwable error) { }
-    };
     private static final QzStatus[] STATUSES = QzStatus.values();
 
     private final QatOptions opt;
     private final Qatzip lib;
     private final int encoding;
-    private final ArrayBlockingQueue<CompressionTask> queue;
-    private final List<Thread> workers = new ArrayList<>();
+    private final CompressionWorkers workers;
     private final LZ4Compressor software = LZ4Factory.fastestInstance().fastCompressor();
-    private final AtomicInteger queued = new AtomicInteger();
     private final LongAdder requests = new LongAdder();
     private final LongAdder bytesIn = new LongAdder();
     private final LongAdder bytesOut = new LongAdder();
@@ -70,7 +58,6 @@ public final class QatEngine implements CompressionEngine {
     private final LongAdder queueFull = new LongAdder();
     private final AtomicLongArray codes = new AtomicLongArray(STATUSES.length);
     private final boolean[] logged = new boolean[STATUSES.length];
-    private volatile boolean closed;
 
     /**
      * Starts the workers and opens their sessions; fails (closing what it opened) if no session
@@ -80,12 +67,12 @@ public final class QatEngine implements CompressionEngine {
         this.lib = lib;
         this.opt = opt;
         this.encoding = opt.encoding();
-        this.queue = new ArrayBlockingQueue<>(opt.queueCapacity());
+        this.workers = new CompressionWorkers(opt.queueCapacity(), LOG);
         CountDownLatch started = new CountDownLatch(opt.sessions());
         RuntimeException[] firstFailure = new RuntimeException[1];
         AtomicInteger opened = new AtomicInteger();
         for (int i = 0; i < opt.sessions(); i++) {
-            Thread t = new Thread(() -> {
+            workers.start("jvdo-qat-" + i, () -> {
                 QatSession s;
                 try {
                     s = QatSession.open(lib, opt);
@@ -97,14 +84,14 @@ public final class QatEngine implements CompressionEngine {
                 }
                 started.countDown();
                 try {
-                    run(s);
+                    workers.serve(t -> {
+                        workers.dequeued();
+                        process(s, t);
+                    });
                 } finally {
                     s.close();
                 }
-            }, "jvdo-qat-" + i);
-            t.setDaemon(true);
-            workers.add(t);
-            t.start();
+            });
         }
         try {
             started.await();
@@ -128,26 +115,10 @@ public final class QatEngine implements CompressionEngine {
 
     @Override
     public void submit(CompressionTask task) {
-        if (closed) { deliverFailure(task, new IllegalStateException("qat engine closed")); return; }
-        queued.incrementAndGet();
-        if (queue.offer(task)) return;
-        queued.decrementAndGet();
+        if (workers.isClosed()) { workers.fail(task, new IllegalStateException("qat engine closed")); return; }
+        if (workers.offer(task)) return;
         queueFull.increment();
         fallback(task);
-    }
-
-    private void run(QatSession s) {
-        while (true) {
-            CompressionTask t;
-            try {
-                t = queue.take();
-            } catch (InterruptedException e) {
-                return;
-            }
-            if (t == POISON) return;
-            queued.decrementAndGet();
-            process(s, t);
-        }
     }
 
     private void process(QatSession s, CompressionTask t) {
@@ -156,7 +127,7 @@ public final class QatEngine implements CompressionEngine {
             rc = s.compress(t.source());
         } catch (RuntimeException | LinkageError e) {
             errors.increment();
-            deliverFailure(t, e);
+            workers.fail(t, e);
             return;
         }
         QzStatus st = QzStatus.of(rc);
@@ -171,11 +142,11 @@ public final class QatEngine implements CompressionEngine {
                 if (n <= 0 || n >= QatSession.BLOCK || n > out.length) {
                     incompressible.increment();
                     bytesOut.add(QatSession.BLOCK);
-                    deliver(t, 0);
+                    workers.complete(t, 0, encoding);
                 } else {
                     s.copyOutput(out, n);
                     bytesOut.add(n);
-                    deliver(t, n);
+                    workers.complete(t, n, encoding);
                 }
             }
             case INCOMPRESSIBLE -> {
@@ -183,7 +154,7 @@ public final class QatEngine implements CompressionEngine {
                 bytesIn.add(QatSession.BLOCK);
                 bytesOut.add(QatSession.BLOCK);
                 incompressible.increment();
-                deliver(t, 0);
+                workers.complete(t, 0, encoding);
             }
             case FALLBACK -> {
                 logOnce(st, rc);
@@ -192,7 +163,7 @@ public final class QatEngine implements CompressionEngine {
             case ERROR -> {
                 logOnce(st, rc);
                 errors.increment();
-                deliverFailure(t, new QatException("qzCompressExt", rc));
+                workers.fail(t, new QatException("qzCompressExt", rc));
             }
         }
     }
@@ -206,14 +177,10 @@ public final class QatEngine implements CompressionEngine {
             n = software.compress(t.source(), 0, QatSession.BLOCK, out, 0, out.length);
         } catch (RuntimeException e) {
             errors.increment();
-            deliverFailure(t, e);
+            workers.fail(t, e);
             return;
         }
-        try {
-            t.compressed(n < QatSession.BLOCK ? n : 0, FragmentCodec.LZ4_BLOCK);
-        } catch (Throwable e) {
-            LOG.log(Level.SEVERE, "compression callback failed", e);
-        }
+        workers.complete(t, n < QatSession.BLOCK ? n : 0, FragmentCodec.LZ4_BLOCK);
     }
 
     private void logOnce(QzStatus st, int rc) {
@@ -224,31 +191,12 @@ public final class QatEngine implements CompressionEngine {
                 + " (logged once per code; see engine_qat_rc_* statistics)");
     }
 
-    private void deliver(CompressionTask t, int size) {
-        try {
-            t.compressed(size, encoding);
-        } catch (Throwable e) {
-            // a callback must never kill the worker: every later request would hang
-            LOG.log(Level.SEVERE, "compression callback failed", e);
-        }
-    }
-
-    private static void deliverFailure(CompressionTask t, Throwable e) {
-        try {
-            t.failed(e);
-        } catch (Throwable e2) {
-            LOG.log(Level.SEVERE, "compression callback failed", e2);
-        }
-    }
-
     @Override
-    public int queued() { return queued.get(); }
+    public int queued() { return workers.queued(); }
 
     /** Sessions (= worker threads) serving requests. */
     public int sessions() {
-        int n = 0;
-        for (Thread t : workers) if (t.isAlive()) n++;
-        return n;
+        return workers.alive();
     }
 
     @Override
@@ -262,7 +210,7 @@ public final class QatEngine implements CompressionEngine {
         m.put("incompressible", incompressible.sum());
         m.put("software_executed", softwareExecuted.sum());
         m.put("queue_full", queueFull.sum());
-        m.put("queued", (long) queued.get());
+        m.put("queued", (long) workers.queued());
         m.put("sessions", (long) sessions());
         for (int i = 0; i < STATUSES.length; i++) {
             long c = codes.get(i);
@@ -273,18 +221,6 @@ public final class QatEngine implements CompressionEngine {
 
     @Override
     public void close() {
-        closed = true;
-        for (int i = 0; i < workers.size(); i++) {
-            // make room if needed: requests still queued are answered (the workers drain in order)
-            try {
-                if (!queue.offer(POISON, 5, TimeUnit.SECONDS)) break;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-        }
-        for (Thread w : workers) {
-            try { w.join(5000); } catch (InterruptedException e) { Thread.currentThread().interrupt(); }
-        }
+        workers.close(); // requests still queued are answered first (the workers drain in order)
     }
 }

@@ -165,6 +165,7 @@ public final class Pool implements AutoCloseable {
         long period = Math.max(1, cfg.packerTimeoutMillis / 4);
         flusherThread.scheduleWithFixedDelay(this::packerTimeout, period, period, TimeUnit.MILLISECONDS);
         flusherThread.scheduleWithFixedDelay(this::background, 100, 100, TimeUnit.MILLISECONDS);
+        PoolObserver.notifyOpened(this);
     }
 
     private static ThreadFactory daemon(String name) {
@@ -214,6 +215,7 @@ public final class Pool implements AutoCloseable {
             if (pipeline.busy()) LOG.warning("pool " + dir + ": closing with writes still in flight after 30 s: " + String.join("; ", pipeline.inFlight()));
             flusherThread.shutdown();
             try { flusherThread.awaitTermination(10, TimeUnit.SECONDS); } catch (InterruptedException e) { Thread.currentThread().interrupt(); }
+            PoolObserver.notifyClosing(this);
             if (!mode.isReadOnly()) {
                 checkpointer.checkpoint();
                 synchronized (sb) {

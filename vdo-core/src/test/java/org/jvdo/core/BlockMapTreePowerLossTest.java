@@ -17,8 +17,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import org.jvdo.testsupport.Blocks;
 
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -131,10 +132,10 @@ class BlockMapTreePowerLossTest {
             assertNotNull(v, ctx);
             for (Map.Entry<Long, byte[]> e : durable.entrySet()) {
                 if (maybe.containsKey(e.getKey())) continue;
-                assertArrayEquals(e.getValue(), TestData.read(v, e.getKey() * BS, BS), "flushed lbn " + e.getKey() + " after a " + ctx);
+                assertArrayEquals(e.getValue(), Volumes.read(v, e.getKey() * BS, BS), "flushed lbn " + e.getKey() + " after a " + ctx);
             }
             for (Map.Entry<Long, List<byte[]>> e : maybe.entrySet()) {
-                byte[] got = TestData.read(v, e.getKey() * BS, BS);
+                byte[] got = Volumes.read(v, e.getKey() * BS, BS);
                 boolean ok = java.util.Arrays.equals(got, durable.getOrDefault(e.getKey(), new byte[BS]));
                 for (byte[] x : e.getValue()) ok |= java.util.Arrays.equals(got, x);
                 assertTrue(ok, "unflushed lbn " + e.getKey() + " reads neither its old nor a new content after a " + ctx);

@@ -15,8 +15,10 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.ExecutionException;
+import org.jvdo.testsupport.Await;
+import org.jvdo.testsupport.Blocks;
 
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -37,20 +39,20 @@ class ChecksumTest {
     byte[][] populate() throws Exception {
         Random r = new Random(77);
         byte[][] c = new byte[30][];
-        c[RAW] = TestData.random(r);
-        c[PACKED] = TestData.text(r);
-        c[PACKED2] = TestData.text(r);
-        c[DUP] = TestData.random(r);
+        c[RAW] = Blocks.random(r);
+        c[PACKED] = Blocks.text(r);
+        c[PACKED2] = Blocks.text(r);
+        c[DUP] = Blocks.random(r);
         c[DUP2] = c[DUP];
-        for (int i = 5; i < c.length; i++) c[i] = TestData.text(r);
+        for (int i = 5; i < c.length; i++) c[i] = Blocks.text(r);
         PoolConfig cfg = PoolConfig.small(64L << 20);
         cfg.packerTimeoutMillis = 2000;     // the text blocks pack together even on a loaded machine
         try (Pool p = Pool.create(dir, cfg)) {
             Volume v = p.createVolume("v", 64L * BS);
             ByteBuffer all = ByteBuffer.allocate(c.length * BS);
             for (byte[] b : c) all.put(b);
-            TestData.await(v.write(0, all.flip(), false), "write");
-            TestData.await(v.flush(), "flush");
+            Await.value(v.write(0, all.flip(), false), "write");
+            Await.value(v.flush(), "flush");
             p.quiesce();
             assertTrue(Mapping.state(v.blockMap().get(RAW)) == Mapping.RAW, Mapping.describe(v.blockMap().get(RAW)));
             // which text blocks shared a packed block depends on the order compression finished in
@@ -100,7 +102,7 @@ class ChecksumTest {
                     assertTrue(m.contains("volume v") && m.contains("lbn " + l) && m.contains("block " + Mapping.pbn(v.blockMap().get(l)))
                             && m.contains("checksum"), m);
                 } else {
-                    assertArrayEquals(c[lbn], TestData.read(v, (long) lbn * BS, BS), "lbn " + lbn);
+                    assertArrayEquals(c[lbn], Volumes.read(v, (long) lbn * BS, BS), "lbn " + lbn);
                 }
             }
             assertFalse(p.isReadOnly(), "a bad data block fails its reads, not the pool");
@@ -178,7 +180,7 @@ class ChecksumTest {
                     () -> v.write(RAW * BS + 512, ByteBuffer.wrap(new byte[512]), false).get(),
                     "a read-modify-write merged new bytes into a block that fails its checksum");
             assertInstanceOf(VdoException.class, e.getCause());
-            TestData.await(v.flush(), "flush");
+            Await.value(v.flush(), "flush");
             assertEquals(Mapping.raw(pbn), v.blockMap().get(RAW), "the failed partial write mapped nothing new");
             assertEquals(1, p.stats().get("checksum_errors"));
         }
@@ -190,15 +192,15 @@ class ChecksumTest {
         // written and flushed, then a crash before any checkpoint: the block map comes back from
         // the journal, so the journal entry must carry the checksum (or every read would fail)
         Random r = new Random(5);
-        byte[][] c = {TestData.random(r), TestData.text(r), TestData.text(r)};
+        byte[][] c = {Blocks.random(r), Blocks.text(r), Blocks.text(r)};
         Pool p = Pool.create(dir, PoolConfig.small(64L << 20));
         Volume v = p.createVolume("v", 64L * BS);
-        for (int i = 0; i < c.length; i++) TestData.await(v.write((long) i * BS, ByteBuffer.wrap(c[i]), false), "write " + i);
-        TestData.await(v.flush(), "flush");
+        for (int i = 0; i < c.length; i++) Await.value(v.write((long) i * BS, ByteBuffer.wrap(c[i]), false), "write " + i);
+        Await.value(v.flush(), "flush");
         p.crash();
         try (Pool q = Pool.open(dir, PoolConfig.small(64L << 20))) {
             Volume w = q.volume("v");
-            for (int i = 0; i < c.length; i++) assertArrayEquals(c[i], TestData.read(w, (long) i * BS, BS), "lbn " + i);
+            for (int i = 0; i < c.length; i++) assertArrayEquals(c[i], Volumes.read(w, (long) i * BS, BS), "lbn " + i);
             assertEquals(0, q.stats().get("checksum_errors"));
             assertNotEquals(0, w.blockMap().checksum(0), "the replayed entry kept its checksum");
         }

@@ -22,8 +22,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.jvdo.testsupport.Await;
+import org.jvdo.testsupport.Blocks;
 
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -60,7 +62,7 @@ class ConcurrencyStressTest {
 
         Shared(long seed) {
             this.seed = seed;
-            this.set = TestData.dupSet(seed, 12);
+            this.set = Blocks.dupSet(seed, 12);
             long zero = id(new byte[BS], 0, BS);
             for (int b = 0; b < SHARED; b++) sharedSeen.computeIfAbsent(b, k -> ConcurrentHashMap.newKeySet()).add(zero);
             long zseg = id(new byte[SEG], 0, SEG);
@@ -96,9 +98,9 @@ class ConcurrencyStressTest {
         byte[] content() {
             int k = r.nextInt(10);
             if (k < 6) return sh.set.get(r.nextInt(sh.set.size())).clone();
-            if (k < 8) return TestData.text(r);
+            if (k < 8) return Blocks.text(r);
             if (k < 9) return new byte[BS];
-            return TestData.random(r);
+            return Blocks.random(r);
         }
 
         void run(int ops) throws Exception {
@@ -121,7 +123,7 @@ class ConcurrencyStressTest {
             byte[] c = content();
             sh.sharedSeen.get(b).add(id(c, 0, BS));
             sharedWritten.add(b);
-            TestData.await(v.write((long) b * BS, ByteBuffer.wrap(c), r.nextInt(50) == 0), ctx());
+            Await.value(v.write((long) b * BS, ByteBuffer.wrap(c), r.nextInt(50) == 0), ctx());
         }
 
         void writeSegment() throws Exception {
@@ -136,7 +138,7 @@ class ConcurrencyStressTest {
             int b = SEG_FIRST + bi;
             sh.segSeen.get((long) b * THREADS + t).add(id(next, 0, SEG));
             segWritten.add(b);
-            TestData.await(v.write((long) b * BS + t * SEG + from, ByteBuffer.wrap(c), false), ctx());
+            Await.value(v.write((long) b * BS + t * SEG + from, ByteBuffer.wrap(c), false), ctx());
             System.arraycopy(next, 0, seg, bi * SEG, SEG);
         }
 
@@ -148,14 +150,14 @@ class ConcurrencyStressTest {
                 int len = 1 + r.nextInt(2 * BS);
                 int off = r.nextInt(OWN_BLOCKS * BS - len);
                 byte[] c = new byte[len];
-                if (r.nextBoolean()) r.nextBytes(c); else System.arraycopy(TestData.text(r), 0, c, 0, Math.min(len, BS));
-                TestData.await(v.write(ownBase() + off, ByteBuffer.wrap(c), false), ctx());
+                if (r.nextBoolean()) r.nextBytes(c); else System.arraycopy(Blocks.text(r), 0, c, 0, Math.min(len, BS));
+                Await.value(v.write(ownBase() + off, ByteBuffer.wrap(c), false), ctx());
                 System.arraycopy(c, 0, own, off, len);
                 for (int b = off / BS; b <= (off + len - 1) / BS; b++) ownMapped[b] = true;
             } else {
                 int b = r.nextInt(OWN_BLOCKS);
                 byte[] c = content();
-                TestData.await(v.write(ownBase() + (long) b * BS, ByteBuffer.wrap(c), false), ctx());
+                Await.value(v.write(ownBase() + (long) b * BS, ByteBuffer.wrap(c), false), ctx());
                 System.arraycopy(c, 0, own, b * BS, BS);
                 ownMapped[b] = true;
             }
@@ -172,13 +174,13 @@ class ConcurrencyStressTest {
                 System.arraycopy(c, 0, own, b * BS, BS);
                 ownMapped[b] = true;
             }
-            TestData.await(CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])), ctx());
+            Await.value(CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])), ctx());
         }
 
         void trimOwn() throws Exception {
             int b = r.nextInt(OWN_BLOCKS);
             int n = 1 + r.nextInt(Math.min(4, OWN_BLOCKS - b));
-            TestData.await(v.trim(ownBase() + (long) b * BS, (long) n * BS, false), ctx());
+            Await.value(v.trim(ownBase() + (long) b * BS, (long) n * BS, false), ctx());
             Arrays.fill(own, b * BS, (b + n) * BS, (byte) 0);
             for (int i = b; i < b + n; i++) ownMapped[i] = false;
         }
@@ -186,7 +188,7 @@ class ConcurrencyStressTest {
         void writeOther() throws Exception {
             int b = r.nextInt(OTHER_BLOCKS);
             byte[] c = sh.set.get(r.nextInt(sh.set.size()));
-            TestData.await(other.write((long) (t * OTHER_BLOCKS + b) * BS, ByteBuffer.wrap(c), false), ctx());
+            Await.value(other.write((long) (t * OTHER_BLOCKS + b) * BS, ByteBuffer.wrap(c), false), ctx());
             System.arraycopy(c, 0, otherOwn, b * BS, BS);
             otherMapped[b] = true;
         }
@@ -194,7 +196,7 @@ class ConcurrencyStressTest {
         void readOwn() throws Exception {
             int b = r.nextInt(OWN_BLOCKS);
             int n = 1 + r.nextInt(Math.min(4, OWN_BLOCKS - b));
-            byte[] got = TestData.read(v, ownBase() + (long) b * BS, n * BS);
+            byte[] got = Volumes.read(v, ownBase() + (long) b * BS, n * BS);
             int i = Arrays.mismatch(got, 0, n * BS, own, b * BS, (b + n) * BS);
             if (i >= 0) fail(ctx() + ": own block " + (OWN_FIRST + t * OWN_BLOCKS + b + i / BS) + " byte " + (i % BS) + " reads "
                     + got[i] + ", last write holds " + own[b * BS + i]);
@@ -202,15 +204,15 @@ class ConcurrencyStressTest {
 
         void readShared() throws Exception {
             int b = r.nextInt(SHARED);
-            byte[] got = TestData.read(v, (long) b * BS, BS);
+            byte[] got = Volumes.read(v, (long) b * BS, BS);
             if (!sh.sharedSeen.get(b).contains(id(got, 0, BS))) {
-                fail(ctx() + ": shared block " + b + " reads " + TestData.describe(got, 0) + ", which no thread wrote to it");
+                fail(ctx() + ": shared block " + b + " reads " + Blocks.describe(got, 0) + ", which no thread wrote to it");
             }
         }
 
         void readSegment() throws Exception {
             int b = SEG_FIRST + r.nextInt(SEG_BLOCKS);
-            byte[] got = TestData.read(v, (long) b * BS, BS);
+            byte[] got = Volumes.read(v, (long) b * BS, BS);
             for (int s = 0; s < THREADS; s++) {
                 if (s == t) {
                     if (!Arrays.equals(got, t * SEG, (t + 1) * SEG, seg, (b - SEG_FIRST) * SEG, (b - SEG_FIRST + 1) * SEG)) {
@@ -273,7 +275,7 @@ class ConcurrencyStressTest {
     static void check(Pool pool, Worker[] ws, Shared sh, String ctx, String when) throws Exception {
         Volume v = pool.volume("stress"), other = pool.volume("other");
         String c = ctx + " " + when;
-        byte[] all = TestData.read(v, 0, VOLUME_BLOCKS * BS);
+        byte[] all = Volumes.read(v, 0, VOLUME_BLOCKS * BS);
         for (int b = 0; b < SHARED; b++) {
             assertTrue(sh.sharedSeen.get(b).contains(id(all, b * BS, BS)), c + ": shared block " + b + " holds content nobody wrote to it");
         }
@@ -286,7 +288,7 @@ class ConcurrencyStressTest {
             int base = (OWN_FIRST + w.t * OWN_BLOCKS) * BS;
             int i = Arrays.mismatch(all, base, base + OWN_BLOCKS * BS, w.own, 0, OWN_BLOCKS * BS);
             assertEquals(-1, i, c + ": thread " + w.t + " own block " + (OWN_FIRST + w.t * OWN_BLOCKS + i / BS) + " differs from its last write");
-            byte[] o = TestData.read(other, (long) w.t * OTHER_BLOCKS * BS, OTHER_BLOCKS * BS);
+            byte[] o = Volumes.read(other, (long) w.t * OTHER_BLOCKS * BS, OTHER_BLOCKS * BS);
             assertEquals(-1, Arrays.mismatch(o, w.otherOwn), c + ": volume other, blocks of thread " + w.t + " differ");
         }
         List<String> problems = pool.verifyReferenceCounts();

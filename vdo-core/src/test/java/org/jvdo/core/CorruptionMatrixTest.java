@@ -7,6 +7,8 @@ import org.jvdo.core.physical.FileBlockStore;
 import org.jvdo.core.physical.SuperBlock;
 
 import org.jvdo.packer.PackedBlock;
+import org.jvdo.testsupport.Await;
+import org.jvdo.testsupport.Blocks;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,7 +43,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 
 /**
  * Issue 10: every region of a pool file damaged in turn, on a cleanly closed pool and on a
@@ -147,23 +149,23 @@ class CorruptionMatrixTest {
             Volume a = pool.createVolume("a", (long) A_BLOCKS * BS);
             Volume b = pool.createVolume("b", (long) B_BLOCKS * BS);
             List<byte[]> raws = new ArrayList<>();
-            for (int i = 0; i < 40; i++) { byte[] c = TestData.random(r); raws.add(c); write(p, a, i, c); }
-            for (int i = 40; i < 80; i++) write(p, a, i, TestData.text(r));
-            TestData.await(pool.flush(), "flush");
+            for (int i = 0; i < 40; i++) { byte[] c = Blocks.random(r); raws.add(c); write(p, a, i, c); }
+            for (int i = 40; i < 80; i++) write(p, a, i, Blocks.text(r));
+            Await.value(pool.flush(), "flush");
             for (int i = 80; i < 90; i++) write(p, a, i, new byte[BS]);
             for (int i = 90; i < 100; i++) write(p, a, i, raws.get(i - 90).clone());   // duplicates of lbn 0..9
-            for (int i = 100; i < 110; i++) write(p, a, i, TestData.random(r));
-            TestData.await(a.trim(100L * BS, 5L * BS, false), "trim");
+            for (int i = 100; i < 110; i++) write(p, a, i, Blocks.random(r));
+            Await.value(a.trim(100L * BS, 5L * BS, false), "trim");
             for (long i = 100; i < 105; i++) p.wrote("a", i, new byte[BS]);
-            for (int i = 600; i < 620; i++) write(p, a, i, i % 2 == 0 ? TestData.random(r) : TestData.text(r));
-            for (int i = 1090; i < 1100; i++) write(p, a, i, TestData.text(r));
-            TestData.await(pool.flush(), "flush");
-            for (int i = 0; i < 20; i++) write(p, b, i, TestData.random(r));
-            for (int i = 20; i < 40; i++) write(p, b, i, TestData.text(r));
+            for (int i = 600; i < 620; i++) write(p, a, i, i % 2 == 0 ? Blocks.random(r) : Blocks.text(r));
+            for (int i = 1090; i < 1100; i++) write(p, a, i, Blocks.text(r));
+            Await.value(pool.flush(), "flush");
+            for (int i = 0; i < 20; i++) write(p, b, i, Blocks.random(r));
+            for (int i = 20; i < 40; i++) write(p, b, i, Blocks.text(r));
             for (int i = 40; i < 50; i++) write(p, b, i, raws.get(i - 30).clone());    // duplicates across volumes
             for (int i = 50; i < 55; i++) write(p, b, i, new byte[BS]);
-            for (int i = 515; i < 520; i++) write(p, b, i, TestData.random(r));
-            TestData.await(pool.flush(), "flush");
+            for (int i = 515; i < 520; i++) write(p, b, i, Blocks.random(r));
+            Await.value(pool.flush(), "flush");
             pool.quiesce();
         }
         if (variant == Variant.CRASHED) {
@@ -176,16 +178,16 @@ class CorruptionMatrixTest {
                 for (int g = 0; g < 6; g++) {
                     for (int k = 0; k < 4; k++) {
                         long lbn = 200 + g * 4 + k;
-                        write(p, a, lbn, k % 2 == 0 ? TestData.random(r) : TestData.text(r));
+                        write(p, a, lbn, k % 2 == 0 ? Blocks.random(r) : Blocks.text(r));
                     }
-                    write(p, a, g, TestData.random(r));                     // overwrite of a raw block
-                    write(p, b, 20 + g, TestData.text(r));                  // overwrite of a packed block
-                    TestData.await(pool.flush(), "flush");
+                    write(p, a, g, Blocks.random(r));                     // overwrite of a raw block
+                    write(p, b, 20 + g, Blocks.text(r));                  // overwrite of a packed block
+                    Await.value(pool.flush(), "flush");
                 }
-                TestData.await(b.trim(0, 2L * BS, false), "trim");
+                Await.value(b.trim(0, 2L * BS, false), "trim");
                 for (long i = 0; i < 2; i++) p.wrote("b", i, new byte[BS]);
-                write(p, a, 700, TestData.random(r));
-                TestData.await(pool.flush(), "flush");
+                write(p, a, 700, Blocks.random(r));
+                Await.value(pool.flush(), "flush");
                 locate(p, pool);
             } finally {
                 pool.crash();
@@ -212,7 +214,7 @@ class CorruptionMatrixTest {
     }
 
     static void write(Pristine p, Volume v, long lbn, byte[] c) throws Exception {
-        TestData.await(v.write(lbn * BS, ByteBuffer.wrap(c), false), "write of " + v.name() + " lbn " + lbn);
+        Await.value(v.write(lbn * BS, ByteBuffer.wrap(c), false), "write of " + v.name() + " lbn " + lbn);
         p.wrote(v.name(), lbn, c);
     }
 
@@ -342,6 +344,8 @@ class CorruptionMatrixTest {
         TABLE.forEach((k, v) -> System.out.println("  " + v));
     }
 
+    @SkipRefcountInvariant(value = "a block-map page damaged on purpose: the pool refuses that page (the point of the case),"
+            + " so its block maps cannot be read to count references", cases = "MAP_PAGE_")
     @ParameterizedTest(name = "{0} pool, {1}")
     @MethodSource("cases")
     void damageIsNamedRefusedOrFailedButNeverServedAsData(Variant variant, Damage d) throws Exception {
@@ -512,7 +516,7 @@ class CorruptionMatrixTest {
                     c.wrongLbns.add(e.getKey() + ":" + lbn + "=" + whose);
                 }
                 if (c.firstWrong == null) {
-                    c.firstWrong = phase + ": " + e.getKey() + " lbn " + lbn + " reads " + TestData.describe(got, 0) + ", model " + TestData.describe(want, 0)
+                    c.firstWrong = phase + ": " + e.getKey() + " lbn " + lbn + " reads " + Blocks.describe(got, 0) + ", model " + Blocks.describe(want, 0)
                             + "; open report: " + pool.openReport();
                 }
             }

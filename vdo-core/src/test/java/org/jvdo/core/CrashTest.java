@@ -14,8 +14,9 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jvdo.testsupport.Blocks;
 
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -91,7 +92,7 @@ class CrashTest {
             }
             try (Pool pool = Pool.open(dir, CrashWriter.config())) {
                 Volume v = pool.volume(CrashWriter.VOLUME);
-                byte[] got = TestData.read(v, 0, model.length);
+                byte[] got = Volumes.read(v, 0, model.length);
                 int changed = 0;
                 for (int b = 0; b < CrashWriter.VOLUME_BLOCKS; b++) {
                     boolean ok = Arrays.equals(got, b * BS, (b + 1) * BS, model, b * BS, (b + 1) * BS);
@@ -99,8 +100,8 @@ class CrashTest {
                         for (byte[] c : later.get(b)) if (Arrays.equals(got, b * BS, (b + 1) * BS, c, 0, BS)) { ok = true; changed++; break; }
                     }
                     if (!ok) {
-                        fail(ctx + ": block " + b + " reads " + TestData.describe(got, b * BS) + ", expected "
-                                + TestData.describe(model, b * BS) + " (as of flushed round " + seen + ")"
+                        fail(ctx + ": block " + b + " reads " + Blocks.describe(got, b * BS) + ", expected "
+                                + Blocks.describe(model, b * BS) + " (as of flushed round " + seen + ")"
                                 + (later.get(b) == null ? "; no later round wrote it" : " or one of " + later.get(b).size() + " later writes")
                                 + "; open report: " + pool.openReport());
                     }

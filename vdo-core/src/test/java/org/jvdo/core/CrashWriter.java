@@ -12,6 +12,7 @@ import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.jvdo.testsupport.Blocks;
 
 /**
  * The child process of {@link CrashTest}: opens (or creates) the pool, then writes seeded blocks
@@ -40,10 +41,10 @@ public final class CrashWriter {
     static byte[] content(long seed, int cycle, int round, int block) {
         Random r = new Random(((seed * 31 + cycle) * 1_000_003L + round) * 65_537L + block);
         int k = r.nextInt(100);
-        if (k < 15) return new byte[TestData.BS];
-        if (k < 45) return TestData.dupSet(seed, 6).get(r.nextInt(6));
-        if (k < 80) return TestData.text(r);
-        return TestData.random(r);
+        if (k < 15) return new byte[Blocks.BS];
+        if (k < 45) return Blocks.dupSet(seed, 6).get(r.nextInt(6));
+        if (k < 80) return Blocks.text(r);
+        return Blocks.random(r);
     }
 
     public static void main(String[] args) throws Exception {
@@ -54,13 +55,13 @@ public final class CrashWriter {
         PrintStream out = System.out;
         Pool pool = Pool.openOrCreate(dir, config());
         Volume v = pool.volume(VOLUME);
-        if (v == null) v = pool.createVolume(VOLUME, (long) VOLUME_BLOCKS * TestData.BS);
+        if (v == null) v = pool.createVolume(VOLUME, (long) VOLUME_BLOCKS * Blocks.BS);
         out.println("READY");
         out.flush();
         for (int round = 1; round <= maxRounds; round++) {
             List<CompletableFuture<Void>> fs = new ArrayList<>();
             for (int b : blocksOf(seed, cycle, round)) {
-                fs.add(v.write((long) b * TestData.BS, ByteBuffer.wrap(content(seed, cycle, round, b)), false));
+                fs.add(v.write((long) b * Blocks.BS, ByteBuffer.wrap(content(seed, cycle, round, b)), false));
             }
             CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])).get(60, TimeUnit.SECONDS);
             v.flush().get(60, TimeUnit.SECONDS);

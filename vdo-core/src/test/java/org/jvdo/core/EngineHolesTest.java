@@ -15,8 +15,10 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import org.jvdo.testsupport.Await;
+import org.jvdo.testsupport.Blocks;
 
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -40,10 +42,10 @@ class EngineHolesTest {
         PoolConfig cfg = PoolConfig.small(64L << 20);
         cfg.storeWrapper = s -> faulty[0] = new FaultyBlockStore(s);
         Random r = new Random(3);
-        byte[] base = TestData.random(r);
+        byte[] base = Blocks.random(r);
         try (Pool pool = Pool.create(dir, cfg)) {
             Volume v = pool.createVolume("v", 256L * BS);
-            TestData.await(v.write(5L * BS, ByteBuffer.wrap(base), true), "write of lbn 5");
+            Await.value(v.write(5L * BS, ByteBuffer.wrap(base), true), "write of lbn 5");
             long pbn = Mapping.pbn(v.blockMap().get(5));
             faulty[0].failRead = b -> b == pbn;
             List<CompletableFuture<Void>> partials = new ArrayList<>();
@@ -60,7 +62,7 @@ class EngineHolesTest {
             Throwable rt = Await.outcome(read, "read of the block");
             assertTrue(rt == null || rt instanceof VdoException, "read: " + rt);
             faulty[0].failRead = b -> false;
-            assertArrayEquals(base, TestData.read(v, 5L * BS, BS), "the failed writes changed nothing");
+            assertArrayEquals(base, Volumes.read(v, 5L * BS, BS), "the failed writes changed nothing");
             pool.quiesce();
             assertEquals(0, pool.stats().get("vio_pool_in_use"), "every vio returned");
             assertFalse(pool.isReadOnly(), "failed unacknowledged writes are not a reason for read-only mode");
@@ -90,10 +92,10 @@ class EngineHolesTest {
                 }
             }
             for (int i = 0; i < fs.size(); i++) assertEquals(null, Await.outcome(fs.get(i), "write " + i), "write " + i);
-            TestData.await(v.flush(), "flush");
+            Await.value(v.flush(), "flush");
             assertFalse(pool.isReadOnly(), "read-only: " + pool.readOnlyReason());
             assertTrue(pool.stats().get("journal_full_waits") > 0, "the ring filled up (the test exercised back-pressure): " + pool.stats());
-            byte[] got = TestData.read(v, 37L * 256 * BS, 256 * BS);
+            byte[] got = Volumes.read(v, 37L * 256 * BS, 256 * BS);
             for (int k = 0; k < 256; k++) assertEquals((1L << 40) | (37L << 20) | k, ByteBuffer.wrap(got).getLong(k * BS), "block " + k);
         }
         try (Pool pool = Pool.open(dir, cfg)) {
@@ -154,7 +156,7 @@ class EngineHolesTest {
             }
             if (!errors.isEmpty()) throw new AssertionError(errors.get(0));
             pool.quiesce();
-            byte[] got = TestData.read(v, 0, blocks * BS);
+            byte[] got = Volumes.read(v, 0, blocks * BS);
             for (int b = 0; b < blocks; b++) {
                 assertArrayEquals(Arrays.copyOfRange(model, b * BS, (b + 1) * BS), Arrays.copyOfRange(got, b * BS, (b + 1) * BS), "block " + b);
             }

@@ -12,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Random;
+import org.jvdo.testsupport.Blocks;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -33,7 +34,7 @@ class EngineProviderTest {
         PoolConfig cfg = PoolConfig.small(64L << 20);
         byte[][] data = new byte[8][];
         Random r = new Random(1);
-        for (int i = 0; i < data.length; i++) data[i] = TestData.text(r);
+        for (int i = 0; i < data.length; i++) data[i] = Blocks.text(r);
         try (Pool p = Pool.create(dir, cfg)) {
             assertTrue(p.engineNames().contains("qat"), p.engineNames().toString());
             Volume v = p.createVolume("q", 1L << 20, "qat");

@@ -7,6 +7,8 @@ import org.jvdo.core.logical.Mapping;
 
 import org.jvdo.core.RegionFaultStore.Op;
 import org.jvdo.core.RegionFaultStore.Region;
+import org.jvdo.testsupport.Await;
+import org.jvdo.testsupport.Blocks;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,7 +36,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.stream.Stream;
 
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -76,6 +78,8 @@ class FaultMatrixTest {
         OUTCOMES.forEach((k, v) -> System.out.println("  " + k + ": " + v));
     }
 
+    @SkipRefcountInvariant(value = "a block-map read fault armed for close: the check's own block-map reads at close would take"
+            + " it and the case would see it swallowed", cases = "READ error on BLOCK_MAP during CLOSE")
     @ParameterizedTest(name = "{1} error on {2} during {0}")
     @MethodSource("cases")
     void ioErrorGivesAClearErrorOrReadOnlyNeverHangsNeverWrongData(Phase phase, Op op, Region region) {
@@ -191,9 +195,9 @@ class FaultMatrixTest {
             return t;
         }
 
-        byte[] text() { return TestData.text(r); }
+        byte[] text() { return Blocks.text(r); }
 
-        byte[] random() { return TestData.random(r); }
+        byte[] random() { return Blocks.random(r); }
 
         /** Runs a blocking call with the bound; its exception is returned (a hang fails the case). */
         Throwable bounded(Callable<?> c, String what) throws Exception {
@@ -359,8 +363,8 @@ class FaultMatrixTest {
             List<byte[]> l = since.get(lbn);
             boolean lenient = pool.isReadOnly() || failedWrite.contains(lbn) || crashed;
             if (lenient && l != null) for (byte[] x : l) if (Arrays.equals(x, got)) return;
-            throw new AssertionError(ctx() + ": " + what + " of lbn " + lbn + " returned " + TestData.describe(got, 0) + ", acknowledged "
-                    + TestData.describe(value(lbn), 0) + (lenient ? " (or one of its unflushed values)" : "") + "; faults " + h[0].faultLog);
+            throw new AssertionError(ctx() + ": " + what + " of lbn " + lbn + " returned " + Blocks.describe(got, 0) + ", acknowledged "
+                    + Blocks.describe(value(lbn), 0) + (lenient ? " (or one of its unflushed values)" : "") + "; faults " + h[0].faultLog);
         }
 
         void reopenAndVerify() throws Exception {
@@ -379,8 +383,8 @@ class FaultMatrixTest {
                     boolean ok = l == null ? Arrays.equals(got, durable.getOrDefault(lbn, new byte[BS])) : l.stream().anyMatch(x -> Arrays.equals(x, got));
                     ok |= maybe.getOrDefault(lbn, List.of()).stream().anyMatch(x -> Arrays.equals(x, got));
                     if (!ok) {
-                        throw new AssertionError(ctx() + ": after reopen lbn " + lbn + " reads " + TestData.describe(got, 0) + ", "
-                                + (l == null ? "flushed as " + TestData.describe(durable.getOrDefault(lbn, new byte[BS]), 0) : "not any value written since the last flush")
+                        throw new AssertionError(ctx() + ": after reopen lbn " + lbn + " reads " + Blocks.describe(got, 0) + ", "
+                                + (l == null ? "flushed as " + Blocks.describe(durable.getOrDefault(lbn, new byte[BS]), 0) : "not any value written since the last flush")
                                 + "; open report " + pool.openReport() + "; faults " + h[0].faultLog);
                     }
                 }
@@ -423,7 +427,7 @@ class FaultMatrixTest {
         try {
             assertTimeoutPreemptively(Duration.ofSeconds(90), () -> {
                 Volume v = pool.createVolume("v", 8L << 20);
-                byte[] base = TestData.random(new Random(3));
+                byte[] base = Blocks.random(new Random(3));
                 v.write(5 * BS, ByteBuffer.wrap(base), false).get(BOUND_S, TimeUnit.SECONDS);
                 v.flush().get(BOUND_S, TimeUnit.SECONDS);
                 long pbn = Mapping.pbn(v.blockMap().get(5));

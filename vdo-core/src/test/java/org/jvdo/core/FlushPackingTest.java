@@ -11,8 +11,9 @@ import java.nio.file.Path;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.jvdo.testsupport.Blocks;
 
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -33,7 +34,7 @@ class FlushPackingTest {
         try (Pool p = Pool.create(dir, cfg)) {
             Volume v = p.createVolume("v", 64L * BS);
             Random r = new Random(9);
-            byte[] text = TestData.text(r), random = TestData.random(r);
+            byte[] text = Blocks.text(r), random = Blocks.random(r);
             slow[0].firstDataBlock = SuperBlock.JOURNAL_START + cfg.journalBlocks;   // data and map writes, not the journal
             slow[0].delayMillis = 500;
             CompletableFuture<Void> a = v.write(0, ByteBuffer.wrap(text), false);      // a fragment: waits in a bin
@@ -44,8 +45,8 @@ class FlushPackingTest {
             a.get(30, TimeUnit.SECONDS);
             b.get(30, TimeUnit.SECONDS);
             slow[0].delayMillis = 0;
-            assertArrayEquals(text, TestData.read(v, 0, BS));
-            assertArrayEquals(random, TestData.read(v, BS, BS));
+            assertArrayEquals(text, Volumes.read(v, 0, BS));
+            assertArrayEquals(random, Volumes.read(v, BS, BS));
         }
     }
 }

@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * The numeric codes stored on disk, as asserted constants: the volume record's engine byte, the
  * packed-block fragment encodings, the format versions and magics, and the index file's location
  * encoding. Changing any of them is an on-disk format change and must bump the pool format
- * version (see {@link GoldenBytes}).
+ * version (see {@link org.jvdo.testsupport.GoldenBytes}).
  */
 class GoldenCodesTest {
     @Test

@@ -10,6 +10,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.zip.CRC32C;
+import org.jvdo.testsupport.GoldenBytes;
 
 import static org.junit.jupiter.api.Assertions.*;
 

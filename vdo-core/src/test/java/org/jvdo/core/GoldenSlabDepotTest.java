@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
 import java.util.zip.CRC32C;
+import org.jvdo.testsupport.GoldenBytes;
 
 import static org.junit.jupiter.api.Assertions.*;
 

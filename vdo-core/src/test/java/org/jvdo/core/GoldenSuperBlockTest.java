@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
 import java.util.UUID;
+import org.jvdo.testsupport.GoldenBytes;
 
 import static org.junit.jupiter.api.Assertions.*;
 

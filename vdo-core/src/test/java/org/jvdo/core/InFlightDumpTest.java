@@ -3,6 +3,7 @@ package org.jvdo.core;
 import org.jvdo.core.api.BlockStore;
 import org.jvdo.core.api.PoolConfig;
 import org.jvdo.core.logical.Mapping;
+import org.jvdo.testsupport.Await;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

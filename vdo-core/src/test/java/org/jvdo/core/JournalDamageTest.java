@@ -14,8 +14,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
+import org.jvdo.testsupport.Await;
+import org.jvdo.testsupport.Blocks;
 
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -52,9 +54,9 @@ class JournalDamageTest {
             // one flush per 100 writes: many group commits, each block records the commit point before it
             for (int i = 0; i < lbns; i++) {
                 v.write((long) i * BS, ByteBuffer.wrap(content(i, 1)), false);
-                if (i % 100 == 99) TestData.await(v.flush(), "flush");
+                if (i % 100 == 99) Await.value(v.flush(), "flush");
             }
-            TestData.await(v.flush(), "flush");
+            Await.value(v.flush(), "flush");
             pool.crash();
         }
         Path file = dir.resolve(Pool.DATA_FILE);
@@ -87,7 +89,7 @@ class JournalDamageTest {
             Volume v = pool.volume("v");
             int intact = 0;
             for (int i = 0; i < lbns; i++) {
-                byte[] got = TestData.read(v, (long) i * BS, BS);
+                byte[] got = Volumes.read(v, (long) i * BS, BS);
                 if (got[0] == 0 && got[BS - 1] == 0 && java.util.Arrays.equals(got, new byte[BS])) continue;  // its entry was discarded
                 assertArrayEquals(content(i, 1), got, "lbn " + i + " holds content never written to it");
                 intact++;

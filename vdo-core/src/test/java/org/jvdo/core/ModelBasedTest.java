@@ -16,8 +16,10 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.stream.LongStream;
+import org.jvdo.testsupport.Await;
+import org.jvdo.testsupport.Blocks;
 
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 
 /**
  * Randomized operations on two volumes of one pool against a byte-array model per volume,
@@ -109,7 +111,7 @@ class ModelBasedTest {
             this.r = new Random(seed);
             this.cfg = PoolConfig.small(64L << 20);
             cfg.blockMapCachePages = 4; // the volumes have more pages: evictions and write-ahead
-            this.dups = TestData.dupSet(seed ^ 0x5EED, 9);
+            this.dups = Blocks.dupSet(seed ^ 0x5EED, 9);
         }
 
         String ctx() {
@@ -152,15 +154,15 @@ class ModelBasedTest {
             int k = r.nextInt(100);
             if (k < 10) return new byte[BS];
             if (k < 40) return dups.get(r.nextInt(dups.size())).clone();
-            if (k < 75) return TestData.text(r);
-            return TestData.random(r);
+            if (k < 75) return Blocks.text(r);
+            return Blocks.random(r);
         }
 
         byte[] partialContent(int len) {
             byte[] b = new byte[len];
             int k = r.nextInt(4);
             if (k == 0) r.nextBytes(b);
-            else if (k == 1) { byte[] t = TestData.text(r); for (int i = 0; i < len; i++) b[i] = t[i % BS]; }
+            else if (k == 1) { byte[] t = Blocks.text(r); for (int i = 0; i < len; i++) b[i] = t[i % BS]; }
             else if (k == 2) Arrays.fill(b, (byte) r.nextInt(256));
             // else zeros
             return b;
@@ -178,7 +180,7 @@ class ModelBasedTest {
             else if (k < 760) readRange(m, v);
             else if (k < 840) batch(m, v);
             else if (k < 900) blockStatus(m, v);
-            else if (k < 985) { note("flush " + m.name); TestData.await(v.flush(), "flush"); m.durableAll(); flushes++; }
+            else if (k < 985) { note("flush " + m.name); Await.value(v.flush(), "flush"); m.durableAll(); flushes++; }
             else if (k < 992) cleanReopen();
             else crashReopen();
         }
@@ -190,7 +192,7 @@ class ModelBasedTest {
             for (int i = 0; i < n; i++) System.arraycopy(fullBlockContent(), 0, buf, i * BS, BS);
             boolean fua = r.nextInt(20) == 0;
             note("write " + m.name + " blocks " + b + "+" + n + (fua ? " fua" : ""));
-            TestData.await(v.write((long) b * BS, ByteBuffer.wrap(buf), fua), "write " + ctx());
+            Await.value(v.write((long) b * BS, ByteBuffer.wrap(buf), fua), "write " + ctx());
             m.apply((long) b * BS, buf, MAPPED);
             if (fua) for (int i = 0; i < n; i++) m.durable(b + i);
         }
@@ -208,7 +210,7 @@ class ModelBasedTest {
             src.position(5);
             src.put(buf);
             src.position(5).limit(5 + len);
-            TestData.await(v.write(off, src, fua), "partial write " + ctx());
+            Await.value(v.write(off, src, fua), "partial write " + ctx());
             m.apply(off, buf, MAPPED);
             if (fua) for (long b = off / BS; b <= (off + len - 1) / BS; b++) m.durable((int) b);
         }
@@ -240,7 +242,7 @@ class ModelBasedTest {
             long[] rg = range(m);
             boolean fua = r.nextInt(20) == 0;
             note("trim " + m.name + " @" + rg[0] + "+" + rg[1] + (fua ? " fua" : ""));
-            TestData.await(v.trim(rg[0], rg[1], fua), "trim " + ctx());
+            Await.value(v.trim(rg[0], rg[1], fua), "trim " + ctx());
             zeroRange(m, rg[0], rg[1], true, fua);
         }
 
@@ -249,7 +251,7 @@ class ModelBasedTest {
             boolean noHole = r.nextBoolean();
             boolean fua = r.nextInt(20) == 0;
             note("wzero " + m.name + " @" + rg[0] + "+" + rg[1] + (noHole ? " nohole" : "") + (fua ? " fua" : ""));
-            TestData.await(v.writeZeroes(rg[0], rg[1], noHole, fua), "write zeroes " + ctx());
+            Await.value(v.writeZeroes(rg[0], rg[1], noHole, fua), "write zeroes " + ctx());
             zeroRange(m, rg[0], rg[1], false, fua);
             if (!noHole) {
                 // without noHole whole blocks may or may not be unmapped
@@ -263,7 +265,7 @@ class ModelBasedTest {
             long off = r.nextBoolean() ? (long) pickBlock(m) * BS + r.nextInt(BS) : (long) (r.nextDouble() * size);
             off = Math.min(off, size - len);
             note("read " + m.name + " @" + off + "+" + len);
-            byte[] got = TestData.read(v, off, len);
+            byte[] got = Volumes.read(v, off, len);
             if (!Arrays.equals(got, 0, len, m.data, (int) off, (int) off + len)) {
                 int i = Arrays.mismatch(got, 0, len, m.data, (int) off, (int) off + len);
                 fail("volume " + m.name + ": read of " + len + " bytes at " + off + " differs from the model at byte "
@@ -296,7 +298,7 @@ class ModelBasedTest {
                     apply.add(() -> { m.apply((long) b * BS, buf, MAPPED); if (fua) m.durable(b); });
                 }
             }
-            TestData.await(CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])), "batch " + ctx());
+            Await.value(CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])), "batch " + ctx());
             apply.forEach(Runnable::run);
         }
 
@@ -345,11 +347,11 @@ class ModelBasedTest {
             for (int i = 0; i < models.length; i++) {
                 Model m = models[i];
                 Volume v = vol(i);
-                byte[] got = TestData.read(v, 0, m.blocks * BS);
+                byte[] got = Volumes.read(v, 0, m.blocks * BS);
                 for (int b = 0; b < m.blocks; b++) {
                     if (!Arrays.equals(got, b * BS, (b + 1) * BS, m.data, b * BS, (b + 1) * BS)) {
-                        fail(when + ": volume " + m.name + " block " + b + " reads " + TestData.describe(got, b * BS)
-                                + ", model holds " + TestData.describe(m.data, b * BS));
+                        fail(when + ": volume " + m.name + " block " + b + " reads " + Blocks.describe(got, b * BS)
+                                + ", model holds " + Blocks.describe(m.data, b * BS));
                     }
                 }
                 checkUsage(m, v, when, false);
@@ -386,7 +388,7 @@ class ModelBasedTest {
             for (int i = 0; i < models.length; i++) {
                 Model m = models[i];
                 Volume v = vol(i);
-                byte[] got = TestData.read(v, 0, m.blocks * BS);
+                byte[] got = Volumes.read(v, 0, m.blocks * BS);
                 for (int b = 0; b < m.blocks; b++) {
                     boolean ok;
                     if (m.pending[b] == null) {
@@ -397,9 +399,9 @@ class ModelBasedTest {
                     }
                     if (!ok) {
                         StringBuilder allowed = new StringBuilder();
-                        if (m.pending[b] == null) allowed.append(TestData.describe(m.data, b * BS));
-                        else for (byte[] c : m.pending[b]) allowed.append(TestData.describe(c, 0)).append(' ');
-                        fail("after crash: volume " + m.name + " block " + b + " reads " + TestData.describe(got, b * BS)
+                        if (m.pending[b] == null) allowed.append(Blocks.describe(m.data, b * BS));
+                        else for (byte[] c : m.pending[b]) allowed.append(Blocks.describe(c, 0)).append(' ');
+                        fail("after crash: volume " + m.name + " block " + b + " reads " + Blocks.describe(got, b * BS)
                                 + ", allowed: " + allowed + (m.pending[b] == null ? "(durable)" : "(written since the last flush)"));
                     }
                 }

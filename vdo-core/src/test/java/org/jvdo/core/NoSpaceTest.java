@@ -17,8 +17,10 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import org.jvdo.testsupport.Await;
+import org.jvdo.testsupport.Blocks;
 
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -74,9 +76,9 @@ class NoSpaceTest {
 
     private static void verify(Volume v, Map<Long, byte[]> expected, String when) throws Exception {
         for (Map.Entry<Long, byte[]> e : expected.entrySet()) {
-            byte[] got = TestData.read(v, e.getKey() * BS, BS);
+            byte[] got = Volumes.read(v, e.getKey() * BS, BS);
             if (!java.util.Arrays.equals(e.getValue(), got)) {
-                fail(when + ": lbn " + e.getKey() + " reads " + TestData.describe(got, 0) + ", expected " + TestData.describe(e.getValue(), 0));
+                fail(when + ": lbn " + e.getKey() + " reads " + Blocks.describe(got, 0) + ", expected " + Blocks.describe(e.getValue(), 0));
             }
         }
     }
@@ -114,7 +116,7 @@ class NoSpaceTest {
         try (Pool pool = Pool.create(dir, config())) {
             Volume v = pool.createVolume("v", 64L << 20);
             for (; lbn < 300; lbn++) {
-                byte[] d = lbn % 4 == 0 ? TestData.text(r) : TestData.random(r);
+                byte[] d = lbn % 4 == 0 ? Blocks.text(r) : Blocks.random(r);
                 assertEquals(null, outcome(v.write(lbn * BS, ByteBuffer.wrap(d), false)));
                 durable.put(lbn, d);
             }
@@ -125,7 +127,7 @@ class NoSpaceTest {
             List<Long> refused = new ArrayList<>();
             int flushes = 0, failedFlushes = 0;
             for (int i = 0; i < 3000 && refused.size() < 50; i++, lbn++) {
-                byte[] d = lbn % 4 == 0 ? TestData.text(r) : TestData.random(r);
+                byte[] d = lbn % 4 == 0 ? Blocks.text(r) : Blocks.random(r);
                 Throwable t = outcome(v.write(lbn * BS, ByteBuffer.wrap(d), false));
                 if (t == null) sinceFlush.put(lbn, d);
                 else { assertNoSpace(t, "write of lbn " + lbn + " to a full filesystem"); refused.add(lbn); }
@@ -144,12 +146,12 @@ class NoSpaceTest {
             assertEquals(0L, stats.get("read_only"));
             // what a flush covered reads back; refused writes did not take effect (their blocks were never written)
             verify(v, durable, "on the full filesystem");
-            for (long l : refused) assertArrayEquals(new byte[BS], TestData.read(v, l * BS, BS), "refused write of lbn " + l + " took effect");
+            for (long l : refused) assertArrayEquals(new byte[BS], Volumes.read(v, l * BS, BS), "refused write of lbn " + l + " took effect");
 
             fs.full = false;
-            awaitWritesResume(pool, v, lbn++, TestData.random(r), durable);
+            awaitWritesResume(pool, v, lbn++, Blocks.random(r), durable);
             for (int i = 0; i < 200; i++, lbn++) {
-                byte[] d = TestData.random(r);
+                byte[] d = Blocks.random(r);
                 assertEquals(null, outcome(v.write(lbn * BS, ByteBuffer.wrap(d), false)), "write after space came back");
                 durable.put(lbn, d);
             }
@@ -170,7 +172,7 @@ class NoSpaceTest {
         try (Pool pool = Pool.create(dir, config())) {
             Volume v = pool.createVolume("v", 64L << 20);
             for (long lbn = 0; lbn < 50; lbn++) {
-                byte[] d = TestData.random(r);
+                byte[] d = Blocks.random(r);
                 assertEquals(null, outcome(v.write(lbn * BS, ByteBuffer.wrap(d), false)));
                 durable.put(lbn, d);
             }
@@ -178,7 +180,7 @@ class NoSpaceTest {
             fs.failSyncs = true;
             Map<Long, byte[]> acked = new LinkedHashMap<>();
             for (long lbn = 50; lbn < 70; lbn++) {
-                byte[] d = TestData.random(r);
+                byte[] d = Blocks.random(r);
                 Throwable t = outcome(v.write(lbn * BS, ByteBuffer.wrap(d), false));
                 if (t == null) acked.put(lbn, d); else assertNoSpace(t, "write while syncs fail");
             }
@@ -187,9 +189,9 @@ class NoSpaceTest {
             assertNoSpace(ft, "flush whose sync met ENOSPC");
             assertFalse(pool.isReadOnly(), "sync ENOSPC sent the pool read-only: " + pool.readOnlyReason());
             assertEquals("no-space", pool.mode());
-            assertNoSpace(outcome(v.write(90L * BS, ByteBuffer.wrap(TestData.random(r)), false)), "a new write in the no-space state");
+            assertNoSpace(outcome(v.write(90L * BS, ByteBuffer.wrap(Blocks.random(r)), false)), "a new write in the no-space state");
             fs.failSyncs = false;
-            awaitWritesResume(pool, v, 100, TestData.random(r), durable);
+            awaitWritesResume(pool, v, 100, Blocks.random(r), durable);
             durable.putAll(acked);   // the flush that succeeded covers them
             verify(v, durable, "after syncs work again");
             assertEquals(List.of(), pool.verifyReferenceCounts());
@@ -205,14 +207,14 @@ class NoSpaceTest {
         try (Pool pool = Pool.create(dir, config())) {
             Volume v = pool.createVolume("v", 64L << 20);
             for (long lbn = 0; lbn < 20; lbn++) {
-                byte[] d = TestData.random(r);
+                byte[] d = Blocks.random(r);
                 assertEquals(null, outcome(v.write(lbn * BS, ByteBuffer.wrap(d), false)));
                 durable.put(lbn, d);
             }
             assertEquals(null, outcome(v.flush()));
             fs.full = true;
             // acknowledged early (a pool block was set aside for it), then its data write meets ENOSPC
-            Throwable w = outcome(v.write(20L * BS, ByteBuffer.wrap(TestData.random(r)), false));
+            Throwable w = outcome(v.write(20L * BS, ByteBuffer.wrap(Blocks.random(r)), false));
             assertEquals(null, w, "the first write is acknowledged before it is stored");
             Throwable ft = outcome(v.flush());
             assertNotNull(ft, "the flush after an acknowledged write that could not be stored must fail");
@@ -220,8 +222,8 @@ class NoSpaceTest {
             assertFalse(pool.isReadOnly(), "pool went read-only: " + pool.readOnlyReason());
             assertEquals(1L, pool.stats().get("no_space_lost_writes"));
             // from now on writes are acknowledged only once stored: ENOSPC goes to the writer itself
-            assertNoSpace(outcome(v.write(21L * BS, ByteBuffer.wrap(TestData.random(r)), false)), "a later write on the full filesystem");
-            assertArrayEquals(new byte[BS], TestData.read(v, 20L * BS, BS), "the lost write keeps the block's older contents");
+            assertNoSpace(outcome(v.write(21L * BS, ByteBuffer.wrap(Blocks.random(r)), false)), "a later write on the full filesystem");
+            assertArrayEquals(new byte[BS], Volumes.read(v, 20L * BS, BS), "the lost write keeps the block's older contents");
             verify(v, durable, "after the lost write");
             // a trim stores no data and is taken, but its journal block finds no space: the flush fails
             assertEquals(null, outcome(v.trim(0, BS, false)), "trim on the full filesystem");
@@ -232,7 +234,7 @@ class NoSpaceTest {
             assertEquals("no-space", pool.mode());
             assertFalse(pool.isReadOnly(), "pool went read-only: " + pool.readOnlyReason());
             fs.full = false;
-            awaitWritesResume(pool, v, 22, TestData.random(r), durable);
+            awaitWritesResume(pool, v, 22, Blocks.random(r), durable);
             assertEquals(null, outcome(v.flush()), "later flushes succeed");
             verify(v, durable, "after space came back");
             assertEquals(List.of(), pool.verifyReferenceCounts());
@@ -246,7 +248,7 @@ class NoSpaceTest {
         try (Pool pool = Pool.create(dir, config())) {
             Volume v = pool.createVolume("v", 64L << 20);
             for (long lbn : new long[]{0, 1021}) {
-                byte[] d = TestData.random(r);
+                byte[] d = Blocks.random(r);
                 assertEquals(null, outcome(v.write(lbn * BS, ByteBuffer.wrap(d), false)));
                 durable.put(lbn, d);
             }
@@ -259,7 +261,7 @@ class NoSpaceTest {
             fs.full = true;
             int stored = 0, refused = 0;
             for (long lbn = 1; lbn < 1021; lbn++) {
-                byte[] d = TestData.random(r);
+                byte[] d = Blocks.random(r);
                 Throwable t = outcome(vol.write(lbn * BS, ByteBuffer.wrap(d), false));
                 if (t == null) { durable.put(lbn, d); stored++; }
                 else { assertNoSpace(t, "write of lbn " + lbn + " needing a new slab"); refused++; }
@@ -271,7 +273,7 @@ class NoSpaceTest {
             assertEquals(0L, pool.stats().get("no_space_lost_writes"), "no acknowledged write may be lost");
             verify(vol, durable, "with the filesystem full");
             fs.full = false;
-            awaitWritesResume(pool, vol, 2000, TestData.random(r), durable);
+            awaitWritesResume(pool, vol, 2000, Blocks.random(r), durable);
             verify(vol, durable, "after space came back");
             assertEquals(List.of(), pool.verifyReferenceCounts());
         }

@@ -13,6 +13,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import org.jvdo.testsupport.Blocks;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -36,7 +37,7 @@ class PoolCheckTest {
             Volume v = p.createVolume("v", 8L << 20);
             Random r = new Random(3);
             for (int i = 0; i < 40; i++) {
-                byte[] b = i % 3 == 0 ? TestData.text(r) : random(i % 10);
+                byte[] b = i % 3 == 0 ? Blocks.text(r) : random(i % 10);
                 v.write(i * 4096L, ByteBuffer.wrap(b), false).get(30, TimeUnit.SECONDS);
             }
         }
@@ -101,7 +102,7 @@ class PoolCheckTest {
         try (Pool p = Pool.create(dir, cfg)) {
             Volume v = p.createVolume("v", 8L << 20);
             Random r = new Random(5);
-            for (int i = 0; i < 20; i++) v.write(i * 4096L, ByteBuffer.wrap(TestData.text(r)), false).get();
+            for (int i = 0; i < 20; i++) v.write(i * 4096L, ByteBuffer.wrap(Blocks.text(r)), false).get();
             p.quiesce();
             for (int i = 0; i < 20 && lbn < 0; i++) {
                 long m = v.blockMap().get(i);

@@ -17,8 +17,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
+import org.jvdo.testsupport.Await;
+import org.jvdo.testsupport.Blocks;
 
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Opening pools whose files were damaged. */
@@ -28,11 +30,11 @@ class PoolCorruptionTest {
     byte[] populate(Path d) throws Exception {
         Random r = new Random(21);
         byte[] data = new byte[64 * BS];
-        for (int b = 0; b < 64; b++) System.arraycopy(b % 2 == 0 ? TestData.text(r) : TestData.random(r), 0, data, b * BS, BS);
+        for (int b = 0; b < 64; b++) System.arraycopy(b % 2 == 0 ? Blocks.text(r) : Blocks.random(r), 0, data, b * BS, BS);
         try (Pool p = Pool.create(d, PoolConfig.small(64L << 20))) {
             Volume v = p.createVolume("v", 256L * BS);
-            TestData.await(v.write(0, ByteBuffer.wrap(data), false), "write");
-            TestData.await(v.write(64L * BS, ByteBuffer.wrap(data, 0, 8 * BS), false), "dup write");
+            Await.value(v.write(0, ByteBuffer.wrap(data), false), "write");
+            Await.value(v.write(64L * BS, ByteBuffer.wrap(data, 0, 8 * BS), false), "dup write");
         }
         return data;
     }
@@ -71,18 +73,18 @@ class PoolCorruptionTest {
         try (Pool p = Pool.open(dir, PoolConfig.small(64L << 20))) {
             assertEquals(0, p.stats().get("index_entries"), p.openReport());
             Volume v = p.volume("v");
-            byte[] got = TestData.read(v, 0, 72 * BS);
+            byte[] got = Volumes.read(v, 0, 72 * BS);
             assertArrayEquals(data, Arrays.copyOf(got, 64 * BS));
             assertArrayEquals(Arrays.copyOf(data, 8 * BS), Arrays.copyOfRange(got, 64 * BS, 72 * BS));
             assertTrue(p.verifyReferenceCounts().isEmpty());
             // and it still works: new writes go through and are indexed
-            TestData.await(v.write(100L * BS, ByteBuffer.wrap(data, 0, 4 * BS), false), "write");
+            Await.value(v.write(100L * BS, ByteBuffer.wrap(data, 0, 4 * BS), false), "write");
             p.quiesce();
             assertTrue(p.stats().get("index_entries") > 0);
         }
         Files.write(idx, Arrays.copyOf(b, 10)); // truncated
         try (Pool p = Pool.open(dir, PoolConfig.small(64L << 20))) {
-            assertArrayEquals(data, TestData.read(p.volume("v"), 0, 64 * BS));
+            assertArrayEquals(data, Volumes.read(p.volume("v"), 0, 64 * BS));
         }
     }
 

@@ -13,9 +13,10 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import org.jvdo.testsupport.Blocks;
 
 import static org.jvdo.core.PowerLossBlockStore.Fate;
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -98,7 +99,7 @@ class PowerLossRegressionTest {
             pool.crash();
             var report = store.simulateCrash(null, true, b -> isSuperBlock(b) ? Fate.TORN : Fate.NEW);
             try (Pool p = Pool.open(dir, cfg)) {
-                byte[] got = TestData.read(p.volume("v"), 0, 8 * BS);
+                byte[] got = Volumes.read(p.volume("v"), 0, 8 * BS);
                 assertArrayEquals(flushed, got, "flushed blocks after the power loss");
             } catch (CorruptPoolException e) {
                 fail("no openable pool after a power loss that tore only unsynced super block writes: " + e.getMessage() + "; power loss: " + report);
@@ -127,7 +128,7 @@ class PowerLossRegressionTest {
             long fuaLbn = -1, durableGen = -1;
             for (int i = 0; i < 40 && fua == null; i++) {
                 int slabs = pool.depot.slabCount();
-                byte[] b = TestData.random(new Random(1000 + i));
+                byte[] b = Blocks.random(new Random(1000 + i));
                 await(v.write((long) i * BS, ByteBuffer.wrap(b), true));
                 settle(pool);
                 if (pool.depot.slabCount() > slabs && slabs > 0) { fua = b; fuaLbn = i; durableGen = generation(pool); }
@@ -142,8 +143,8 @@ class PowerLossRegressionTest {
                 return (b / SuperBlock.COPY_BLOCKS) == tornCopy ? Fate.TORN : Fate.OLD;
             });
             try (Pool p = Pool.open(dir, cfg)) {
-                byte[] got = TestData.read(p.volume("v"), fuaLbn * BS, BS);
-                if (!Arrays.equals(fua, got)) fail("FUA-written lbn " + fuaLbn + " lost: reads " + TestData.describe(got, 0) + "; power loss: " + report);
+                byte[] got = Volumes.read(p.volume("v"), fuaLbn * BS, BS);
+                if (!Arrays.equals(fua, got)) fail("FUA-written lbn " + fuaLbn + " lost: reads " + Blocks.describe(got, 0) + "; power loss: " + report);
                 assertTrue(p.verifyReferenceCounts().isEmpty(), "reference counts");
             } catch (CorruptPoolException e) {
                 fail("no openable pool after the FUA write of lbn " + fuaLbn + " (durable super block generation " + durableGen + " in copy "
@@ -180,7 +181,7 @@ class PowerLossRegressionTest {
                     fail("a new volume's block map over the region of a slab addition lost in the power loss: " + e.getCause().getMessage() + "; power loss: " + report);
                 }
                 assertArrayEquals(new byte[60_000 * BS], all.array(), "a new volume reads zeros");
-                for (int i = 0; i < 60_000; i += 500) await(w.write((long) i * BS, ByteBuffer.wrap(TestData.random(new Random(i))), false));
+                for (int i = 0; i < 60_000; i += 500) await(w.write((long) i * BS, ByteBuffer.wrap(Blocks.random(new Random(i))), false));
                 await(w.flush());
             }
         });

@@ -21,8 +21,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.jvdo.testsupport.Blocks;
 
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -175,7 +176,7 @@ class PowerLossTest {
             cfg.journalBlocks = 128;
             cfg.blockMapCachePages = 4;    // evictions write block-map pages between checkpoints
             cfg.storeWrapper = s -> holder[0] = new PowerLossBlockStore(s);
-            this.dups = TestData.dupSet(seed ^ 0xD0D0, 9);
+            this.dups = Blocks.dupSet(seed ^ 0xD0D0, 9);
         }
 
         String ctx() {
@@ -249,15 +250,15 @@ class PowerLossTest {
             int k = r.nextInt(100);
             if (k < 10) return new byte[BS];
             if (k < 35) return dups.get(r.nextInt(dups.size())).clone();
-            if (k < 70) return TestData.text(r);
-            return TestData.random(r);
+            if (k < 70) return Blocks.text(r);
+            return Blocks.random(r);
         }
 
         byte[] partialBytes(int len) {
             byte[] b = new byte[len];
             switch (r.nextInt(4)) {
                 case 0 -> r.nextBytes(b);
-                case 1 -> { byte[] t = TestData.text(r); for (int i = 0; i < len; i++) b[i] = t[i % BS]; }
+                case 1 -> { byte[] t = Blocks.text(r); for (int i = 0; i < len; i++) b[i] = t[i % BS]; }
                 case 2 -> Arrays.fill(b, (byte) (1 + r.nextInt(255)));
                 default -> { } // zeros
             }
@@ -331,7 +332,7 @@ class PowerLossTest {
             n = Math.min(n, hi - lo);
             int b = lo + r.nextInt(hi - lo - n + 1);
             byte[] buf = new byte[n * BS];
-            for (int i = 0; i < n; i++) System.arraycopy(r.nextInt(3) == 0 ? TestData.text(r) : TestData.random(r), 0, buf, i * BS, BS);
+            for (int i = 0; i < n; i++) System.arraycopy(r.nextInt(3) == 0 ? Blocks.text(r) : Blocks.random(r), 0, buf, i * BS, BS);
             note("burst " + m.name + " " + b + "+" + n);
             await(v.write((long) b * BS, ByteBuffer.wrap(buf), false), "burst write of " + m.name + " blocks " + b + "+" + n);
             for (int i = 0; i < n; i++) m.set(b + i, Arrays.copyOfRange(buf, i * BS, (i + 1) * BS));
@@ -414,8 +415,8 @@ class PowerLossTest {
             await(v.read((long) b * BS, dst), "read of " + m.name + " " + b + "+" + n);
             for (int i = 0; i < n; i++) {
                 if (!Arrays.equals(dst.array(), i * BS, (i + 1) * BS, m.cur(b + i), 0, BS)) {
-                    throw failure("live-read", "volume " + m.name + " block " + (b + i) + " reads " + TestData.describe(dst.array(), i * BS)
-                            + " but the last acknowledged write left " + TestData.describe(m.cur(b + i), 0) + " (no power loss yet)");
+                    throw failure("live-read", "volume " + m.name + " block " + (b + i) + " reads " + Blocks.describe(dst.array(), i * BS)
+                            + " but the last acknowledged write left " + Blocks.describe(m.cur(b + i), 0) + " (no power loss yet)");
                 }
             }
         }
@@ -506,11 +507,11 @@ class PowerLossTest {
                         String other = whoseContent(got[b], m.name, b);
                         if (allowed == null) {
                             throw failure("flushed-lost", "volume " + m.name + " block " + b + " was durable (acknowledged before the last completed flush or FUA) as "
-                                    + TestData.describe(m.cur(b), 0) + " but reads " + TestData.describe(got[b], 0) + other);
+                                    + Blocks.describe(m.cur(b), 0) + " but reads " + Blocks.describe(got[b], 0) + other);
                         }
                         StringBuilder a = new StringBuilder();
-                        for (byte[] x : allowed) a.append(TestData.describe(x, 0)).append(' ');
-                        throw failure("wrong-content", "volume " + m.name + " block " + b + " reads " + TestData.describe(got[b], 0)
+                        for (byte[] x : allowed) a.append(Blocks.describe(x, 0)).append(' ');
+                        throw failure("wrong-content", "volume " + m.name + " block " + b + " reads " + Blocks.describe(got[b], 0)
                                 + ", none of the values it held since the last flush: " + a + other);
                     }
                     if (allowed != null && !Arrays.equals(got[b], m.cur(b))) changedAfterLoss++;
@@ -585,8 +586,8 @@ class PowerLossTest {
                 await(v.read(0, all), when + ": read of " + m.name);
                 for (int b = 0; b < m.blocks; b++) {
                     if (!Arrays.equals(all.array(), b * BS, (b + 1) * BS, m.cur(b), 0, BS)) {
-                        throw failure("wrong-content", when + ": volume " + m.name + " block " + b + " reads " + TestData.describe(all.array(), b * BS)
-                                + ", expected " + TestData.describe(m.cur(b), 0));
+                        throw failure("wrong-content", when + ": volume " + m.name + " block " + b + " reads " + Blocks.describe(all.array(), b * BS)
+                                + ", expected " + Blocks.describe(m.cur(b), 0));
                     }
                 }
             }

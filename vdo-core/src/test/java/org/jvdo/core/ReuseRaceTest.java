@@ -24,8 +24,10 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.jvdo.testsupport.Await;
+import org.jvdo.testsupport.Blocks;
 
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -63,7 +65,7 @@ class ReuseRaceTest {
     }
 
     static <T> T await(CompletableFuture<T> f, String what) throws Exception {
-        return TestData.await(f, what);
+        return Await.value(f, what);
     }
 
     /**
@@ -79,12 +81,12 @@ class ReuseRaceTest {
         cfg.slabDataBlocks = 16;
         cfg.storeWrapper = s -> slow[0] = new SlowWrites(s);
         Random r = new Random(11);
-        byte[] d = TestData.random(r), e = TestData.random(r);
+        byte[] d = Blocks.random(r), e = Blocks.random(r);
         try (Pool pool = Pool.create(dir, cfg)) {
             Volume v = pool.createVolume("v", 64L * BS);
             await(v.write(0, ByteBuffer.wrap(d), true), "write D at lbn 0");
             long p = Mapping.pbn(v.blockMap().get(0));
-            for (int i = 0; i < 15; i++) await(v.write((long) (3 + i) * BS, ByteBuffer.wrap(TestData.random(r)), false), "fill");
+            for (int i = 0; i < 15; i++) await(v.write((long) (3 + i) * BS, ByteBuffer.wrap(Blocks.random(r)), false), "fill");
             await(v.flush(), "flush");
             assertEquals(16, pool.depot.dataBlocksUsed(), "every block used");
             await(v.write(0, ByteBuffer.wrap(new byte[BS]), true), "zeros over lbn 0 (frees D's block)");
@@ -100,8 +102,8 @@ class ReuseRaceTest {
             await(wd, "write D again");
             pool.quiesce();              // both are stored, not only acknowledged
             slow[0].delayMillis = 0;
-            assertArrayEquals(e, TestData.read(v, 1L * BS, BS), "lbn 1 must read E");
-            assertArrayEquals(d, TestData.read(v, 2L * BS, BS), "lbn 2 must read D, not the block reused for E");
+            assertArrayEquals(e, Volumes.read(v, 1L * BS, BS), "lbn 1 must read E");
+            assertArrayEquals(d, Volumes.read(v, 2L * BS, BS), "lbn 2 must read D, not the block reused for E");
             assertEquals(List.of(), pool.verifyReferenceCounts());
         }
     }
@@ -131,7 +133,7 @@ class ReuseRaceTest {
         cfg.storeWrapper = s -> slow[0] = new SlowWrites(s);
         Random seedRnd = new Random(seed);
         List<byte[]> contents = new ArrayList<>();
-        for (int i = 0; i < 5; i++) contents.add(i % 2 == 0 ? TestData.text(seedRnd) : TestData.random(seedRnd));
+        for (int i = 0; i < 5; i++) contents.add(i % 2 == 0 ? Blocks.text(seedRnd) : Blocks.random(seedRnd));
         ExecutorService ex = Executors.newFixedThreadPool(THREADS);
         try (Pool pool = Pool.create(dir, cfg)) {
             Volume v = pool.createVolume("v", (long) THREADS * PER_THREAD * BS);
@@ -181,10 +183,10 @@ class ReuseRaceTest {
                 pool.quiesce();
                 // everything is stored now (not only queued): what the disk holds must be the model
                 for (int lbn = 0; lbn < model.length; lbn++) {
-                    byte[] got = TestData.read(v, (long) lbn * BS, BS);
+                    byte[] got = Volumes.read(v, (long) lbn * BS, BS);
                     if (!Arrays.equals(model[lbn], got)) {
-                        fail("seed " + seed + " round " + round + " (quiesced): lbn " + lbn + " reads " + TestData.describe(got, 0)
-                                + ", expected " + TestData.describe(model[lbn], 0));
+                        fail("seed " + seed + " round " + round + " (quiesced): lbn " + lbn + " reads " + Blocks.describe(got, 0)
+                                + ", expected " + Blocks.describe(model[lbn], 0));
                     }
                 }
                 List<String> problems = pool.verifyReferenceCounts();
@@ -255,9 +257,9 @@ class ReuseRaceTest {
             onSuccess.get(k).run();
         }
         for (int i = 0; i < PER_THREAD; i++) {
-            byte[] got = TestData.read(v, (long) (base + i) * BS, BS);
+            byte[] got = Volumes.read(v, (long) (base + i) * BS, BS);
             if (!Arrays.equals(model[base + i], got)) {
-                fail(ctx + ": lbn " + (base + i) + " reads " + TestData.describe(got, 0) + ", expected " + TestData.describe(model[base + i], 0));
+                fail(ctx + ": lbn " + (base + i) + " reads " + Blocks.describe(got, 0) + ", expected " + Blocks.describe(model[base + i], 0));
             }
         }
     }

@@ -13,8 +13,10 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
+import org.jvdo.testsupport.Await;
+import org.jvdo.testsupport.Blocks;
 
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -33,7 +35,7 @@ class SegmentedPoolTest {
         return c;
     }
 
-    byte[] content(Random r, int i) { return i % 3 == 0 ? TestData.random(r) : i % 3 == 1 ? TestData.text(r) : new byte[BS]; }
+    byte[] content(Random r, int i) { return i % 3 == 0 ? Blocks.random(r) : i % 3 == 1 ? Blocks.text(r) : new byte[BS]; }
 
     /** Writes 6000 blocks (about 24 MiB of data, raw, packed and zero) into a volume that itself spans segments. */
     byte[][] populate() throws Exception {
@@ -47,22 +49,22 @@ class SegmentedPoolTest {
                 ByteBuffer b = ByteBuffer.allocate(64 * BS);
                 for (int j = i; j < i + 64 && j < c.length; j++) b.put(c[j]);
                 b.flip();
-                TestData.await(v.write((long) i * BS, b, false), "write " + i);
+                Await.value(v.write((long) i * BS, b, false), "write " + i);
             }
-            TestData.await(w.write((1L << 36) - BS, ByteBuffer.wrap(c[3]), false), "last block of w");
-            TestData.await(v.flush(), "flush");
-            assertArrayEquals(c[3], TestData.read(w, (1L << 36) - BS, BS));
+            Await.value(w.write((1L << 36) - BS, ByteBuffer.wrap(c[3]), false), "last block of w");
+            Await.value(v.flush(), "flush");
+            assertArrayEquals(c[3], Volumes.read(w, (1L << 36) - BS, BS));
         }
         return c;
     }
 
     void verify(Pool p, byte[][] c) throws Exception {
         Volume v = p.volume("v");
-        byte[] all = TestData.read(v, 0, c.length * BS);
+        byte[] all = Volumes.read(v, 0, c.length * BS);
         for (int i = 0; i < c.length; i++) {
             assertArrayEquals(c[i], java.util.Arrays.copyOfRange(all, i * BS, (i + 1) * BS), "lbn " + i);
         }
-        assertArrayEquals(c[3], TestData.read(p.volume("w"), (1L << 36) - BS, BS));
+        assertArrayEquals(c[3], Volumes.read(p.volume("w"), (1L << 36) - BS, BS));
     }
 
     @Test
@@ -79,8 +81,8 @@ class SegmentedPoolTest {
         try (Pool p = Pool.open(dir, cfg())) {
             verify(p, c);
             // more writes, then a crash: recovery replays across segments
-            TestData.await(p.volume("v").write(0, ByteBuffer.wrap(c[1]), false), "overwrite");
-            TestData.await(p.volume("v").flush(), "flush");
+            Await.value(p.volume("v").write(0, ByteBuffer.wrap(c[1]), false), "overwrite");
+            Await.value(p.volume("v").flush(), "flush");
             c[0] = c[1];
             p.crash();
         }

@@ -16,8 +16,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import org.jvdo.testsupport.Await;
+import org.jvdo.testsupport.Blocks;
 
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -58,8 +60,8 @@ class SpaceTest {
 
         // the unique contents: mostly text (fragments of ~1-1.5 KiB), some random (incompressible)
         List<byte[]> unique = new ArrayList<>();
-        for (int i = 0; i < 900; i++) unique.add(TestData.text(r));
-        for (int i = 0; i < 100; i++) unique.add(TestData.random(r));
+        for (int i = 0; i < 900; i++) unique.add(Blocks.text(r));
+        for (int i = 0; i < 100; i++) unique.add(Blocks.random(r));
         int raw = 0;
         List<Integer> fragments = new ArrayList<>();
         for (byte[] u : unique) {
@@ -92,7 +94,7 @@ class SpaceTest {
 
             // zero blocks cost no storage
             byte[] zeroBuf = new byte[zeros * BS];
-            TestData.await(v.write((long) writes.size() * BS, ByteBuffer.wrap(zeroBuf), false), ctx);
+            Await.value(v.write((long) writes.size() * BS, ByteBuffer.wrap(zeroBuf), false), ctx);
             pool.quiesce();
             assertEquals(0, pool.stats().get("data_blocks_used"), ctx + ": zero blocks must not use storage");
             assertEquals(zeros, pool.stats().get("same_pages"), ctx);
@@ -122,7 +124,7 @@ class SpaceTest {
             assertTrue(pool.verifyReferenceCounts().isEmpty(), ctx + ": " + pool.verifyReferenceCounts());
 
             for (Volume vol : List.of(v, w)) {
-                byte[] got = TestData.read(vol, 0, writes.size() * BS);
+                byte[] got = Volumes.read(vol, 0, writes.size() * BS);
                 for (int i = 0; i < writes.size(); i++) {
                     assertTrue(Arrays.equals(got, i * BS, (i + 1) * BS, writes.get(i), 0, BS), ctx + ": " + vol + " block " + i + " differs");
                 }
@@ -141,7 +143,7 @@ class SpaceTest {
                 int lbn = order.get(j);
                 fs.add(v.write((long) lbn * BS, ByteBuffer.wrap(writes.get(lbn)), false));
             }
-            TestData.await(CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])), ctx);
+            Await.value(CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])), ctx);
         }
     }
 }

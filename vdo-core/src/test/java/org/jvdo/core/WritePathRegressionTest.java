@@ -11,8 +11,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import org.jvdo.testsupport.Blocks;
 
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -35,9 +36,9 @@ class WritePathRegressionTest {
                 boolean noHoleZeroes = round % 3 == 0;
                 // fill the vio pool's buffers with recognizable data
                 List<CompletableFuture<Void>> fs = new ArrayList<>();
-                for (int i = 0; i < 8; i++) fs.add(v.write((long) (100 + i) * BS, ByteBuffer.wrap(TestData.text(r)), false));
+                for (int i = 0; i < 8; i++) fs.add(v.write((long) (100 + i) * BS, ByteBuffer.wrap(Blocks.text(r)), false));
                 CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])).get();
-                CompletableFuture<Void> w = v.write((long) b * BS, ByteBuffer.wrap(TestData.text(r)), false);
+                CompletableFuture<Void> w = v.write((long) b * BS, ByteBuffer.wrap(Blocks.text(r)), false);
                 CompletableFuture<Void> t = noHoleZeroes ? v.writeZeroes((long) b * BS, BS, true, false) : v.trim((long) b * BS, BS, false);
                 ByteBuffer readBack = ByteBuffer.allocate(BS);
                 CompletableFuture<Void> rd = t.thenCompose(x -> v.read((long) b * BS, readBack));
@@ -45,13 +46,13 @@ class WritePathRegressionTest {
                 CompletableFuture.allOf(w, t, p, rd).get();
                 byte[] expect = new byte[BS];
                 expect[10] = 42;
-                assertArrayEquals(expect, TestData.read(v, (long) b * BS, BS), "round " + round + ": block " + b
+                assertArrayEquals(expect, Volumes.read(v, (long) b * BS, BS), "round " + round + ": block " + b
                         + " after write, " + (noHoleZeroes ? "write-zeroes" : "trim") + ", 1-byte write at 10");
                 byte[] rb = readBack.array();
                 boolean ok = true;
                 for (int i = 0; i < BS; i++) if (i != 10 && rb[i] != 0) { ok = false; break; }
                 assertTrue(ok && (rb[10] == 0 || rb[10] == 42), "round " + round + ": read after the trim completed returned "
-                        + TestData.describe(rb, 0));
+                        + Blocks.describe(rb, 0));
             }
             pool.quiesce();
             assertTrue(pool.verifyReferenceCounts().isEmpty());

@@ -15,8 +15,10 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import org.jvdo.testsupport.Await;
+import org.jvdo.testsupport.Blocks;
 
-import static org.jvdo.core.TestData.BS;
+import static org.jvdo.testsupport.Blocks.BS;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -82,20 +84,20 @@ class ZeroedMapPageTest {
         try (Pool pool = Pool.create(dir, cfg())) {
             Volume v = pool.createVolume("v", (long) lbns * BS);
             for (int i = 0; i < lbns; i++) v.write((long) i * BS, ByteBuffer.wrap(content(i)), false);
-            TestData.await(v.flush(), "flush");
+            Await.value(v.flush(), "flush");
             leafBlock = v.blockMap().regionStart() + 1;
         }
         zeroBlock(leafBlock);
         try (Pool p = Pool.open(dir, cfg())) {
             Volume v = p.volume("v");
-            assertArrayEquals(content(0), TestData.read(v, 0, BS));
+            assertArrayEquals(content(0), Volumes.read(v, 0, BS));
             String m = readFails(v, BlockMap.ENTRIES_PER_PAGE + 5).getMessage();
             System.out.println("read of a zeroed leaf: " + m);
             assertTrue(m.contains("volume v block map page 1 (block " + leafBlock + ")") && m.contains("zeroed"), m);
-            assertArrayEquals(content(lbns - 1), TestData.read(v, (long) (lbns - 1) * BS, BS));
+            assertArrayEquals(content(lbns - 1), Volumes.read(v, (long) (lbns - 1) * BS, BS));
             // after an unclean shutdown the open's rebuild walks every written page: it refuses
-            TestData.await(v.write(0, ByteBuffer.wrap(content(0)), false), "write");
-            TestData.await(v.flush(), "flush");
+            Await.value(v.write(0, ByteBuffer.wrap(content(0)), false), "write");
+            Await.value(v.flush(), "flush");
             p.crash();
         }
         CorruptPoolException open = assertThrows(CorruptPoolException.class, () -> Pool.open(dir, cfg()));
@@ -107,7 +109,7 @@ class ZeroedMapPageTest {
             Volume v = p.volume("v");
             for (int i = 0; i < lbns; i++) {
                 byte[] want = i / BlockMap.ENTRIES_PER_PAGE == 1 ? new byte[BS] : content(i);
-                assertArrayEquals(want, TestData.read(v, (long) i * BS, BS), "lbn " + i);
+                assertArrayEquals(want, Volumes.read(v, (long) i * BS, BS), "lbn " + i);
             }
             assertEquals(List.of(), p.verifyReferenceCounts());
             assertEquals(2L * BlockMap.ENTRIES_PER_PAGE, p.depot.dataBlocksUsed());
@@ -115,6 +117,8 @@ class ZeroedMapPageTest {
     }
 
     /** A volume of 2 levels (more than 32640 leaves): a zeroed level-1 bitmap page, rebuilt from its children. */
+    @SkipRefcountInvariant("a block-map tree page zeroed on purpose: the pool refuses the leaves under it (the point of the"
+            + " test), so its block maps cannot be read to count references; the test verifies them itself after the repair")
     @Test
     void zeroedBitmapPageIsRefusedReportedAndRebuilt() throws Exception {
         long blocks = 1L << 24;                        // 32833 leaves: level-1 pages 0 and 1, a top at level 2
@@ -123,15 +127,15 @@ class ZeroedMapPageTest {
         try (Pool pool = Pool.create(dir, cfg())) {
             Volume v = pool.createVolume("v", blocks * BS, "none");
             assertEquals(2, v.blockMap().tree().levelCount());
-            TestData.await(v.write(3 * BS, ByteBuffer.wrap(content(3)), false), "write");
-            TestData.await(v.write(far * BS, ByteBuffer.wrap(content(far)), false), "write");
-            TestData.await(v.flush(), "flush");
+            Await.value(v.write(3 * BS, ByteBuffer.wrap(content(3)), false), "write");
+            Await.value(v.write(far * BS, ByteBuffer.wrap(content(far)), false), "write");
+            Await.value(v.flush(), "flush");
             bitmapBlock = v.blockMap().tree().levelStart(1) + 1;
         }
         zeroBlock(bitmapBlock);
         try (Pool p = Pool.open(dir, cfg())) {
             Volume v = p.volume("v");
-            assertArrayEquals(content(3), TestData.read(v, 3 * BS, BS));
+            assertArrayEquals(content(3), Volumes.read(v, 3 * BS, BS));
             String m = readFails(v, far).getMessage();
             System.out.println("read under a zeroed bitmap page: " + m);
             assertTrue(m.contains("volume v block map tree page level 1 index 1 (block " + bitmapBlock + ")") && m.contains("zeroed"), m);
@@ -142,9 +146,9 @@ class ZeroedMapPageTest {
         repairReports("block map tree page level 1 index 1", "zeroed", "rebuilt from its children (1 of ");
         try (Pool p = Pool.open(dir, cfg())) {
             Volume v = p.volume("v");
-            assertArrayEquals(content(3), TestData.read(v, 3 * BS, BS));
-            assertArrayEquals(content(far), TestData.read(v, far * BS, BS), "the rebuilt page found the written leaf");
-            assertArrayEquals(new byte[BS], TestData.read(v, (far + 50L * BlockMap.ENTRIES_PER_PAGE) * BS, BS));
+            assertArrayEquals(content(3), Volumes.read(v, 3 * BS, BS));
+            assertArrayEquals(content(far), Volumes.read(v, far * BS, BS), "the rebuilt page found the written leaf");
+            assertArrayEquals(new byte[BS], Volumes.read(v, (far + 50L * BlockMap.ENTRIES_PER_PAGE) * BS, BS));
             assertEquals(List.of(), p.verifyReferenceCounts());
         }
     }
@@ -157,7 +161,7 @@ class ZeroedMapPageTest {
         try (Pool pool = Pool.create(dir, cfg())) {
             Volume v = pool.createVolume("v", (long) lbns * BS);
             for (int i = 0; i < lbns; i += 2) v.write((long) i * BS, ByteBuffer.wrap(content(i)), false);
-            TestData.await(v.flush(), "flush");
+            Await.value(v.flush(), "flush");
             assertEquals(1, v.blockMap().tree().levelCount());
             topBlock = v.blockMap().tree().levelStart(1);
             assertEquals(v.blockMap().regionStart() + BlockMap.regionBlocks(3) - 1, topBlock);
@@ -173,7 +177,7 @@ class ZeroedMapPageTest {
         try (Pool p = Pool.open(dir, cfg())) {
             Volume v = p.volume("v");
             for (int i = 0; i < lbns; i++) {
-                assertArrayEquals(i % 2 == 0 ? content(i) : new byte[BS], TestData.read(v, (long) i * BS, BS), "lbn " + i);
+                assertArrayEquals(i % 2 == 0 ? content(i) : new byte[BS], Volumes.read(v, (long) i * BS, BS), "lbn " + i);
             }
             assertEquals(List.of(), p.verifyReferenceCounts());
         }

@@ -1,4 +1,5 @@
-package org.jvdo.packer;
+package org.jvdo.testsupport;
+
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -9,26 +10,24 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HexFormat;
 
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.fail;
-
 /**
  * Golden-byte files for the on-disk format tests: {@code src/test/resources/golden/NAME.hex},
- * lowercase hex, 32 bytes per line, every byte stored (no summarising).
+ * lowercase hex, 32 bytes per line, every byte stored (no summarising), read from the test
+ * class path of the module whose test calls it. A mismatch is an {@link AssertionError}.
  *
  * <p>With {@code -Djvdo.golden.write=true} the files are (re)written from today's encoders
  * instead of compared. Doing so on purpose means the on-disk format changed: that must bump
  * the pool format version (SuperBlock.MAJOR/MINOR in vdo-core) and be noted in
  * docs/architecture.md.
  */
-final class GoldenBytes {
-    static final boolean WRITE = Boolean.getBoolean("jvdo.golden.write");
+public final class GoldenBytes {
+    public static final boolean WRITE = Boolean.getBoolean("jvdo.golden.write");
     private static final int PER_LINE = 32;
 
     private GoldenBytes() { }
 
     /** Compares {@code actual} with the golden file (or writes it in write mode); returns the golden bytes. */
-    static byte[] check(String name, byte[] actual) {
+    public static byte[] check(String name, byte[] actual) {
         if (WRITE) {
             write(name, actual);
             return actual;
@@ -37,13 +36,13 @@ final class GoldenBytes {
         int n = Math.min(golden.length, actual.length);
         for (int i = 0; i < n; i++) {
             if (golden[i] != actual[i]) {
-                fail("golden " + name + ": first difference at byte offset " + i + " (0x" + Integer.toHexString(i) + "): golden "
+                throw new AssertionError("golden " + name + ": first difference at byte offset " + i + " (0x" + Integer.toHexString(i) + "): golden "
                         + window(golden, i) + " but encoded " + window(actual, i)
                         + ". An intended format change must bump the format version; then regenerate with -Djvdo.golden.write=true");
             }
         }
         if (golden.length != actual.length) {
-            fail("golden " + name + ": length " + golden.length + " but encoded " + actual.length + " bytes");
+            throw new AssertionError("golden " + name + ": length " + golden.length + " but encoded " + actual.length + " bytes");
         }
         return golden;
     }
@@ -55,11 +54,11 @@ final class GoldenBytes {
         return s.append(']').toString();
     }
 
-    static byte[] read(String name) {
+    public static byte[] read(String name) {
         // In write mode the classpath copy may be stale: read the file just written.
         try (InputStream in = WRITE ? Files.newInputStream(Path.of("src/test/resources/golden", name + ".hex"))
                 : GoldenBytes.class.getResourceAsStream("/golden/" + name + ".hex")) {
-            assertNotNull(in, "golden file golden/" + name + ".hex missing (generate with -Djvdo.golden.write=true)");
+            if (in == null) throw new AssertionError("golden file golden/" + name + ".hex missing (generate with -Djvdo.golden.write=true)");
             String text = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             for (String line : text.split("\n")) {

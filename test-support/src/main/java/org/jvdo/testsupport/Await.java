@@ -1,20 +1,23 @@
-package org.jvdo.core;
+package org.jvdo.testsupport;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
 /** Bounded waits for tests: a request that never answers fails the test instead of hanging the build. */
-final class Await {
+public final class Await {
     /** The default bound, generous: it proves "no hang", it is not a speed requirement. */
-    static final long SECONDS = 20;
+    public static final long SECONDS = 20;
+    /** The bound of {@link #value}: whole batches of engine requests, on a shared build machine. */
+    public static final long VALUE_SECONDS = 60;
 
     private Await() { }
 
     /** Waits at most {@value #SECONDS} s; returns null on success, else the request's error. */
-    static Throwable outcome(CompletableFuture<?> f, String what) throws InterruptedException {
+    public static Throwable outcome(CompletableFuture<?> f, String what) throws InterruptedException {
         return outcome(f, SECONDS, what, () -> "");
     }
 
@@ -23,7 +26,7 @@ final class Await {
      * cause). No answer in time is an AssertionError naming {@code what}, followed by
      * {@code state} (e.g. the engine's queues) when it says something.
      */
-    static Throwable outcome(CompletableFuture<?> f, long seconds, String what, Supplier<String> state) throws InterruptedException {
+    public static Throwable outcome(CompletableFuture<?> f, long seconds, String what, Supplier<String> state) throws InterruptedException {
         try {
             f.get(seconds, TimeUnit.SECONDS);
             return null;
@@ -40,11 +43,23 @@ final class Await {
      * Waits until {@code condition} holds, looking every millisecond, at most {@code seconds};
      * then fails with {@code what} (a state that never came is a failure, not a hang).
      */
-    static void until(java.util.function.BooleanSupplier condition, long seconds, Supplier<String> what) throws InterruptedException {
+    public static void until(BooleanSupplier condition, long seconds, Supplier<String> what) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) throw new AssertionError(what.get() + " (not within " + seconds + " s)");
             Thread.sleep(1);
+        }
+    }
+
+    /**
+     * The value of {@code f}, waiting at most {@value #VALUE_SECONDS} s; the request's error is
+     * thrown as is (ExecutionException); no answer in time is an AssertionError naming {@code what}.
+     */
+    public static <T> T value(CompletableFuture<T> f, String what) throws Exception {
+        try {
+            return f.get(VALUE_SECONDS, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            throw new AssertionError(what + ": not completed within " + VALUE_SECONDS + " s", e);
         }
     }
 }
