@@ -558,10 +558,10 @@ class ProtocolTest {
 
     @Test
     void deviceErrorsMapToNbdErrors() throws IOException {
-        assertEquals(1, NbdConnection.nbdError(new VdoException(Errno.EROFS, "ro")));
-        assertEquals(28, NbdConnection.nbdError(new RuntimeException(new VdoException(Errno.ENOSPC, "full"))));
-        assertEquals(5, NbdConnection.nbdError(new IllegalStateException("boom")));
-        assertEquals(108, NbdConnection.nbdError(new VdoException(Errno.ESHUTDOWN, "x")));
+        assertEquals(1, ErrorCodes.nbd(new VdoException(Errno.EROFS, "ro")));
+        assertEquals(28, ErrorCodes.nbd(new RuntimeException(new VdoException(Errno.ENOSPC, "full"))));
+        assertEquals(5, ErrorCodes.nbd(new IllegalStateException("boom")));
+        assertEquals(108, ErrorCodes.nbd(new VdoException(Errno.ESHUTDOWN, "x")));
         main.readGate = off -> CompletableFuture.failedFuture(new VdoException(Errno.ENOSPC, "full"));
         try (RawClient c = connectTo("main")) {
             c.request(0, CMD_READ, 1, 0, 4096, null);
