@@ -169,22 +169,12 @@ final class Handshake {
 
     /** Answers INFO or GO; returns true when GO succeeded and transmission begins. */
     private boolean infoOrGo(int opt, ByteBuffer data) {
-        String name;
-        List<Integer> requests = new ArrayList<>();
-        try {
-            name = readString(data);
-            int n = Short.toUnsignedInt(data.getShort());
-            if (data.remaining() != 2 * n) {
-                throw new IllegalArgumentException();
-            }
-            for (int i = 0; i < n; i++) {
-                requests.add(Short.toUnsignedInt(data.getShort()));
-            }
-        } catch (RuntimeException e) {
-            optionReply(opt, REP_ERR_INVALID, errorText("malformed INFO/GO request"));
+        Named<Integer> request = parse(opt, data, Handshake::infoRequests, "malformed INFO/GO request");
+        if (request == null) {
             return false;
         }
-        BlockDevice d = exportOrUnknown(opt, name);
+        List<Integer> requests = request.items();
+        BlockDevice d = exportOrUnknown(opt, request.name());
         if (d == null) {
             return false;
         }
@@ -209,28 +199,18 @@ final class Handshake {
     }
 
     private void metaContext(int opt, ByteBuffer data) {
-        String exportName;
-        List<String> queries = new ArrayList<>();
-        try {
-            exportName = readString(data);
-            long n = Integer.toUnsignedLong(data.getInt());
-            for (long i = 0; i < n; i++) {
-                queries.add(readString(data));
-            }
-            if (data.hasRemaining()) {
-                throw new IllegalArgumentException();
-            }
-        } catch (RuntimeException e) {
-            optionReply(opt, REP_ERR_INVALID, errorText("malformed meta context request"));
+        Named<String> request = parse(opt, data, Handshake::metaQueries, "malformed meta context request");
+        if (request == null) {
             return;
         }
         if (opt == OPT_SET_META_CONTEXT && !structured) {
             optionReply(opt, REP_ERR_INVALID, errorText("structured replies not negotiated"));
             return;
         }
-        if (exportOrUnknown(opt, exportName) == null) {
+        if (exportOrUnknown(opt, request.name()) == null) {
             return;
         }
+        List<String> queries = request.items();
         boolean match;
         if (opt == OPT_LIST_META_CONTEXT) {
             match = queries.isEmpty()
@@ -244,6 +224,51 @@ final class Handshake {
                     .appendBytes(BASE_ALLOCATION.getBytes(StandardCharsets.UTF_8)));
         }
         optionReply(opt, REP_ACK, null);
+    }
+
+    /** An option's data: an export name, then a list of items. */
+    private record Named<T>(String name, List<T> items) { }
+
+    /** Reads the items after the export name; throws on malformed data. */
+    private interface Items<T> {
+        List<T> read(ByteBuffer data);
+    }
+
+    /** Parses an option's data, or answers NBD_REP_ERR_INVALID with {@code malformed} and returns null. */
+    private <T> Named<T> parse(int opt, ByteBuffer data, Items<T> items, String malformed) {
+        try {
+            String name = readString(data);
+            return new Named<>(name, items.read(data));
+        } catch (RuntimeException e) {
+            optionReply(opt, REP_ERR_INVALID, errorText(malformed));
+            return null;
+        }
+    }
+
+    /** INFO/GO: a 16-bit count of NBD_INFO_* requests, then the requests, nothing after. */
+    private static List<Integer> infoRequests(ByteBuffer data) {
+        List<Integer> requests = new ArrayList<>();
+        int n = Short.toUnsignedInt(data.getShort());
+        if (data.remaining() != 2 * n) {
+            throw new IllegalArgumentException();
+        }
+        for (int i = 0; i < n; i++) {
+            requests.add(Short.toUnsignedInt(data.getShort()));
+        }
+        return requests;
+    }
+
+    /** LIST/SET_META_CONTEXT: a 32-bit count of queries, then the query strings, nothing after. */
+    private static List<String> metaQueries(ByteBuffer data) {
+        List<String> queries = new ArrayList<>();
+        long n = Integer.toUnsignedLong(data.getInt());
+        for (long i = 0; i < n; i++) {
+            queries.add(readString(data));
+        }
+        if (data.hasRemaining()) {
+            throw new IllegalArgumentException();
+        }
+        return queries;
     }
 
     /** The export named {@code name}, or null after answering NBD_REP_ERR_UNKNOWN. */

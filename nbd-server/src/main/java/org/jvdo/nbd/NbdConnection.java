@@ -100,42 +100,22 @@ final class NbdConnection {
         }
     }
 
-    Context context() {
-        return context;
-    }
-
-    NbdServer server() {
-        return server;
-    }
-
-    NetSocket socket() {
-        return socket;
-    }
+    Context context() { return context; }
+    NbdServer server() { return server; }
+    NetSocket socket() { return socket; }
 
     /** The export picked by NBD_OPT_GO or NBD_OPT_EXPORT_NAME, or null during the handshake. */
     String exportName() {
         return exportName;
     }
 
-    boolean inTransmission() {
-        return transmission != null;
-    }
-
-    boolean socketClosed() {
-        return socketClosed;
-    }
-
-    boolean draining() {
-        return draining;
-    }
-
-    int inflight() {
-        return inflight;
-    }
-
-    long inflightBytes() {
-        return inflightBytes;
-    }
+    /** Past the handshake. */
+    boolean inTransmission() { return transmission != null; }
+    boolean socketClosed() { return socketClosed; }
+    /** Reading no more: in-flight requests finish, then the socket closes. */
+    boolean draining() { return draining; }
+    int inflight() { return inflight; }
+    long inflightBytes() { return inflightBytes; }
 
     /** A request starts: {@code bytes} count against the connection's back-pressure. */
     void begin(long bytes) {

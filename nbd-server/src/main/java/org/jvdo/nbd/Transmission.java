@@ -23,18 +23,12 @@ final class Transmission {
 
     private final NbdConnection conn;
     private final InputFramer input;
-    private final NbdServer server;
     private final Session session;
-    private final BlockDevice device;
     private final ReplyWriter replies;
+    /** Made once: waiting for a header allocates nothing. */
     private final InputFramer.Frame onHeader = this::onHeader;
-
-    // The request header being handled
-    private int reqFlags;
-    private int reqType;
-    private long reqHandle;
-    private long reqOffset;
-    private long reqLength;
+    private final NbdServer server;
+    private final BlockDevice device;
 
     Transmission(NbdConnection conn, InputFramer input, Session session) {
         this.conn = conn;
@@ -70,6 +64,13 @@ final class Transmission {
             input.expectHeader(onHeader);
         }
     }
+
+    // The request header being handled
+    private int reqFlags;
+    private int reqType;
+    private long reqHandle;
+    private long reqOffset;
+    private long reqLength;
 
     private void onHeader(ByteBuffer b) {
         if (b.getInt() != REQUEST_MAGIC) {
