@@ -57,23 +57,13 @@ final class InputFramer {
     }
 
     /** Whether input ended for good (the connection is closing or closed). */
-    boolean done() {
-        return mode == Mode.DONE;
-    }
-
+    boolean done() { return mode == Mode.DONE; }
     /** Reads no more input. */
-    void stop() {
-        mode = Mode.DONE;
-    }
-
-    boolean budgetWait() {
-        return budgetWait;
-    }
-
+    void stop() { mode = Mode.DONE; }
+    boolean paused() { return paused; }
+    boolean budgetWait() { return budgetWait; }
     /** When input last arrived ({@link System#nanoTime()}). */
-    long lastInput() {
-        return lastInput;
-    }
+    long lastInput() { return lastInput; }
 
     /** Waits for {@code bytes} bytes; the state changes only once the buffer exists. */
     void expect(int bytes, Frame then) {

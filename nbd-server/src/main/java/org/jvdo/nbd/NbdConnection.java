@@ -114,6 +114,8 @@ final class NbdConnection {
     boolean socketClosed() { return socketClosed; }
     /** Reading no more: in-flight requests finish, then the socket closes. */
     boolean draining() { return draining; }
+    /** The socket is paused by back-pressure or a budget wait. */
+    boolean inputPaused() { return input.paused(); }
     int inflight() { return inflight; }
     long inflightBytes() { return inflightBytes; }
 

@@ -17,6 +17,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
 import java.util.function.Predicate;
 
 /**
@@ -295,17 +297,34 @@ public final class NbdServer implements AutoCloseable {
      * close (on its own context); the futures complete as they finish.
      */
     private List<Future<Void>> shutdownAll(Predicate<NbdConnection> which) {
-        List<Future<Void>> done = new ArrayList<>();
+        return onEach(which, (c, p) -> {
+            c.shutdown();
+            c.finished().onComplete(p);
+        });
+    }
+
+    /**
+     * Runs {@code action} on the context of each connection {@code which} selects; each future
+     * completes when its action completes the promise it is given.
+     */
+    private <T> List<Future<T>> onEach(Predicate<NbdConnection> which, BiConsumer<NbdConnection, Promise<T>> action) {
+        List<Future<T>> done = new ArrayList<>();
         for (NbdConnection c : connections) {
             if (!which.test(c)) continue;
-            Promise<Void> p = Promise.promise();
-            c.context().runOnContext(v -> {
-                c.shutdown();
-                c.finished().onComplete(p);
-            });
+            Promise<T> p = Promise.promise();
+            c.context().runOnContext(v -> action.accept(c, p));
             done.add(p.future());
         }
         return done;
+    }
+
+    /**
+     * What {@code probe} says about each open connection, asked on the connection's own
+     * context (so it reads that connection's state safely from any thread); for tests that
+     * wait for a connection to reach a state.
+     */
+    <T> List<T> probe(Function<NbdConnection, T> probe) {
+        return await(Future.all(onEach(c -> true, (NbdConnection c, Promise<T> p) -> p.complete(probe.apply(c))))).list();
     }
 
     /** Closes the sockets of the connections {@code which} selects now, whatever is in flight. */

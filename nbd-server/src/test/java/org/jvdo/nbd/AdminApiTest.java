@@ -103,10 +103,10 @@ class AdminApiTest {
 
     List<String> nbdExports() throws IOException {
         try (RawClient c = RawClient.open(nbd.actualPort())) {
-            c.option(3, new byte[0]);
+            c.option(NbdProtocol.OPT_LIST, new byte[0]);
             List<String> names = new ArrayList<>();
             for (RawClient.OptReply r : c.optReplies()) {
-                if (r.type() == 2) {
+                if (r.type() == NbdProtocol.REP_SERVER) {
                     ByteBuffer b = ByteBuffer.wrap(r.data());
                     byte[] n = new byte[b.getInt()];
                     b.get(n);
@@ -124,7 +124,7 @@ class AdminApiTest {
     }
 
     static void flush(RawClient c) throws IOException {
-        c.request(0, 3, 99, 0, 0, null);
+        c.request(0, NbdProtocol.CMD_FLUSH, 99, 0, 0, null);
         assertEquals(0, c.simple().error());
     }
 
@@ -183,7 +183,7 @@ class AdminApiTest {
         try (RawClient c = RawClient.open(nbd.actualPort())) {
             c.go("vol0");
             c.write(1, 0, randomBlocks(1, 1));
-            c.request(0, 3, 2, 0, 0, null);
+            c.request(0, NbdProtocol.CMD_FLUSH, 2, 0, 0, null);
             assertNotEquals(0, c.simple().error());
         }
         Reply h = call("GET", "/health", null, null);
@@ -247,7 +247,7 @@ class AdminApiTest {
             c2.go("v2");
             c2.disconnect();
         }
-        for (int i = 0; i < 100 && nbd.connectionsTo("v2") > 0; i++) Thread.sleep(10);
+        Await.until(() -> nbd.connectionsTo("v2") == 0, Await.SECONDS, () -> "v2 still has " + nbd.connectionsTo("v2") + " connection(s)");
         assertEquals(200, call("DELETE", "/api/v1/volumes/v2", null).status());
         JsonArray list = get("/api/v1/volumes").json().getJsonArray("volumes");
         assertEquals(1, list.size());
