@@ -19,8 +19,9 @@ import java.util.logging.Logger;
  * connection's Vert.x context (one event loop), so none of this state is locked. Other threads
  * touch a connection in three ways only: device futures and {@link MemoryBudget} grants complete
  * on any thread and hop to the context ({@link #onContext}) before they read or write state;
- * the server and the admin API read {@link #exportName()} (volatile) from any thread; and they
- * call {@link #shutdown()} / {@link #forceClose()} through {@code context().runOnContext}.
+ * the server and the admin API read {@link #exportName()} (volatile) from any thread; and the
+ * server calls {@link #shutdown()} / {@link #forceClose()} (and tests' {@code NbdServer.probe})
+ * through {@code context().runOnContext}.
  *
  * <p>Lock order: the connection holds no lock of its own. The only monitors its code enters are
  * the {@link MemoryBudget}'s (briefly, inside acquire/release; grants run after it is left, and
