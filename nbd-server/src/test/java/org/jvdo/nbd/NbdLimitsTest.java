@@ -286,7 +286,7 @@ class NbdLimitsTest {
             // a client that finishes the handshake is not dropped
             RawClient ok = client(s.actualPort());
             ok.go("v");
-            Thread.sleep(1500);
+            Thread.sleep(1500); // past the handshake timeout: the time passing is the test, not an order
             assertEquals(0, ok.write(1, 0, new byte[] {1}));
         });
     }
@@ -300,7 +300,7 @@ class NbdLimitsTest {
             RawClient c = client(s.actualPort());
             c.go("v");
             for (int i = 0; i < 5; i++) { // busy: kept
-                Thread.sleep(300);
+                Thread.sleep(300); // input within the 800 ms idle timeout: the pacing is the test
                 assertEquals(0, c.write(i, 0, new byte[] {1}));
             }
             assertTrue(c.closedByServer(), "idle connection closed");
