@@ -16,7 +16,8 @@ import java.util.logging.Logger;
  * forced, or by the peer).
  *
  * <p>Threads: everything here, in the framer, the handshake and the transmission runs on the
- * connection's Vert.x context (one event loop), so none of this state is locked. Other threads
+ * connection's Vert.x context (one event loop; the handshake and idle timers fire there too),
+ * so none of this state is locked. Other threads
  * touch a connection in three ways only: device futures and {@link MemoryBudget} grants complete
  * on any thread and hop to the context ({@link #onContext}) before they read or write state;
  * the server and the admin API read {@link #exportName()} (volatile) from any thread; and the
@@ -25,8 +26,9 @@ import java.util.logging.Logger;
  *
  * <p>Lock order: the connection holds no lock of its own. The only monitors its code enters are
  * the {@link MemoryBudget}'s (briefly, inside acquire/release; grants run after it is left, and
- * the connection calls the budget with no other lock held) and whatever the device takes inside
- * its own calls; no lock is held across a call into the device or the socket.
+ * the connection calls the budget with no other lock held; a release that wakes another
+ * connection's grant only posts it to that connection's context) and whatever the device takes
+ * inside its own calls; no lock is held across a call into the device or the socket.
  */
 final class NbdConnection {
     private static final Logger LOG = Logger.getLogger(NbdConnection.class.getName());
