@@ -181,9 +181,10 @@ class CrashTortureTest {
     /** Waits until the writer has {@link #MIN_DURABLE} ops acknowledged before a completed flush; fails on any writer failure. */
     private static void awaitMinimumWork(ServeProcess s, Thread writer, Cycle c, String cyc) throws Exception {
         Await.until(Conditions.checked(() -> {
+            if (c.durableUpTo >= MIN_DURABLE && c.flushes >= 1) return true;
             checkWriter(s, c, cyc + ", waiting for the first " + MIN_DURABLE + " durable writes");
             if (c.stopped) fail(cyc + ": writer stopped early (" + c.endedBy + "); " + c.progress());
-            return c.durableUpTo >= MIN_DURABLE && c.flushes >= 1;
+            return false;
         }), WORK_TIMEOUT.toSeconds(), Conditions.text(() -> cyc + ": the server did not acknowledge " + MIN_DURABLE
                 + " writes and complete a flush after them; " + c.progress() + "\nserver stderr:\n" + tail(s.err())));
     }
