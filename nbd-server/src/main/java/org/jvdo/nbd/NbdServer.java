@@ -17,6 +17,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * Serves the volumes of an {@link ExportRegistry} to NBD clients over TCP.
@@ -204,25 +207,15 @@ public final class NbdServer implements AutoCloseable {
      * {@code timeoutSeconds}); returns how many there were.
      */
     public int closeConnectionsTo(String name, long timeoutSeconds) {
-        List<Future<Void>> done = new ArrayList<>();
-        for (NbdConnection c : connections) {
-            if (!name.equals(c.exportName())) continue;
-            Promise<Void> p = Promise.promise();
-            c.context().runOnContext(v -> {
-                c.shutdown();
-                c.finished().onComplete(p);
-            });
-            done.add(p.future());
-        }
+        Predicate<NbdConnection> to = c -> name.equals(c.exportName());
+        List<Future<Void>> done = shutdownAll(to);
         try {
             Future.join(done).toCompletionStage().toCompletableFuture().get(timeoutSeconds, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException | TimeoutException e) {
             // the caller goes on; requests to a deleted volume fail anyway
-            for (NbdConnection c : connections) {
-                if (name.equals(c.exportName())) c.context().runOnContext(v -> c.forceClose());
-            }
+            forceCloseAll(to);
         }
         return done.size();
     }
@@ -275,23 +268,13 @@ public final class NbdServer implements AutoCloseable {
             return;
         }
         closing = true;
-        List<Future<Void>> done = new ArrayList<>();
-        for (NbdConnection c : connections) {
-            Promise<Void> p = Promise.promise();
-            c.context().runOnContext(v -> {
-                c.shutdown();
-                c.finished().onComplete(p);
-            });
-            done.add(p.future());
-        }
+        List<Future<Void>> done = shutdownAll(c -> true);
         try {
             Future.join(done).toCompletionStage().toCompletableFuture()
                     .get(options.closeTimeoutMillis, TimeUnit.MILLISECONDS);
         } catch (Exception e) {
             // close what is left; requests still in the device complete into closed sockets
-            for (NbdConnection c : connections) {
-                c.context().runOnContext(v -> c.forceClose());
-            }
+            forceCloseAll(c -> true);
         }
         for (String id : deployments) {
             try {
@@ -306,6 +289,48 @@ public final class NbdServer implements AutoCloseable {
             } catch (RuntimeException e) {
                 // nothing more to do
             }
+        }
+    }
+
+    /**
+     * Tells each connection {@code which} selects to stop reading, finish what is in flight and
+     * close (on its own context); the futures complete as they finish.
+     */
+    private List<Future<Void>> shutdownAll(Predicate<NbdConnection> which) {
+        return onEach(which, (c, p) -> {
+            c.shutdown();
+            c.finished().onComplete(p);
+        });
+    }
+
+    /**
+     * Runs {@code action} on the context of each connection {@code which} selects; each future
+     * completes when its action completes the promise it is given.
+     */
+    private <T> List<Future<T>> onEach(Predicate<NbdConnection> which, BiConsumer<NbdConnection, Promise<T>> action) {
+        List<Future<T>> done = new ArrayList<>();
+        for (NbdConnection c : connections) {
+            if (!which.test(c)) continue;
+            Promise<T> p = Promise.promise();
+            c.context().runOnContext(v -> action.accept(c, p));
+            done.add(p.future());
+        }
+        return done;
+    }
+
+    /**
+     * What {@code probe} says about each open connection, asked on the connection's own
+     * context (so it reads that connection's state safely from any thread); for tests that
+     * wait for a connection to reach a state.
+     */
+    <T> List<T> probe(Function<NbdConnection, T> probe) {
+        return await(Future.all(onEach(c -> true, (NbdConnection c, Promise<T> p) -> p.complete(probe.apply(c))))).list();
+    }
+
+    /** Closes the sockets of the connections {@code which} selects now, whatever is in flight. */
+    private void forceCloseAll(Predicate<NbdConnection> which) {
+        for (NbdConnection c : connections) {
+            if (which.test(c)) c.context().runOnContext(v -> c.forceClose());
         }
     }
 

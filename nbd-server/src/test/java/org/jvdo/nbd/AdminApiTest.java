@@ -1,5 +1,6 @@
 package org.jvdo.nbd;
 
+import org.jvdo.testsupport.Await;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.vertx.core.Vertx;
@@ -103,10 +104,10 @@ class AdminApiTest {
 
     List<String> nbdExports() throws IOException {
         try (RawClient c = RawClient.open(nbd.actualPort())) {
-            c.option(3, new byte[0]);
+            c.option(NbdProtocol.OPT_LIST, new byte[0]);
             List<String> names = new ArrayList<>();
             for (RawClient.OptReply r : c.optReplies()) {
-                if (r.type() == 2) {
+                if (r.type() == NbdProtocol.REP_SERVER) {
                     ByteBuffer b = ByteBuffer.wrap(r.data());
                     byte[] n = new byte[b.getInt()];
                     b.get(n);
@@ -124,7 +125,7 @@ class AdminApiTest {
     }
 
     static void flush(RawClient c) throws IOException {
-        c.request(0, 3, 99, 0, 0, null);
+        c.request(0, NbdProtocol.CMD_FLUSH, 99, 0, 0, null);
         assertEquals(0, c.simple().error());
     }
 
@@ -132,7 +133,7 @@ class AdminApiTest {
 
     static final List<String[]> PROTECTED = List.of(
             new String[] {"GET", "/metrics"}, new String[] {"GET", "/api/v1/openapi.yaml"},
-            new String[] {"GET", "/api/v1/stats"}, new String[] {"GET", "/api/v1/volumes"},
+            new String[] {"GET", "/api/v1/stats"}, new String[] {"GET", "/api/v1/debug/in-flight"}, new String[] {"GET", "/api/v1/volumes"},
             new String[] {"POST", "/api/v1/volumes"}, new String[] {"GET", "/api/v1/volumes/vol0"},
             new String[] {"DELETE", "/api/v1/volumes/vol0"}, new String[] {"GET", "/api/v1/volumes/vol0/stats"},
             new String[] {"POST", "/api/v1/volumes/vol0/resize"}, new String[] {"PUT", "/api/v1/volumes/vol0/engine"});
@@ -152,6 +153,15 @@ class AdminApiTest {
         assertEquals(200, h.status());
         assertEquals("normal", h.json().getString("mode"));
         assertEquals(200, get("/api/v1/stats").status());
+    }
+
+    @Test
+    void inFlightDumpListsNoVioWhenIdle() throws Exception {
+        pool.quiesce();
+        Reply r = get("/api/v1/debug/in-flight");
+        assertEquals(200, r.status());
+        assertEquals(0, r.json().getJsonArray("vios").size(), r.json().encode());
+        assertTrue(r.json().getString("summary").startsWith("vios in use 0 of "), r.json().encode());
     }
 
     @Test
@@ -183,7 +193,7 @@ class AdminApiTest {
         try (RawClient c = RawClient.open(nbd.actualPort())) {
             c.go("vol0");
             c.write(1, 0, randomBlocks(1, 1));
-            c.request(0, 3, 2, 0, 0, null);
+            c.request(0, NbdProtocol.CMD_FLUSH, 2, 0, 0, null);
             assertNotEquals(0, c.simple().error());
         }
         Reply h = call("GET", "/health", null, null);
@@ -247,7 +257,7 @@ class AdminApiTest {
             c2.go("v2");
             c2.disconnect();
         }
-        for (int i = 0; i < 100 && nbd.connectionsTo("v2") > 0; i++) Thread.sleep(10);
+        Await.until(() -> nbd.connectionsTo("v2") == 0, Await.SECONDS, () -> "v2 still has " + nbd.connectionsTo("v2") + " connection(s)");
         assertEquals(200, call("DELETE", "/api/v1/volumes/v2", null).status());
         JsonArray list = get("/api/v1/volumes").json().getJsonArray("volumes");
         assertEquals(1, list.size());
@@ -466,7 +476,7 @@ class AdminApiTest {
         Reply doc = get("/api/v1/openapi.yaml");
         assertEquals(200, doc.status());
         Set<String> documented = documentedRoutes(doc.body());
-        assertEquals(11, served.size(), served.toString());
+        assertEquals(12, served.size(), served.toString());
         assertEquals(served, documented);
         assertTrue(doc.body().startsWith("openapi: 3."));
         // the check can fail: a document missing a route differs

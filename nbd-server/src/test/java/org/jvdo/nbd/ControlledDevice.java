@@ -5,13 +5,12 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongFunction;
 import org.jvdo.core.api.BlockDevice;
 
 /**
- * Wraps a device so tests can delay or hold reads: {@link #readGate} maps a read's offset to
+ * Wraps a device so tests can hold reads: {@link #readGate} maps a read's offset to
  * a future the read waits for, and completions then happen on a foreign thread, as with the
  * real engine.
  */
@@ -27,13 +26,6 @@ final class ControlledDevice implements BlockDevice, AutoCloseable {
 
     ControlledDevice(BlockDevice inner) {
         this.inner = inner;
-    }
-
-    /** A future completing after {@code millis} on the device's own thread. */
-    CompletableFuture<Void> after(long millis) {
-        CompletableFuture<Void> f = new CompletableFuture<>();
-        timer.schedule(() -> f.complete(null), millis, TimeUnit.MILLISECONDS);
-        return f;
     }
 
     @Override public String name() { return inner.name(); }

@@ -1,5 +1,6 @@
 package org.jvdo.nbd;
 
+import org.jvdo.testsupport.Await;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -180,16 +181,13 @@ class CrashTortureTest {
 
     /** Waits until the writer has {@link #MIN_DURABLE} ops acknowledged before a completed flush; fails on any writer failure. */
     private static void awaitMinimumWork(ServeProcess s, Thread writer, Cycle c, String cyc) throws Exception {
-        long deadline = System.nanoTime() + WORK_TIMEOUT.toNanos();
-        while (c.durableUpTo < MIN_DURABLE || c.flushes < 1) {
+        Await.until(Conditions.checked(() -> {
+            if (c.durableUpTo >= MIN_DURABLE && c.flushes >= 1) return true;
             checkWriter(s, c, cyc + ", waiting for the first " + MIN_DURABLE + " durable writes");
             if (c.stopped) fail(cyc + ": writer stopped early (" + c.endedBy + "); " + c.progress());
-            if (System.nanoTime() > deadline) {
-                fail(cyc + ": within " + WORK_TIMEOUT.toSeconds() + " s the server did not acknowledge " + MIN_DURABLE
-                        + " writes and complete a flush after them; " + c.progress() + "\nserver stderr:\n" + tail(s.err()));
-            }
-            Thread.sleep(5);
-        }
+            return false;
+        }), WORK_TIMEOUT.toSeconds(), Conditions.text(() -> cyc + ": the server did not acknowledge " + MIN_DURABLE
+                + " writes and complete a flush after them; " + c.progress() + "\nserver stderr:\n" + tail(s.err())));
     }
 
     /** Turns a failure the writer recorded into a test failure, with its cause and the server's stderr. */
@@ -229,9 +227,10 @@ class CrashTortureTest {
                 synchronized (c.ops) { index = c.ops.size(); c.ops.add(op); }
                 doing = op.kind() + " of block " + block + " (op #" + index + ", content id " + op.id + ", handle " + handle + ")";
                 if (op.id == 0) {
-                    client.request(0, 4, handle, block * 4096L, 4096, null);                                 // TRIM
+                    client.request(0, NbdProtocol.CMD_TRIM, handle, block * 4096L, 4096, null);
                 } else {
-                    client.request(op.fua ? 1 : 0, 1, handle, block * 4096L, 4096, content(op.id, block));  // WRITE
+                    client.request(op.fua ? NbdProtocol.CMD_FLAG_FUA : 0, NbdProtocol.CMD_WRITE, handle, block * 4096L, 4096,
+                            content(op.id, block));
                 }
                 expectSuccess(client.simple(), handle, doing);
                 op.acked = true;
@@ -240,7 +239,7 @@ class CrashTortureTest {
                 if (r.nextInt(12) == 0) {
                     int upTo = index + 1;
                     doing = "FLUSH after op #" + index + " (handle " + handle + ")";
-                    client.request(0, 3, handle, 0, 0, null);                                                // FLUSH
+                    client.request(0, NbdProtocol.CMD_FLUSH, handle, 0, 0, null);
                     expectSuccess(client.simple(), handle, doing);
                     c.durableUpTo = upTo;
                     c.flushes++;

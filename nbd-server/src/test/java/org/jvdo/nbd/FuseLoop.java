@@ -1,5 +1,6 @@
 package org.jvdo.nbd;
 
+import org.jvdo.testsupport.Await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -57,16 +58,11 @@ final class FuseLoop implements AutoCloseable {
         nbdfuse = Tools.builder(List.of("nbdfuse", "-P", pidFile.toString(), fuseDir.resolve("disk").toString(), uri))
                 .redirectErrorStream(true).redirectOutput(log.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
-        long deadline = System.currentTimeMillis() + 20_000;
-        while (!(Files.exists(pidFile) && Files.size(pidFile) > 0)) {
-            if (!nbdfuse.isAlive()) {
-                fail("nbdfuse exited " + nbdfuse.exitValue() + ": " + Files.readString(log));
-            }
-            if (System.currentTimeMillis() > deadline) {
-                fail("nbdfuse did not become ready: " + Files.readString(log));
-            }
-            Thread.sleep(50);
-        }
+        Await.until(Conditions.checked(() -> {
+            if (Files.exists(pidFile) && Files.size(pidFile) > 0) return true;
+            if (!nbdfuse.isAlive()) fail("nbdfuse exited " + nbdfuse.exitValue() + ": " + Files.readString(log));
+            return false;
+        }), 20, Conditions.text(() -> "nbdfuse did not become ready: " + Files.readString(log)));
         Path file = fuseDir.resolve("disk");
         assertEquals(size, Files.size(file));
         loop = Tools.run(T, "losetup", "-f", "--show", "--direct-io=on", file.toString())

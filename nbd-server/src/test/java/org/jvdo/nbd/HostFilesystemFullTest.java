@@ -1,5 +1,9 @@
 package org.jvdo.nbd;
 
+import org.jvdo.testsupport.Await;
+import static org.jvdo.nbd.NbdProtocol.CMD_FLUSH;
+import static org.jvdo.nbd.NbdProtocol.CMD_WRITE;
+import static org.jvdo.nbd.NbdProtocol.ENOSPC;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -33,8 +37,6 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(300)
 class HostFilesystemFullTest {
     static final int BS = 4096;
-    static final int CMD_WRITE = 1, CMD_FLUSH = 3;
-    static final int NBD_ENOSPC = 28;
     static final int BLOCKS_PER_WRITE = 8;
 
     @TempDir Path tmp;
@@ -129,23 +131,23 @@ class HostFilesystemFullTest {
                     }
                 }
                 assertTrue(!errors.isEmpty(), "writing " + block + " blocks to a 40 MiB tmpfs never failed");
-                for (int e : errors) assertEquals(NBD_ENOSPC, e, "errors on a full host filesystem: " + errors);
+                for (int e : errors) assertEquals(ENOSPC, e, "errors on a full host filesystem: " + errors);
                 assertTrue(durable.size() > 1000, "blocks stored before the tmpfs filled: " + durable.size());
                 verify(c, durable, "on the full filesystem");
 
                 Files.delete(filler);
-                long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-                int lastErr = -1;
-                while (System.nanoTime() < deadline) {
+                long[] next = {handle, block};
+                Await.until(Conditions.checked(() -> {
                     byte[] d = new byte[BS];
                     r.nextBytes(d);
-                    lastErr = request(c, handle++, CMD_WRITE, block * BS, d);
-                    if (lastErr == 0) lastErr = request(c, handle++, CMD_FLUSH, 0, null);
-                    if (lastErr == 0) { durable.put(block++, d); break; }
-                    assertEquals(NBD_ENOSPC, lastErr, "while space comes back");
-                    Thread.sleep(50);
-                }
-                assertEquals(0, lastErr, "writes did not resume within 30 s of freeing space, without a restart");
+                    int err = request(c, next[0]++, CMD_WRITE, next[1] * BS, d);
+                    if (err == 0) err = request(c, next[0]++, CMD_FLUSH, 0, null);
+                    if (err == 0) { durable.put(next[1]++, d); return true; }
+                    assertEquals(ENOSPC, err, "while space comes back");
+                    return false;
+                }), 30, () -> "writes did not resume after freeing space, without a restart");
+                handle = next[0];
+                block = next[1];
                 for (int i = 0; i < 64; i++, block++) {
                     byte[] d = new byte[BS];
                     r.nextBytes(d);

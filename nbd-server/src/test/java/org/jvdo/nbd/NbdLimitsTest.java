@@ -1,5 +1,7 @@
 package org.jvdo.nbd;
 
+import org.jvdo.testsupport.Await;
+import static org.jvdo.nbd.NbdProtocol.*;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
@@ -24,9 +26,6 @@ import org.junit.jupiter.api.Timeout;
 /** Request sizes, FUA, the payload budget, failures in the device, timeouts and connection limits. */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class NbdLimitsTest {
-    static final int CMD_READ = 0, CMD_WRITE = 1, CMD_FLUSH = 3, CMD_TRIM = 4, CMD_CACHE = 5, CMD_ZERO = 6,
-            CMD_BLOCK_STATUS = 7;
-    static final int FUA = 1;
 
     private final List<AutoCloseable> toClose = new ArrayList<>();
 
@@ -85,7 +84,7 @@ class NbdLimitsTest {
         assertEquals(0, c.write(3, 0, max));
         assertArrayEquals(max, c.read(4, 0, max.length));
         c.request(0, CMD_READ, 5, 0, (64 << 20) + 1, null);
-        assertEquals(new RawClient.Simple(22, 5), c.simple());
+        assertEquals(new RawClient.Simple(EINVAL, 5), c.simple());
         assertEquals(0L, s.inflightBytes(), "budget fully given back");
     }
 
@@ -93,14 +92,14 @@ class NbdLimitsTest {
     void goStillAdvertisesThePreferredBlockSizes() throws IOException {
         NbdServer s = start(new NbdServer.Options(), new MemoryBlockDevice("v", 8L << 20));
         RawClient c = client(s.actualPort());
-        c.option(7, RawClient.infoRequest("v", 3));
+        c.option(OPT_GO, RawClient.infoRequest("v", INFO_BLOCK_SIZE));
         boolean seen = false;
         for (RawClient.OptReply r : c.optReplies()) {
             ByteBuffer b = ByteBuffer.wrap(r.data());
-            if (r.type() == 3 && b.getShort() == 3) {
-                assertEquals(1, b.getInt());
-                assertEquals(4096, b.getInt());
-                assertEquals(32 << 20, b.getInt());
+            if (r.type() == REP_INFO && b.getShort() == INFO_BLOCK_SIZE) {
+                assertEquals(NbdServer.MIN_BLOCK, b.getInt());
+                assertEquals(NbdServer.PREFERRED_BLOCK, b.getInt());
+                assertEquals(NbdServer.MAX_PAYLOAD, b.getInt());
                 seen = true;
             }
         }
@@ -116,26 +115,26 @@ class NbdLimitsTest {
         c.structuredReplies();
         c.baseAllocation("v");
         c.go("v");
-        assertEquals(8, c.transmissionFlags & 8, "NBD_FLAG_SEND_FUA advertised");
+        assertEquals(TF_SEND_FUA, c.transmissionFlags & TF_SEND_FUA, "NBD_FLAG_SEND_FUA advertised");
         byte[] d = {9, 8, 7, 6};
-        c.request(FUA, CMD_WRITE, 1, 0, 4, d);
+        c.request(CMD_FLAG_FUA, CMD_WRITE, 1, 0, 4, d);
         assertEquals(new RawClient.Simple(0, 1), c.simple(), "WRITE+FUA");
-        c.request(FUA, CMD_READ, 2, 0, 4, null);
+        c.request(CMD_FLAG_FUA, CMD_READ, 2, 0, 4, null);
         RawClient.Chunk r = c.chunk();
         assertEquals(2, r.handle());
-        assertEquals(1, r.type(), "READ+FUA answers data, not " + r.type() + " " + new String(r.payload()));
+        assertEquals(REPLY_TYPE_OFFSET_DATA, r.type(), "READ+FUA answers data, not " + r.type() + " " + new String(r.payload()));
         assertArrayEquals(d, java.util.Arrays.copyOfRange(r.payload(), 8, 12));
-        for (int[] cmd : new int[][] {{CMD_FLUSH, 0}, {CMD_CACHE, 4096}, {CMD_TRIM, 4096}, {CMD_ZERO, 4096}}) {
-            c.request(FUA, cmd[0], 10 + cmd[0], 8192, cmd[1], null);
+        for (int[] cmd : new int[][] {{CMD_FLUSH, 0}, {CMD_CACHE, 4096}, {CMD_TRIM, 4096}, {CMD_WRITE_ZEROES, 4096}}) {
+            c.request(CMD_FLAG_FUA, cmd[0], 10 + cmd[0], 8192, cmd[1], null);
             assertEquals(new RawClient.Simple(0, 10 + cmd[0]), c.simple(), "command " + cmd[0] + " with FUA");
         }
-        c.request(FUA, CMD_BLOCK_STATUS, 20, 0, 4096, null);
+        c.request(CMD_FLAG_FUA, CMD_BLOCK_STATUS, 20, 0, 4096, null);
         RawClient.Chunk bs = c.chunk();
         assertEquals(20, bs.handle());
-        assertEquals(5, bs.type(), "BLOCK_STATUS+FUA answers block status, not " + bs.type());
+        assertEquals(REPLY_TYPE_BLOCK_STATUS, bs.type(), "BLOCK_STATUS+FUA answers block status, not " + bs.type());
         // an unknown flag is still refused
         c.request(1 << 6, CMD_FLUSH, 30, 0, 0, null);
-        assertEquals(new RawClient.Simple(22, 30), c.simple());
+        assertEquals(new RawClient.Simple(EINVAL, 30), c.simple());
     }
 
     // ------------------------------------------------------------ task 1 (in process): the budget
@@ -288,7 +287,7 @@ class NbdLimitsTest {
             // a client that finishes the handshake is not dropped
             RawClient ok = client(s.actualPort());
             ok.go("v");
-            Thread.sleep(1500);
+            Thread.sleep(1500); // past the handshake timeout: the time passing is the test, not an order
             assertEquals(0, ok.write(1, 0, new byte[] {1}));
         });
     }
@@ -302,7 +301,7 @@ class NbdLimitsTest {
             RawClient c = client(s.actualPort());
             c.go("v");
             for (int i = 0; i < 5; i++) { // busy: kept
-                Thread.sleep(300);
+                Thread.sleep(300); // input within the 800 ms idle timeout: the pacing is the test
                 assertEquals(0, c.write(i, 0, new byte[] {1}));
             }
             assertTrue(c.closedByServer(), "idle connection closed");
@@ -329,8 +328,7 @@ class NbdLimitsTest {
             // a slot frees when a client leaves
             ok.get(0).disconnect();
             assertTrue(ok.get(0).closedByServer());
-            long deadline = System.nanoTime() + 5_000_000_000L;
-            while (s.connectionCount() > 2 && System.nanoTime() < deadline) Thread.sleep(20);
+            Await.until(() -> s.connectionCount() <= 2, 5, () -> "connections still open: " + s.connectionCount());
             RawClient again = client(s.actualPort());
             again.go("v");
             assertEquals(0, again.write(2, 0, new byte[] {3}));
@@ -369,17 +367,17 @@ class NbdLimitsTest {
             // once one leaves, a new one is served again
             kept.get(0).close();
             // the server notices the close asynchronously: try again until it serves (bounded)
-            String status = "";
-            for (long deadline = System.nanoTime() + 10_000_000_000L; !status.startsWith("HTTP/1.1") && System.nanoTime() < deadline; ) {
+            String[] status = {""};
+            Await.until(() -> {
                 try (java.net.Socket again = new java.net.Socket("127.0.0.1", admin.actualPort())) {
                     again.setSoTimeout(5000);
                     again.getOutputStream().write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-                    status = new String(again.getInputStream().readNBytes(8), StandardCharsets.US_ASCII);
+                    status[0] = new String(again.getInputStream().readNBytes(8), StandardCharsets.US_ASCII);
                 } catch (java.io.IOException e) {
-                    status = "";
+                    status[0] = "";
                 }
-            }
-            assertTrue(status.startsWith("HTTP/1.1"), "a new admin connection is served once one left: " + status);
+                return status[0].startsWith("HTTP/1.1");
+            }, 10, () -> "a new admin connection is served once one left: " + status[0]);
         });
     }
 
@@ -402,9 +400,7 @@ class NbdLimitsTest {
         for (int i = 0; i < 4; i++) c.request(0, CMD_WRITE, i, 0, 4096, new byte[4096]);
         c.close(); // and the client is gone
         // the server has taken all four requests (they now hang in the device) before it closes
-        for (long deadline = System.nanoTime() + 10_000_000_000L; hungWrites.get() < 4; Thread.sleep(5)) {
-            if (System.nanoTime() > deadline) org.junit.jupiter.api.Assertions.fail("the server passed " + hungWrites.get() + " of 4 writes to the device within 10 s");
-        }
+        Await.until(() -> hungWrites.get() >= 4, 10, () -> "the server passed " + hungWrites.get() + " of 4 writes to the device");
         long t0 = System.nanoTime();
         assertTimeoutPreemptively(Duration.ofSeconds(20), s::close);
         long ms = (System.nanoTime() - t0) / 1_000_000;

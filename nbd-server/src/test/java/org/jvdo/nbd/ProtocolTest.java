@@ -1,5 +1,7 @@
 package org.jvdo.nbd;
 
+import org.jvdo.testsupport.Await;
+import static org.jvdo.nbd.NbdProtocol.*;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -27,13 +29,6 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ProtocolTest {
     static final long SIZE = 16L << 20;
-    static final int OPT_EXPORT_NAME = 1, OPT_ABORT = 2, OPT_LIST = 3, OPT_STARTTLS = 5, OPT_INFO = 6, OPT_GO = 7,
-            OPT_LIST_META = 9, OPT_SET_META = 10;
-    static final int REP_ACK = 1, REP_SERVER = 2, REP_INFO = 3, REP_META = 4;
-    static final int ERR_UNSUP = 0x80000001, ERR_POLICY = 0x80000002, ERR_INVALID = 0x80000003,
-            ERR_UNKNOWN = 0x80000006, ERR_TOO_BIG = 0x80000009;
-    static final int CMD_READ = 0, CMD_WRITE = 1, CMD_FLUSH = 3, CMD_TRIM = 4, CMD_CACHE = 5, CMD_ZERO = 6,
-            CMD_BLOCK_STATUS = 7;
 
     ControlledDevice main;
     BlockDevice other;
@@ -71,24 +66,24 @@ class ProtocolTest {
     @Test
     void handshakeAdvertisesFixedNewstyleAndNoZeroes() throws IOException {
         try (RawClient c = RawClient.open(server.port())) {
-            assertEquals(3, c.handshakeFlags);
+            assertEquals(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES, c.handshakeFlags);
         }
         assertTrue(server.server().isNativeTransport(), "epoll transport in use");
     }
 
     @Test
     void exportNameHonoursNoZeroes() throws IOException {
-        for (int clientFlags : new int[] {1, 3}) {
+        for (int clientFlags : new int[] {FLAG_FIXED_NEWSTYLE, FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES}) {
             try (RawClient c = new RawClient(server.port())) {
                 c.greet(clientFlags);
                 c.option(OPT_EXPORT_NAME, "main".getBytes(StandardCharsets.UTF_8));
                 assertEquals(SIZE, c.in.readLong());
                 int flags = c.in.readUnsignedShort();
-                assertEquals(1, flags & 1, "HAS_FLAGS");
-                if ((clientFlags & 2) == 0) {
-                    byte[] zeroes = new byte[124];
+                assertEquals(TF_HAS_FLAGS, flags & TF_HAS_FLAGS, "HAS_FLAGS");
+                if ((clientFlags & FLAG_NO_ZEROES) == 0) {
+                    byte[] zeroes = new byte[EXPORT_NAME_PADDING];
                     c.in.readFully(zeroes);
-                    assertArrayEquals(new byte[124], zeroes);
+                    assertArrayEquals(new byte[EXPORT_NAME_PADDING], zeroes);
                 }
                 // the very next bytes must be the reply to a request
                 assertEquals(0, c.write(1, 0, new byte[] {1, 2, 3}));
@@ -132,7 +127,7 @@ class ProtocolTest {
             assertEquals(REP_ACK, replies.get(replies.size() - 1).type());
             // LIST with data is malformed
             c.option(OPT_LIST, new byte[] {1});
-            assertEquals(ERR_INVALID, c.optReply().type());
+            assertEquals(REP_ERR_INVALID, c.optReply().type());
         }
     }
 
@@ -145,7 +140,7 @@ class ProtocolTest {
         server.registry().remove("late");
         try (RawClient c = RawClient.open(server.port())) {
             c.option(OPT_GO, RawClient.infoRequest("late"));
-            assertEquals(ERR_UNKNOWN, c.optReply().type());
+            assertEquals(REP_ERR_UNKNOWN, c.optReply().type());
         }
     }
 
@@ -167,21 +162,22 @@ class ProtocolTest {
     void infoAndGoReportTheSameSizeFlagsAndBlockSizes() throws IOException {
         try (RawClient c = RawClient.open(server.port())) {
             c.structuredReplies();
-            c.option(OPT_INFO, RawClient.infoRequest("main", 1, 2, 3));
+            c.option(OPT_INFO, RawClient.infoRequest("main", INFO_NAME, INFO_DESCRIPTION, INFO_BLOCK_SIZE));
             List<RawClient.OptReply> info = c.optReplies();
             assertEquals(REP_ACK, info.get(info.size() - 1).type());
             Map<Integer, byte[]> i = infos(info);
-            ByteBuffer export = ByteBuffer.wrap(i.get(0));
+            ByteBuffer export = ByteBuffer.wrap(i.get(INFO_EXPORT));
             assertEquals(SIZE, export.getLong());
             int flags = Short.toUnsignedInt(export.getShort());
             // HAS_FLAGS, FLUSH, FUA, TRIM, WRITE_ZEROES, DF, MULTI_CONN, CACHE, FAST_ZERO
-            assertEquals(1 | 4 | 8 | 32 | 64 | 128 | 256 | 1024 | 2048, flags);
-            assertEquals("main", new String(i.get(1), StandardCharsets.UTF_8));
-            assertTrue(new String(i.get(2), StandardCharsets.UTF_8).contains("main"));
-            ByteBuffer bs = ByteBuffer.wrap(i.get(3));
-            assertEquals(1, bs.getInt());
-            assertEquals(4096, bs.getInt());
-            assertEquals(32 << 20, bs.getInt());
+            assertEquals(TF_HAS_FLAGS | TF_SEND_FLUSH | TF_SEND_FUA | TF_SEND_TRIM | TF_SEND_WRITE_ZEROES | TF_SEND_DF
+                    | TF_CAN_MULTI_CONN | TF_SEND_CACHE | TF_SEND_FAST_ZERO, flags);
+            assertEquals("main", new String(i.get(INFO_NAME), StandardCharsets.UTF_8));
+            assertTrue(new String(i.get(INFO_DESCRIPTION), StandardCharsets.UTF_8).contains("main"));
+            ByteBuffer bs = ByteBuffer.wrap(i.get(INFO_BLOCK_SIZE));
+            assertEquals(NbdServer.MIN_BLOCK, bs.getInt());
+            assertEquals(NbdServer.PREFERRED_BLOCK, bs.getInt());
+            assertEquals(NbdServer.MAX_PAYLOAD, bs.getInt());
 
             c.go("main");
             assertEquals(SIZE, c.exportSize);
@@ -195,9 +191,9 @@ class ProtocolTest {
     void readOnlyDeviceAdvertisesReadOnlyAndRejectsWrites() throws IOException {
         server.registry().add(new MemoryBlockDevice("ro", 1 << 20, true));
         try (RawClient c = connectTo("ro")) {
-            assertEquals(2, c.transmissionFlags & 2);
-            assertEquals(0, c.transmissionFlags & 32, "no TRIM on a read-only export");
-            assertEquals(1, c.write(1, 0, new byte[10]), "EPERM");
+            assertEquals(TF_READ_ONLY, c.transmissionFlags & TF_READ_ONLY);
+            assertEquals(0, c.transmissionFlags & TF_SEND_TRIM, "no TRIM on a read-only export");
+            assertEquals(EPERM, c.write(1, 0, new byte[10]), "EPERM");
             assertEquals(4096, c.read(2, 0, 4096).length);
         }
     }
@@ -208,7 +204,7 @@ class ProtocolTest {
             c.option(4242, new byte[] {1, 2, 3});
             RawClient.OptReply r = c.optReply();
             assertEquals(4242, r.opt());
-            assertEquals(ERR_UNSUP, r.type());
+            assertEquals(REP_ERR_UNSUP, r.type());
             c.go("main");
             assertEquals(SIZE, c.exportSize);
         }
@@ -218,7 +214,7 @@ class ProtocolTest {
     void startTlsIsRefusedByPolicy() throws IOException {
         try (RawClient c = RawClient.open(server.port())) {
             c.option(OPT_STARTTLS, new byte[0]);
-            assertEquals(ERR_POLICY, c.optReply().type());
+            assertEquals(REP_ERR_POLICY, c.optReply().type());
             c.go("other");
         }
     }
@@ -227,22 +223,22 @@ class ProtocolTest {
     void unknownExportIsReportedAndMalformedOptionsAreInvalid() throws IOException {
         try (RawClient c = RawClient.open(server.port())) {
             c.option(OPT_GO, RawClient.infoRequest("missing"));
-            assertEquals(ERR_UNKNOWN, c.optReply().type());
+            assertEquals(REP_ERR_UNKNOWN, c.optReply().type());
             c.option(OPT_INFO, RawClient.infoRequest("missing"));
-            assertEquals(ERR_UNKNOWN, c.optReply().type());
+            assertEquals(REP_ERR_UNKNOWN, c.optReply().type());
             // name length pointing past the payload
             c.option(OPT_GO, new byte[] {0, 0, 0, 50, 'a', 0, 0});
-            assertEquals(ERR_INVALID, c.optReply().type());
+            assertEquals(REP_ERR_INVALID, c.optReply().type());
             // info request count not matching the payload
             c.option(OPT_INFO, new byte[] {0, 0, 0, 0, 0, 3, 0, 1});
-            assertEquals(ERR_INVALID, c.optReply().type());
-            c.option(OPT_LIST_META, new byte[] {0, 0});
-            assertEquals(ERR_INVALID, c.optReply().type());
-            c.option(8, new byte[] {1});
-            assertEquals(ERR_INVALID, c.optReply().type());
+            assertEquals(REP_ERR_INVALID, c.optReply().type());
+            c.option(OPT_LIST_META_CONTEXT, new byte[] {0, 0});
+            assertEquals(REP_ERR_INVALID, c.optReply().type());
+            c.option(OPT_STRUCTURED_REPLY, new byte[] {1});
+            assertEquals(REP_ERR_INVALID, c.optReply().type());
             // too long an option is refused without killing the session
             c.option(4243, new byte[100 << 10]);
-            assertEquals(ERR_TOO_BIG, c.optReply().type());
+            assertEquals(REP_ERR_TOO_BIG, c.optReply().type());
             c.go("main");
         }
     }
@@ -250,22 +246,22 @@ class ProtocolTest {
     @Test
     void metaContextListingAndSetting() throws IOException {
         try (RawClient c = RawClient.open(server.port())) {
-            for (String[] q : new String[][] {{}, {"base:"}, {"base:allocation"}}) {
-                c.option(OPT_LIST_META, RawClient.metaRequest("main", q));
+            for (String[] q : new String[][] {{}, {BASE_NAMESPACE}, {BASE_ALLOCATION}}) {
+                c.option(OPT_LIST_META_CONTEXT, RawClient.metaRequest("main", q));
                 List<RawClient.OptReply> r = c.optReplies();
                 assertEquals(2, r.size());
-                assertEquals(REP_META, r.get(0).type());
-                assertEquals("base:allocation", new String(r.get(0).data(), 4, r.get(0).data().length - 4,
+                assertEquals(REP_META_CONTEXT, r.get(0).type());
+                assertEquals(BASE_ALLOCATION, new String(r.get(0).data(), 4, r.get(0).data().length - 4,
                         StandardCharsets.UTF_8));
             }
-            c.option(OPT_LIST_META, RawClient.metaRequest("main", "qemu:dirty-bitmap:x"));
+            c.option(OPT_LIST_META_CONTEXT, RawClient.metaRequest("main", "qemu:dirty-bitmap:x"));
             assertEquals(List.of(REP_ACK), c.optReplies().stream().map(RawClient.OptReply::type).toList());
             // SET needs structured replies first
-            c.option(OPT_SET_META, RawClient.metaRequest("main", "base:allocation"));
-            assertEquals(ERR_INVALID, c.optReply().type());
+            c.option(OPT_SET_META_CONTEXT, RawClient.metaRequest("main", BASE_ALLOCATION));
+            assertEquals(REP_ERR_INVALID, c.optReply().type());
             c.structuredReplies();
-            c.option(OPT_SET_META, RawClient.metaRequest("nope", "base:allocation"));
-            assertEquals(ERR_UNKNOWN, c.optReply().type());
+            c.option(OPT_SET_META_CONTEXT, RawClient.metaRequest("nope", BASE_ALLOCATION));
+            assertEquals(REP_ERR_UNKNOWN, c.optReply().type());
             c.baseAllocation("main");
         }
     }
@@ -292,7 +288,7 @@ class ProtocolTest {
             assertEquals(0, c.write(3, 12345, odd));
             assertArrayEquals(odd, c.read(4, 12345, odd.length));
             // FUA write, flush, cache
-            c.request(1, CMD_WRITE, 5, 0, 4, new byte[] {1, 1, 1, 1});
+            c.request(CMD_FLAG_FUA, CMD_WRITE, 5, 0, 4, new byte[] {1, 1, 1, 1});
             assertEquals(new RawClient.Simple(0, 5), c.simple());
             c.request(0, CMD_FLUSH, 6, 0, 0, null);
             assertEquals(new RawClient.Simple(0, 6), c.simple());
@@ -301,13 +297,13 @@ class ProtocolTest {
             // trim and write-zeroes read back as zeros
             c.request(0, CMD_TRIM, 8, 3 * 4096, 8192, null);
             assertEquals(new RawClient.Simple(0, 8), c.simple());
-            c.request(2 | 16, CMD_ZERO, 9, 12345, 100, null);
+            c.request(CMD_FLAG_NO_HOLE | CMD_FLAG_FAST_ZERO, CMD_WRITE_ZEROES, 9, 12345, 100, null);
             assertEquals(new RawClient.Simple(0, 9), c.simple());
             assertArrayEquals(new byte[8192], c.read(10, 3 * 4096, 8192));
             assertArrayEquals(new byte[100], c.read(11, 12345, 100));
             // unknown flag on a command is rejected
-            c.request(4, CMD_FLUSH, 12, 0, 0, null);
-            assertEquals(new RawClient.Simple(22, 12), c.simple());
+            c.request(CMD_FLAG_DF, CMD_FLUSH, 12, 0, 0, null);
+            assertEquals(new RawClient.Simple(EINVAL, 12), c.simple());
             c.disconnect();
             assertTrue(c.closedByServer());
         }
@@ -317,22 +313,22 @@ class ProtocolTest {
     void outOfRangeRequestsFailWithoutKillingTheConnection() throws IOException {
         try (RawClient c = connectTo("main")) {
             c.request(0, CMD_READ, 1, SIZE - 10, 20, null);
-            assertEquals(new RawClient.Simple(22, 1), c.simple());
+            assertEquals(new RawClient.Simple(EINVAL, 1), c.simple());
             c.request(0, CMD_READ, 2, Long.MAX_VALUE, 20, null);
-            assertEquals(new RawClient.Simple(22, 2), c.simple());
+            assertEquals(new RawClient.Simple(EINVAL, 2), c.simple());
             c.request(0, CMD_READ, 3, -4096L, 4096, null); // offset >= 2^63
-            assertEquals(new RawClient.Simple(22, 3), c.simple());
+            assertEquals(new RawClient.Simple(EINVAL, 3), c.simple());
             c.request(0, CMD_WRITE, 4, SIZE, 4, new byte[4]);
-            assertEquals(new RawClient.Simple(28, 4), c.simple(), "ENOSPC for writes past the end");
+            assertEquals(new RawClient.Simple(ENOSPC, 4), c.simple(), "ENOSPC for writes past the end");
             c.request(0, CMD_TRIM, 5, SIZE - 4096, 8192, null);
-            assertEquals(new RawClient.Simple(22, 5), c.simple());
+            assertEquals(new RawClient.Simple(EINVAL, 5), c.simple());
             c.request(0, CMD_CACHE, 6, SIZE, 1, null);
-            assertEquals(new RawClient.Simple(22, 6), c.simple());
+            assertEquals(new RawClient.Simple(EINVAL, 6), c.simple());
             c.request(0, 99, 7, 0, 0, null);
-            assertEquals(new RawClient.Simple(22, 7), c.simple(), "unknown command");
+            assertEquals(new RawClient.Simple(EINVAL, 7), c.simple(), "unknown command");
             // block status without negotiation is invalid
             c.request(0, CMD_BLOCK_STATUS, 8, 0, 4096, null);
-            assertEquals(new RawClient.Simple(22, 8), c.simple());
+            assertEquals(new RawClient.Simple(EINVAL, 8), c.simple());
             byte[] d = {42};
             assertEquals(0, c.write(9, SIZE - 1, d));
             assertArrayEquals(d, c.read(10, SIZE - 1, 1));
@@ -343,11 +339,11 @@ class ProtocolTest {
     void oversizedReadAndWriteAreRejected() throws IOException {
         try (RawClient c = connectTo("main")) {
             c.request(0, CMD_READ, 1, 0, (64 << 20) + 1, null);
-            assertEquals(new RawClient.Simple(22, 1), c.simple());
+            assertEquals(new RawClient.Simple(EINVAL, 1), c.simple());
             // a 65 MiB write: the payload is read and dropped, then EINVAL
             byte[] payload = new byte[(65 << 20)];
             c.request(0, CMD_WRITE, 2, 0, payload.length, payload);
-            assertEquals(new RawClient.Simple(22, 2), c.simple());
+            assertEquals(new RawClient.Simple(EINVAL, 2), c.simple());
             byte[] d = {5, 6};
             assertEquals(0, c.write(3, 0, d));
             assertArrayEquals(d, c.read(4, 0, 2));
@@ -361,7 +357,7 @@ class ProtocolTest {
     @Test
     void badRequestMagicClosesOnlyThatConnection() throws IOException {
         try (RawClient good = connectTo("main"); RawClient bad = connectTo("main")) {
-            bad.out.write(new byte[28]);
+            bad.out.write(new byte[REQUEST_HEADER_SIZE]);
             bad.out.flush();
             assertTrue(bad.closedByServer());
             byte[] d = {1, 2, 3, 4};
@@ -374,7 +370,7 @@ class ProtocolTest {
     void badOptionMagicClosesTheConnection() throws IOException {
         try (RawClient c = RawClient.open(server.port())) {
             c.out.writeLong(0x1234);
-            c.out.writeInt(7);
+            c.out.writeInt(OPT_GO);
             c.out.writeInt(0);
             c.out.flush();
             assertTrue(c.closedByServer());
@@ -405,13 +401,11 @@ class ProtocolTest {
         for (int i = 0; i < 10; i++) {
             c.request(0, CMD_READ, i, 0, 65536, null);
         }
-        long deadline = System.currentTimeMillis() + 5000;
-        while (main.readsStarted.get() < 10 && System.currentTimeMillis() < deadline) {
-            Thread.sleep(10);
-        }
-        assertEquals(10, main.readsStarted.get());
+        Await.until(() -> main.readsStarted.get() == 10, Await.SECONDS,
+                () -> "reads started: " + main.readsStarted.get() + " of 10");
         c.close();
-        Thread.sleep(100);
+        Await.until(() -> server.server().probe(NbdConnection::socketClosed).equals(List.of(true)), Await.SECONDS,
+                () -> "the server did not see the client go");
         gate.complete(null); // replies now go to a closed socket
         main.readGate = off -> CompletableFuture.completedFuture(null);
         assertHealthy();
@@ -419,7 +413,8 @@ class ProtocolTest {
 
     @Test
     void repliesComeOutOfOrderWithTheRightHandles() throws IOException {
-        main.readGate = off -> off == 0 ? main.after(500) : CompletableFuture.completedFuture(null);
+        CompletableFuture<Void> slow = new CompletableFuture<>();
+        main.readGate = off -> off == 0 ? slow : CompletableFuture.completedFuture(null);
         try (RawClient c = connectTo("main")) {
             byte[] a = new byte[4096];
             byte[] b = new byte[4096];
@@ -432,6 +427,7 @@ class ProtocolTest {
             RawClient.Simple first = c.simple();
             byte[] firstData = new byte[4096];
             c.in.readFully(firstData);
+            slow.complete(null); // the slow read answers only once the fast one has
             RawClient.Simple second = c.simple();
             byte[] secondData = new byte[4096];
             c.in.readFully(secondData);
@@ -451,7 +447,9 @@ class ProtocolTest {
             for (int i = 0; i < n; i++) {
                 c.request(0, CMD_READ, i, (long) i * 4096, 4096, null);
             }
-            Thread.sleep(500);
+            // the server stops reading once more than MAX_INFLIGHT_REQUESTS are in flight
+            Await.until(() -> server.server().probe(NbdConnection::inputPaused).equals(List.of(true)), Await.SECONDS,
+                    () -> "the connection was not paused; reads started: " + main.readsStarted.get());
             int started = main.readsStarted.get();
             assertTrue(started <= NbdServer.MAX_INFLIGHT_REQUESTS + 1 && started > 0,
                     "reads started while the device was stuck: " + started);
@@ -490,25 +488,25 @@ class ProtocolTest {
             long holeBytes = 0;
             for (RawClient.Chunk k : chunks) {
                 ByteBuffer p = ByteBuffer.wrap(k.payload());
-                if (k.type() == 1) {
+                if (k.type() == REPLY_TYPE_OFFSET_DATA) {
                     int off = (int) p.getLong();
                     p.get(assembled, off, p.remaining());
-                } else if (k.type() == 2) {
+                } else if (k.type() == REPLY_TYPE_OFFSET_HOLE) {
                     p.getLong();
                     holeBytes += p.getInt();
                 }
             }
-            assertEquals(List.of(1, 2, 1), chunks.stream().map(RawClient.Chunk::type).toList());
+            assertEquals(List.of(REPLY_TYPE_OFFSET_DATA, REPLY_TYPE_OFFSET_HOLE, REPLY_TYPE_OFFSET_DATA), chunks.stream().map(RawClient.Chunk::type).toList());
             assertEquals(2 * 4096, holeBytes);
             byte[] expected = new byte[4 * 4096];
             System.arraycopy(data, 0, expected, 0, 4096);
             System.arraycopy(data, 0, expected, 3 * 4096, 4096);
             assertArrayEquals(expected, assembled);
 
-            c.request(4, CMD_READ, 4, 0, 4 * 4096, null); // DF
+            c.request(CMD_FLAG_DF, CMD_READ, 4, 0, 4 * 4096, null);
             RawClient.Chunk one = c.chunk();
             assertTrue(one.done());
-            assertEquals(1, one.type());
+            assertEquals(REPLY_TYPE_OFFSET_DATA, one.type());
             assertEquals(8 + 4 * 4096, one.payload().length);
             assertArrayEquals(expected, java.util.Arrays.copyOfRange(one.payload(), 8, one.payload().length));
 
@@ -516,8 +514,8 @@ class ProtocolTest {
             c.request(0, CMD_READ, 5, SIZE, 4096, null);
             RawClient.Chunk err = c.chunk();
             assertTrue(err.done());
-            assertEquals(0x8001, err.type());
-            assertEquals(22, ByteBuffer.wrap(err.payload()).getInt());
+            assertEquals(REPLY_TYPE_ERROR, err.type());
+            assertEquals(EINVAL, ByteBuffer.wrap(err.payload()).getInt());
             // other commands still get simple replies
             c.request(0, CMD_FLUSH, 6, 0, 0, null);
             assertEquals(new RawClient.Simple(0, 6), c.simple());
@@ -531,55 +529,59 @@ class ProtocolTest {
             c.baseAllocation("main");
             c.go("main");
             assertEquals(0, c.write(1, 0, new byte[] {1}));
-            c.request(2, CMD_ZERO, 2, 4096, 4096, null); // NO_HOLE: zero but allocated
+            c.request(CMD_FLAG_NO_HOLE, CMD_WRITE_ZEROES, 2, 4096, 4096, null); // zero but allocated
             assertEquals(0, c.simple().error());
             c.request(0, CMD_BLOCK_STATUS, 3, 0, 4 * 4096, null);
             RawClient.Chunk bs = c.chunk();
             assertTrue(bs.done());
-            assertEquals(5, bs.type());
+            assertEquals(REPLY_TYPE_BLOCK_STATUS, bs.type());
             ByteBuffer p = ByteBuffer.wrap(bs.payload());
-            assertEquals(1, p.getInt(), "context id");
+            assertEquals(BASE_ALLOCATION_ID, p.getInt(), "context id");
             assertEquals(4096, p.getInt());
             assertEquals(0, p.getInt(), "data");
             assertEquals(4096, p.getInt());
-            assertEquals(2, p.getInt(), "zero");
+            assertEquals(STATE_ZERO, p.getInt(), "zero");
             assertEquals(2 * 4096, p.getInt());
-            assertEquals(3, p.getInt(), "hole|zero");
+            assertEquals(STATE_HOLE | STATE_ZERO, p.getInt(), "hole|zero");
             assertFalse(p.hasRemaining());
 
-            c.request(8, CMD_BLOCK_STATUS, 4, 4096, 3 * 4096, null);
+            c.request(CMD_FLAG_REQ_ONE, CMD_BLOCK_STATUS, 4, 4096, 3 * 4096, null);
             ByteBuffer one = ByteBuffer.wrap(c.chunk().payload());
             assertEquals(12, one.remaining(), "REQ_ONE gives one descriptor");
             one.getInt();
             assertEquals(4096, one.getInt());
-            assertEquals(2, one.getInt());
+            assertEquals(STATE_ZERO, one.getInt());
         }
     }
 
     @Test
     void deviceErrorsMapToNbdErrors() throws IOException {
-        assertEquals(1, NbdConnection.nbdError(new VdoException(Errno.EROFS, "ro")));
-        assertEquals(28, NbdConnection.nbdError(new RuntimeException(new VdoException(Errno.ENOSPC, "full"))));
-        assertEquals(5, NbdConnection.nbdError(new IllegalStateException("boom")));
-        assertEquals(108, NbdConnection.nbdError(new VdoException(Errno.ESHUTDOWN, "x")));
+        assertEquals(EPERM, ErrorCodes.nbd(new VdoException(Errno.EROFS, "ro")));
+        assertEquals(ENOSPC, ErrorCodes.nbd(new RuntimeException(new VdoException(Errno.ENOSPC, "full"))));
+        assertEquals(EIO, ErrorCodes.nbd(new IllegalStateException("boom")));
+        assertEquals(ESHUTDOWN, ErrorCodes.nbd(new VdoException(Errno.ESHUTDOWN, "x")));
         main.readGate = off -> CompletableFuture.failedFuture(new VdoException(Errno.ENOSPC, "full"));
         try (RawClient c = connectTo("main")) {
             c.request(0, CMD_READ, 1, 0, 4096, null);
-            assertEquals(new RawClient.Simple(28, 1), c.simple());
+            assertEquals(new RawClient.Simple(ENOSPC, 1), c.simple());
         }
     }
 
     @Test
     void closeWaitsForInFlightRequests() throws Exception {
-        main.readGate = off -> main.after(300);
+        CompletableFuture<Void> gate = new CompletableFuture<>();
+        main.readGate = off -> gate;
         RawClient c = connectTo("main");
         c.request(0, CMD_READ, 77, 0, 4096, null);
-        long deadline = System.currentTimeMillis() + 5000;
-        while (main.readsStarted.get() < 1 && System.currentTimeMillis() < deadline) {
-            Thread.sleep(5);
-        }
-        server.close();
+        Await.until(() -> main.readsStarted.get() == 1, Await.SECONDS, () -> "the read did not start");
+        NbdServer nbd = server.server();
         server = null;
+        CompletableFuture<Void> closed = CompletableFuture.runAsync(nbd::close);
+        // the read is answered only once the server is draining the connection
+        Await.until(() -> nbd.probe(NbdConnection::draining).equals(List.of(true)), Await.SECONDS,
+                () -> "the server did not start draining");
+        gate.complete(null);
+        assertEquals(null, Await.outcome(closed, "server close"));
         RawClient.Simple s = c.simple();
         assertEquals(new RawClient.Simple(0, 77), s);
         c.in.readFully(new byte[4096]);

@@ -1,5 +1,6 @@
 package org.jvdo.nbd;
 
+import static org.jvdo.nbd.NbdProtocol.*;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -17,13 +18,6 @@ import java.util.List;
 
 /** A hand-rolled blocking NBD client over a plain socket, for protocol-level tests. */
 final class RawClient implements AutoCloseable {
-    static final long NBDMAGIC = 0x4e42444d41474943L;
-    static final long IHAVEOPT = 0x49484156454F5054L;
-    static final long OPT_REPLY_MAGIC = 0x3e889045565a9L;
-    static final int REQUEST_MAGIC = 0x25609513;
-    static final int SIMPLE_MAGIC = 0x67446698;
-    static final int STRUCTURED_MAGIC = 0x668e33ef;
-
     final Socket socket;
     final DataInputStream in;
     final DataOutputStream out;
@@ -42,7 +36,7 @@ final class RawClient implements AutoCloseable {
     /** Connects, reads the greeting and sends client flags FIXED_NEWSTYLE|NO_ZEROES. */
     static RawClient open(int port) throws IOException {
         RawClient c = new RawClient(port);
-        c.greet(3);
+        c.greet(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES);
         return c;
     }
 
@@ -73,7 +67,7 @@ final class RawClient implements AutoCloseable {
     }
 
     OptReply optReply() throws IOException {
-        assertEquals(OPT_REPLY_MAGIC, in.readLong());
+        assertEquals(OPTION_REPLY_MAGIC, in.readLong());
         int opt = in.readInt();
         int type = in.readInt();
         byte[] data = new byte[in.readInt()];
@@ -87,7 +81,7 @@ final class RawClient implements AutoCloseable {
         while (true) {
             OptReply r = optReply();
             all.add(r);
-            if (r.type() == 1 || r.isError()) {
+            if (r.type() == REP_ACK || r.isError()) {
                 return all;
             }
         }
@@ -123,27 +117,27 @@ final class RawClient implements AutoCloseable {
     }
 
     void structuredReplies() throws IOException {
-        option(8, new byte[0]);
-        assertEquals(1, optReply().type());
+        option(OPT_STRUCTURED_REPLY, new byte[0]);
+        assertEquals(REP_ACK, optReply().type());
     }
 
     void baseAllocation(String name) throws IOException {
-        option(10, metaRequest(name, "base:allocation"));
+        option(OPT_SET_META_CONTEXT, metaRequest(name, BASE_ALLOCATION));
         List<OptReply> r = optReplies();
         assertEquals(2, r.size(), "one context and ACK");
-        assertEquals(4, r.get(0).type());
+        assertEquals(REP_META_CONTEXT, r.get(0).type());
     }
 
     /** NBD_OPT_GO; fails the test unless it succeeds. */
     void go(String name) throws IOException {
-        option(7, infoRequest(name));
+        option(OPT_GO, infoRequest(name));
         for (OptReply r : optReplies()) {
             if (r.isError()) {
                 fail("GO failed: " + r.type() + " " + r.text());
             }
-            if (r.type() == 3) {
+            if (r.type() == REP_INFO) {
                 ByteBuffer b = ByteBuffer.wrap(r.data());
-                if (b.getShort() == 0) {
+                if (b.getShort() == INFO_EXPORT) {
                     exportSize = b.getLong();
                     transmissionFlags = Short.toUnsignedInt(b.getShort());
                 }
@@ -152,7 +146,7 @@ final class RawClient implements AutoCloseable {
     }
 
     void request(int flags, int type, long handle, long offset, long length, byte[] payload) throws IOException {
-        ByteBuffer b = ByteBuffer.allocate(28 + (payload == null ? 0 : payload.length));
+        ByteBuffer b = ByteBuffer.allocate(REQUEST_HEADER_SIZE + (payload == null ? 0 : payload.length));
         b.putInt(REQUEST_MAGIC).putShort((short) flags).putShort((short) type).putLong(handle)
                 .putLong(offset).putInt((int) length);
         if (payload != null) {
@@ -165,18 +159,18 @@ final class RawClient implements AutoCloseable {
     record Simple(int error, long handle) { }
 
     Simple simple() throws IOException {
-        assertEquals(SIMPLE_MAGIC, in.readInt(), "simple reply magic");
+        assertEquals(SIMPLE_REPLY_MAGIC, in.readInt(), "simple reply magic");
         return new Simple(in.readInt(), in.readLong());
     }
 
     record Chunk(int flags, int type, long handle, byte[] payload) {
         boolean done() {
-            return (flags & 1) != 0;
+            return (flags & REPLY_FLAG_DONE) != 0;
         }
     }
 
     Chunk chunk() throws IOException {
-        assertEquals(STRUCTURED_MAGIC, in.readInt(), "structured reply magic");
+        assertEquals(STRUCTURED_REPLY_MAGIC, in.readInt(), "structured reply magic");
         int flags = in.readUnsignedShort();
         int type = in.readUnsignedShort();
         long handle = in.readLong();
@@ -187,7 +181,7 @@ final class RawClient implements AutoCloseable {
 
     /** Writes with a simple reply expected; returns its error. */
     int write(long handle, long offset, byte[] data) throws IOException {
-        request(0, 1, handle, offset, data.length, data);
+        request(0, CMD_WRITE, handle, offset, data.length, data);
         Simple s = simple();
         assertEquals(handle, s.handle());
         return s.error();
@@ -195,7 +189,7 @@ final class RawClient implements AutoCloseable {
 
     /** Reads without structured replies; returns data, or fails on error. */
     byte[] read(long handle, long offset, int length) throws IOException {
-        request(0, 0, handle, offset, length, null);
+        request(0, CMD_READ, handle, offset, length, null);
         Simple s = simple();
         assertEquals(handle, s.handle());
         assertEquals(0, s.error(), "read error");
@@ -220,7 +214,7 @@ final class RawClient implements AutoCloseable {
     }
 
     void disconnect() throws IOException {
-        request(0, 2, 0, 0, 0, null);
+        request(0, CMD_DISC, 0, 0, 0, null);
     }
 
     @Override

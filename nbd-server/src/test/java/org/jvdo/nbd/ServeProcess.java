@@ -1,5 +1,6 @@
 package org.jvdo.nbd;
 
+import org.jvdo.testsupport.Await;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.File;
@@ -88,39 +89,37 @@ final class ServeProcess implements AutoCloseable {
     /** The admin API port the server printed (after {@link #awaitServing}). */
     int adminPort() throws IOException {
         java.util.regex.Pattern admin = java.util.regex.Pattern.compile("admin API at http://[^:]+:(\\d+)/");
-        long deadline = System.nanoTime() + 20_000_000_000L;
-        java.util.regex.Matcher m = admin.matcher(out());
-        while (!m.find()) {
-            if (System.nanoTime() > deadline || !process.isAlive()) fail("no admin API line in\n" + out());
-            try {
-                Thread.sleep(50);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                fail("interrupted");
-            }
-            m = admin.matcher(out());
+        java.util.regex.Matcher[] m = {null};
+        try {
+            Await.until(Conditions.checked(() -> {
+                m[0] = admin.matcher(out());
+                if (m[0].find()) return true;
+                if (!process.isAlive()) fail("no admin API line in\n" + out());
+                return false;
+            }), 20, Conditions.text(() -> "no admin API line in\n" + out()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            fail("interrupted");
         }
-        return Integer.parseInt(m.group(1));
+        return Integer.parseInt(m[0].group(1));
     }
 
     /** Waits until the server prints that it serves {@code volume}; fails if it exits first. */
     ServeProcess awaitServing(String volume, Duration timeout) throws IOException, InterruptedException {
         String want = "/" + volume;
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
+        Await.until(Conditions.checked(() -> {
             String out = out();
             if (out.lines().anyMatch(l -> l.startsWith("jvdo: serving " + volume + " ") && l.endsWith(want))) {
-                return this;
+                return true;
             }
             if (!process.isAlive()) {
                 fail("jvdo serve exited " + process.exitValue() + " before serving " + volume + "\nstdout:\n" + out
                         + "\nstderr:\n" + err());
             }
-            if (System.nanoTime() > deadline) {
-                fail("jvdo serve did not serve " + volume + " within " + timeout + "\nstdout:\n" + out + "\nstderr:\n" + err());
-            }
-            Thread.sleep(50);
-        }
+            return false;
+        }), Math.max(1, timeout.toSeconds()),
+                Conditions.text(() -> "jvdo serve did not serve " + volume + "\nstdout:\n" + out() + "\nstderr:\n" + err()));
+        return this;
     }
 
     /** Waits for the process to exit and returns its exit code; fails (after killing it) on timeout. */

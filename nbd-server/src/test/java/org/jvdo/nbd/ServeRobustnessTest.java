@@ -1,5 +1,6 @@
 package org.jvdo.nbd;
 
+import org.jvdo.testsupport.Await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -95,8 +96,8 @@ class ServeRobustnessTest {
                 Thread t = new Thread(() -> {
                     try {
                         byte[] data = payload(id, size);
-                        ByteBuffer h = ByteBuffer.allocate(28).putInt(RawClient.REQUEST_MAGIC).putShort((short) 0)
-                                .putShort((short) 1).putLong(1000 + id).putLong((long) id * size).putInt(size);
+                        ByteBuffer h = ByteBuffer.allocate(NbdProtocol.REQUEST_HEADER_SIZE).putInt(NbdProtocol.REQUEST_MAGIC).putShort((short) 0)
+                                .putShort((short) NbdProtocol.CMD_WRITE).putLong(1000 + id).putLong((long) id * size).putInt(size);
                         c.out.write(h.array());
                         c.out.flush();
                         headersSent.await(60, TimeUnit.SECONDS);
@@ -189,7 +190,7 @@ class ServeRobustnessTest {
         // every client still lands on the first server
         for (int i = 0; i < 8; i++) {
             try (RawClient c = RawClient.open(port)) {
-                c.option(3, new byte[0]);
+                c.option(NbdProtocol.OPT_LIST, new byte[0]);
                 List<RawClient.OptReply> r = c.optReplies();
                 assertEquals(2, r.size());
                 assertTrue(new String(r.get(0).data(), 4, r.get(0).data().length - 4, StandardCharsets.UTF_8).equals("alpha"));
@@ -215,7 +216,7 @@ class ServeRobustnessTest {
         RawClient gone = RawClient.open(port);
         gone.go("vdo0");
         for (int i = 0; i < 200; i++) {
-            gone.request(0, 1, i, (long) (i % 64) * block.length, block.length, block);
+            gone.request(0, NbdProtocol.CMD_WRITE, i, (long) (i % 64) * block.length, block.length, block);
         }
         gone.close();
         // another one writes a lot, never reads, and stays connected through the shutdown
@@ -225,7 +226,7 @@ class ServeRobustnessTest {
         Thread filler = new Thread(() -> {
             try {
                 for (int i = 0; ; i++) {
-                    stuck.request(0, 1, i, (long) (i % 64) * block.length, block.length, block);
+                    stuck.request(0, NbdProtocol.CMD_WRITE, i, (long) (i % 64) * block.length, block.length, block);
                     sent.incrementAndGet();
                 }
             } catch (IOException e) {
@@ -236,15 +237,15 @@ class ServeRobustnessTest {
         filler.start();
         assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
             long t0 = System.nanoTime();
-            while (true) {
+            String[] body = {""};
+            Await.until(Conditions.checked(() -> {
                 HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/api/v1/volumes/vdo0"))
                         .header("Authorization", "Bearer " + token).timeout(Duration.ofSeconds(10)).build(),
                         HttpResponse.BodyHandlers.ofString());
                 assertEquals(200, r.statusCode(), r.body());
-                if (java.util.regex.Pattern.compile("\"connections\"\\s*:\\s*0\\b").matcher(r.body()).find()) break;
-                if (System.nanoTime() - t0 > 20_000_000_000L) fail("vdo0 still has connections: " + r.body());
-                Thread.sleep(100);
-            }
+                body[0] = r.body();
+                return java.util.regex.Pattern.compile("\"connections\"\\s*:\\s*0\\b").matcher(r.body()).find();
+            }), 20, () -> "vdo0 still has connections: " + body[0]);
             System.out.println("dead client stopped counting after " + (System.nanoTime() - t0) / 1_000_000 + " ms");
             long t1 = System.nanoTime();
             HttpResponse<String> del = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/api/v1/volumes/vdo0?force=true"))

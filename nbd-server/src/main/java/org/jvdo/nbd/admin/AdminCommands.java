@@ -127,9 +127,27 @@ public final class AdminCommands {
         return o;
     }
 
+    /** A subcommand's body: its exit code, or a usage error or failure to report. */
+    private interface Command {
+        int run() throws Usage, Failure;
+    }
+
+    /** Runs a subcommand: a usage error exits 2, a failure 1, each after a "jvdo: " line on {@code err}. */
+    private static int exitCode(PrintStream err, Command command) {
+        try {
+            return command.run();
+        } catch (Usage e) {
+            err.println("jvdo: " + e.getMessage());
+            return 2;
+        } catch (Failure e) {
+            err.println("jvdo: " + e.getMessage());
+            return 1;
+        }
+    }
+
     /** {@code jvdo stats ...}; args[0] is "stats". */
     public static int stats(String[] args, PrintStream out, PrintStream err) {
-        try {
+        return exitCode(err, () -> {
             Options o = parse(args, 1, true);
             if (o.help) { out.print(STATS_USAGE); return 0; }
             if (o.positional.size() > 1) throw new Usage("stats takes at most one VOLUME, not " + String.join(" ", o.positional));
@@ -144,13 +162,7 @@ public final class AdminCommands {
                 printTable(out, volume, s, o.data);
             }
             return 0;
-        } catch (Usage e) {
-            err.println("jvdo: " + e.getMessage());
-            return 2;
-        } catch (Failure e) {
-            err.println("jvdo: " + e.getMessage());
-            return 1;
-        }
+        });
     }
 
     static void printTable(PrintStream out, String volume, JsonObject s, Path data) {
@@ -198,7 +210,7 @@ public final class AdminCommands {
 
     /** {@code jvdo volume ...}; args[0] is "volume". */
     public static int volume(String[] args, PrintStream out, PrintStream err) {
-        try {
+        return exitCode(err, () -> {
             Options o = parse(args, 1, false);
             if (o.help) { out.print(VOLUME_USAGE); return 0; }
             if (o.positional.isEmpty()) throw new Usage("volume needs a subcommand: create, list, delete or resize (see jvdo volume --help)");
@@ -243,13 +255,7 @@ public final class AdminCommands {
                 default -> throw new Usage("unknown volume subcommand '" + sub + "' (create, list, delete, resize)");
             }
             return 0;
-        } catch (Usage e) {
-            err.println("jvdo: " + e.getMessage());
-            return 2;
-        } catch (Failure e) {
-            err.println("jvdo: " + e.getMessage());
-            return 1;
-        }
+        });
     }
 
     private static void need(List<String> p, int n, String usage) throws Usage {

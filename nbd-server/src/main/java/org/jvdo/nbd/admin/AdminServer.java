@@ -1,9 +1,10 @@
 package org.jvdo.nbd.admin;
 
+import static org.jvdo.nbd.admin.RequestBodies.*;
+
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
-import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
@@ -23,7 +24,6 @@ import org.jvdo.core.api.VdoException;
 import org.jvdo.core.Volume;
 import org.jvdo.nbd.NbdServer;
 import org.jvdo.nbd.SimpleExportRegistry;
-import org.jvdo.nbd.Sizes;
 
 /**
  * The admin REST API, served by the same process as NBD (default 127.0.0.1:10810): pool and
@@ -127,6 +127,7 @@ public final class AdminServer implements AutoCloseable {
         r.get("/metrics").handler(this::metrics);
         r.get(API + "/openapi.yaml").handler(this::openapi);
         r.get(API + "/stats").handler(this::poolStats);
+        r.get(API + "/debug/in-flight").handler(this::inFlight);
         r.get(API + "/volumes").handler(this::listVolumes);
         r.post(API + "/volumes").handler(this::createVolume);
         r.get(API + "/volumes/:name").handler(this::getVolume);
@@ -201,6 +202,17 @@ public final class AdminServer implements AutoCloseable {
         Backend b = backendOr503(ctx);
         if (b == null) return;
         blocking(ctx, () -> poolStatsJson(b.pool()), o -> json(ctx, 200, o));
+    }
+
+    /** The writes in flight with the stage each is in (for a dump when something is stuck). */
+    private void inFlight(RoutingContext ctx) {
+        Backend b = backendOr503(ctx);
+        if (b == null) return;
+        blocking(ctx, () -> {
+            java.util.List<String> lines = b.pool().inFlight();
+            return new JsonObject().put("vios", new io.vertx.core.json.JsonArray(lines.subList(0, lines.size() - 1)))
+                    .put("summary", lines.get(lines.size() - 1));
+        }, o -> json(ctx, 200, o));
     }
 
     static JsonObject poolStatsJson(Pool pool) {
@@ -283,7 +295,7 @@ public final class AdminServer implements AutoCloseable {
         }
         Long size = size(ctx, body, true);
         if (size == null) return;
-        String engine = engine(ctx, b, body, false);
+        String engine = engine(ctx, b.pool(), body, false);
         if (ctx.response().ended()) return;
         if (b.pool().volume(name) != null) {
             error(ctx, 409, "volume " + name + " already exists", "name");
@@ -321,112 +333,49 @@ public final class AdminServer implements AutoCloseable {
     }
 
     private void resizeVolume(RoutingContext ctx) {
-        Backend b = backendOr503(ctx);
-        if (b == null) return;
-        Volume v = volumeOr404(ctx, b);
-        if (v == null) return;
-        JsonObject body = body(ctx, Set.of("logical_size"));
-        if (body == null) return;
-        Long size = size(ctx, body, true);
-        if (size == null) return;
-        if (size < v.size()) {
-            error(ctx, 400, "volume " + v.name() + " is " + v.size() + " bytes; it can grow, not shrink, to " + size, "logical_size");
-            return;
-        }
-        blocking(ctx, () -> {
-            b.volumes().resize(v, size);
-            return v;
-        }, x -> json(ctx, 200, volumeJson(b, x)));
+        changeVolume(ctx, "logical_size", (b, v, body) -> {
+            Long size = size(ctx, body, true);
+            if (size != null && size < v.size()) {
+                error(ctx, 400, "volume " + v.name() + " is " + v.size() + " bytes; it can grow, not shrink, to " + size, "logical_size");
+                return null;
+            }
+            return size;
+        }, (b, v, size) -> b.volumes().resize(v, size));
     }
 
     private void setEngine(RoutingContext ctx) {
+        changeVolume(ctx, "engine", (b, v, body) -> engine(ctx, b.pool(), body, true),
+                (b, v, engine) -> b.volumes().setEngine(v, engine));
+    }
+
+    /** Reads a change from a request body; null when it is invalid (an error was sent). */
+    private interface ChangeParser<T> {
+        T parse(Backend b, Volume v, JsonObject body);
+    }
+
+    /** Makes a change to a volume (off the event loop). */
+    private interface Change<T> {
+        void apply(Backend b, Volume v, T value) throws Exception;
+    }
+
+    /**
+     * A change to the volume named in the path, described by a body with the one field
+     * {@code field}: answers 503, 404 or 400 as the request needs, else makes the change and
+     * answers the volume.
+     */
+    private <T> void changeVolume(RoutingContext ctx, String field, ChangeParser<T> parser, Change<T> change) {
         Backend b = backendOr503(ctx);
         if (b == null) return;
         Volume v = volumeOr404(ctx, b);
         if (v == null) return;
-        JsonObject body = body(ctx, Set.of("engine"));
+        JsonObject body = body(ctx, Set.of(field));
         if (body == null) return;
-        String engine = engine(ctx, b, body, true);
-        if (engine == null) return;
+        T value = parser.parse(b, v, body);
+        if (value == null) return;
         blocking(ctx, () -> {
-            b.volumes().setEngine(v, engine);
+            change.apply(b, v, value);
             return v;
         }, x -> json(ctx, 200, volumeJson(b, x)));
-    }
-
-    // ---------------------------------------------------------------- validation
-
-    /** The body as a JSON object with only {@code allowed} keys, or null with a 400 sent. */
-    private JsonObject body(RoutingContext ctx, Set<String> allowed) {
-        JsonObject o;
-        try {
-            if (ctx.body() == null || ctx.body().buffer() == null || ctx.body().length() == 0) {
-                error(ctx, 400, "a JSON object body is required", "body");
-                return null;
-            }
-            Object parsed = ctx.body().asJsonObject();
-            o = (JsonObject) parsed;
-            if (o == null) {                       // the body `null`
-                error(ctx, 400, "the body is not a JSON object (null)", "body");
-                return null;
-            }
-        } catch (DecodeException | ClassCastException e) {
-            error(ctx, 400, "the body is not a JSON object", "body");
-            return null;
-        }
-        for (String k : o.fieldNames()) {
-            if (!allowed.contains(k)) {
-                error(ctx, 400, "unknown field " + k + " (allowed: " + String.join(", ", allowed) + ")", k);
-                return null;
-            }
-        }
-        return o;
-    }
-
-    /** {@code logical_size} as bytes rounded up to 4096, or null with a 400 sent. */
-    private Long size(RoutingContext ctx, JsonObject body, boolean required) {
-        Object s = body.getValue("logical_size");
-        if (s == null) {
-            if (required) error(ctx, 400, "logical_size is required (bytes, or a string such as \"64G\")", "logical_size");
-            return null;
-        }
-        long bytes;
-        if (s instanceof Number num) {
-            if (!(s instanceof Integer || s instanceof Long) || num.longValue() <= 0) {
-                error(ctx, 400, "logical_size must be a positive whole number of bytes or a string such as \"64G\"", "logical_size");
-                return null;
-            }
-            bytes = num.longValue();
-        } else if (s instanceof String str) {
-            try {
-                bytes = Sizes.parse(str);
-            } catch (IllegalArgumentException e) {
-                error(ctx, 400, "logical_size: " + e.getMessage(), "logical_size");
-                return null;
-            }
-        } else {
-            error(ctx, 400, "logical_size must be a number of bytes or a string such as \"64G\"", "logical_size");
-            return null;
-        }
-        if (bytes > org.jvdo.core.physical.SuperBlock.MAX_LOGICAL_BLOCKS * 4096) {
-            error(ctx, 400, "logical_size is larger than the volume limit of 4 PiB (2^40 blocks)", "logical_size");
-            return null;
-        }
-        return (bytes + 4095) / 4096 * 4096;
-    }
-
-    /** {@code engine} if valid; null with a 400 sent when invalid (or missing and required). */
-    private String engine(RoutingContext ctx, Backend b, JsonObject body, boolean required) {
-        Object e = body.getValue("engine");
-        if (e == null) {
-            if (required) error(ctx, 400, "engine is required (one of " + b.pool().engineNames() + ")", "engine");
-            return null;
-        }
-        if (!(e instanceof String s) || !b.pool().engineNames().contains(s)) {
-            error(ctx, 400, "engine must be one of " + b.pool().engineNames(), "engine");
-            return null;
-        }
-        return s;
     }
 
     // ---------------------------------------------------------------- plumbing
@@ -448,16 +397,5 @@ public final class AdminServer implements AutoCloseable {
                 error(ctx, 500, String.valueOf(t.getMessage()), null);
             }
         });
-    }
-
-    private static void json(RoutingContext ctx, int status, JsonObject o) {
-        ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(o.encodePrettily() + "\n");
-    }
-
-    private static void error(RoutingContext ctx, int status, String message, String field) {
-        if (ctx.response().ended()) return;
-        JsonObject o = new JsonObject().put("error", message);
-        if (field != null) o.put("field", field);
-        json(ctx, status, o);
     }
 }
