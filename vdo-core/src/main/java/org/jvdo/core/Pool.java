@@ -65,6 +65,10 @@ import java.util.logging.Logger;
  * <p>Threads: {@code jvdo-cpu-*} run the write pipeline, {@code jvdo-io-*} the reads,
  * {@code jvdo-flusher-1} flushes, the packer timeout and the background journal work; the
  * compression engines have their own workers.
+ *
+ * <p>Why about 400 lines: the lifecycle (create, open, close, crash) and the wiring of ~20 parts
+ * are kept together on purpose, so that construction order and close order can be read side by
+ * side; every stage's logic lives in its own package.
  */
 public final class Pool implements AutoCloseable {
     static final Logger LOG = Logger.getLogger("org.jvdo.core");
