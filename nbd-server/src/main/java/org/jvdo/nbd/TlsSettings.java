@@ -104,9 +104,10 @@ public record TlsSettings(Mode mode, Path certificates, boolean verifyPeer) {
     /**
      * Reads and checks the certificate files and returns the options a socket is upgraded
      * with, or null when TLS is off. Throws IllegalArgumentException naming the file that is
-     * missing, unreadable or not valid PEM.
+     * missing, unreadable or not valid PEM. The same options serve HTTPS (the admin API):
+     * {@code vertx.createHttpServer(config with getTcpConfig().setSsl(true), options)}.
      */
-    ServerSSLOptions load(Vertx vertx) {
+    public ServerSSLOptions load(Vertx vertx) {
         if (!offered()) {
             return null;
         }
