@@ -305,49 +305,6 @@ class TlsTest {
         }
     }
 
-    @Test
-    void settingsFollowTheFlags() {
-        assertEquals(TlsSettings.OFF, TlsSettings.of(null, null, false));
-        assertEquals(TlsSettings.Mode.REQUIRE, TlsSettings.of("REQUIRE", certs.server, true).mode());
-        assertEquals(TlsSettings.defaultDirectory(), TlsSettings.of("on", null, false).certificates());
-        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> TlsSettings.of("yes", null, false));
-        assertTrue(bad.getMessage().contains("off, on or require"), bad.getMessage());
-        IllegalArgumentException ignored = assertThrows(IllegalArgumentException.class,
-                () -> TlsSettings.of("off", certs.server, false));
-        assertTrue(ignored.getMessage().contains("--tls=on"), ignored.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> TlsSettings.of(null, null, true));
-    }
-
-    /**
-     * The same settings serve HTTPS, as the admin API would with them: curl trusts the CA and,
-     * under verify-peer, is refused without its client certificate.
-     */
-    @Test
-    void theSameSettingsServeHttps() {
-        Tools.require("curl");
-        io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
-        try {
-            TlsSettings tls = settings("on", true);
-            io.vertx.core.http.HttpServerConfig config = new io.vertx.core.http.HttpServerConfig()
-                    .setHost("127.0.0.1").setPort(0);
-            config.getTcpConfig().setSsl(true);
-            io.vertx.core.http.HttpServer https = vertx.createHttpServer(config, tls.load(vertx))
-                    .requestHandler(r -> r.response().end("hello over TLS"));
-            int port = https.listen().toCompletionStage().toCompletableFuture().join().actualPort();
-            String url = "https://127.0.0.1:" + port + "/";
-            String ok = Tools.run(T, "curl", "-sS", "--cacert", certs.client.resolve("ca-cert.pem").toString(),
-                    "--cert", certs.client.resolve("client-cert.pem").toString(),
-                    "--key", certs.client.resolve("client-key.pem").toString(), url).assertOk("curl https").output();
-            assertEquals("hello over TLS", ok);
-            Tools.Result refused = Tools.run(T, "curl", "-sS", "--cacert", certs.client.resolve("ca-cert.pem").toString(), url);
-            assertNotEquals(0, refused.exit(), refused.output());
-            Tools.Result plain = Tools.run(T, "curl", "-sS", "http://127.0.0.1:" + port + "/");
-            assertFalse(plain.output().contains("hello"), plain.output());
-        } finally {
-            vertx.close().toCompletionStage().toCompletableFuture().join();
-        }
-    }
-
     /** Everything the server still sends before it closes the connection (fails on a timeout). */
     private static byte[] remaining(RawClient c) throws IOException {
         List<Byte> got = new ArrayList<>();
