@@ -146,6 +146,10 @@ class TlsTest {
             c.option(OPT_EXPORT_NAME, "vdo0".getBytes());
             assertEquals(0, remaining(c).length, "nothing after EXPORT_NAME without TLS");
         }
+        try (RawClient c = new RawClient(server.actualPort())) {
+            c.greet(FLAG_NO_ZEROES); // not fixed newstyle: TLS is impossible, so is service
+            assertTrue(c.closedByServer(), "a client without fixed newstyle is dropped");
+        }
         try (RawClient c = RawClient.open(server.actualPort())) {
             c.option(OPT_ABORT, new byte[0]); // ABORT is answered before TLS
             assertEquals(REP_ACK, c.optReply().type());
