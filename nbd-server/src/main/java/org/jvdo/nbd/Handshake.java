@@ -14,7 +14,15 @@ import org.jvdo.core.api.BlockDevice;
 /**
  * The fixed-newstyle negotiation of one connection, up to NBD_OPT_GO or NBD_OPT_EXPORT_NAME:
  * the greeting, client flags, options (LIST, INFO/GO with NBD_INFO_*, STRUCTURED_REPLY,
- * LIST/SET_META_CONTEXT, ABORT; STARTTLS is refused), export lookup and the handshake timeout.
+ * LIST/SET_META_CONTEXT, ABORT, STARTTLS), export lookup and the handshake timeout.
+ *
+ * <p>TLS ({@link TlsSettings}, the NBD spec's "TLS support"): off, STARTTLS is answered
+ * NBD_REP_ERR_POLICY (NOTLS); on, STARTTLS is acknowledged and the socket upgraded in place,
+ * plaintext options still work (SELECTIVETLS with no TLS-only export); require, every option
+ * but STARTTLS and ABORT is answered NBD_REP_ERR_TLS_REQD until TLS is up, and
+ * NBD_OPT_EXPORT_NAME, which cannot be refused, closes the connection (FORCEDTLS). The ACK goes
+ * out in plaintext, then TLS begins; a client must wait for it, so bytes sent after STARTTLS
+ * before the handshake close the connection. A second STARTTLS is NBD_REP_ERR_INVALID.
  * Owns what the client negotiated so far; when an export is picked it hands an immutable
  * {@link Session} to {@link NbdConnection#transmissionStarts} and is done. Runs on the
  * connection's context.
@@ -27,6 +35,10 @@ final class Handshake {
     private final NbdServer server;
 
     private boolean noZeroes;
+    /** The client set NBD_FLAG_C_FIXED_NEWSTYLE: TLS is possible (the spec's NOTLS otherwise). */
+    private boolean fixedNewstyle;
+    /** The socket is TLS (STARTTLS succeeded). */
+    private boolean tls;
     private boolean structured;
     private boolean baseAllocation;
     /** The option whose data is being read. */
@@ -77,6 +89,13 @@ final class Handshake {
             return;
         }
         noZeroes = (flags & FLAG_NO_ZEROES) != 0;
+        fixedNewstyle = (flags & FLAG_FIXED_NEWSTYLE) != 0;
+        if (!fixedNewstyle && server.tls().required()) {
+            LOG.info("dropping NBD client " + conn.socket().remoteAddress()
+                    + ": TLS is required and the client did not set NBD_FLAG_C_FIXED_NEWSTYLE");
+            conn.abort();
+            return;
+        }
         nextOption();
     }
 
@@ -93,7 +112,11 @@ final class Handshake {
                 return;
             }
             input.discard(length, () -> {
-                optionReply(option, REP_ERR_TOO_BIG, errorText("option too long"));
+                if (!tls && server.tls().required() && option != OPT_STARTTLS && option != OPT_ABORT) {
+                    optionReply(option, REP_ERR_TLS_REQD, errorText("TLS is required: send NBD_OPT_STARTTLS first"));
+                } else {
+                    optionReply(option, REP_ERR_TOO_BIG, errorText("option too long"));
+                }
                 nextOption();
             });
             return;
@@ -108,6 +131,17 @@ final class Handshake {
         int opt = option;
         if (server.isClosing() && opt != OPT_ABORT) {
             optionReply(opt, REP_ERR_SHUTDOWN, errorText("server shutting down"));
+            nextOption();
+            return;
+        }
+        if (!tls && server.tls().required() && opt != OPT_STARTTLS && opt != OPT_ABORT) {
+            if (opt == OPT_EXPORT_NAME) { // has no error reply: the spec says to close
+                LOG.info("dropping NBD client " + conn.socket().remoteAddress()
+                        + ": NBD_OPT_EXPORT_NAME without TLS, which is required");
+                conn.abort();
+                return;
+            }
+            optionReply(opt, REP_ERR_TLS_REQD, errorText("TLS is required: send NBD_OPT_STARTTLS first"));
             nextOption();
             return;
         }
@@ -147,7 +181,11 @@ final class Handshake {
                     optionReply(opt, REP_ACK, null);
                 }
             }
-            case OPT_STARTTLS -> optionReply(opt, REP_ERR_POLICY, errorText("TLS is not offered"));
+            case OPT_STARTTLS -> {
+                if (startTls(data)) {
+                    return;
+                }
+            }
             case OPT_INFO, OPT_GO -> {
                 if (infoOrGo(opt, data)) {
                     return;
@@ -165,6 +203,53 @@ final class Handshake {
             default -> optionReply(opt, REP_ERR_UNSUP, errorText("option " + opt + " not supported"));
         }
         nextOption();
+    }
+
+    /**
+     * Answers STARTTLS; returns true when the socket is being upgraded (the next option is
+     * read once TLS is up) or the connection closes.
+     */
+    private boolean startTls(ByteBuffer data) {
+        if (!server.tls().offered() || !fixedNewstyle) {
+            optionReply(OPT_STARTTLS, REP_ERR_POLICY, errorText("TLS is not offered"));
+            return false;
+        }
+        if (tls) {
+            optionReply(OPT_STARTTLS, REP_ERR_INVALID, errorText("TLS is already negotiated"));
+            return false;
+        }
+        if (data.hasRemaining()) {
+            optionReply(OPT_STARTTLS, REP_ERR_INVALID, errorText("STARTTLS takes no data"));
+            return false;
+        }
+        if (input.hasUnread()) {
+            // whatever follows STARTTLS was sent in plaintext without waiting for the ACK: it must
+            // never be read as if it came through TLS
+            LOG.info("dropping NBD client " + conn.socket().remoteAddress()
+                    + ": data sent after NBD_OPT_STARTTLS before its reply");
+            conn.abort();
+            return true;
+        }
+        input.holdForTls();
+        // the ACK is written in plaintext, then the TLS handler goes in; reading is paused meanwhile
+        conn.socket().upgradeToSsl(server.tlsOptions(), (String) null, NbdProtocol.optionReply(OPT_STARTTLS, REP_ACK, null))
+                .onComplete(ar -> conn.onContext(() -> {
+                    if (conn.socketClosed() || input.done()) {
+                        return;
+                    }
+                    if (ar.failed()) {
+                        LOG.info("TLS handshake with NBD client " + conn.socket().remoteAddress() + " failed: "
+                                + ar.cause().getMessage());
+                        conn.abort();
+                        return;
+                    }
+                    tls = true;
+                    LOG.fine(() -> "NBD client " + conn.socket().remoteAddress() + " is on TLS ("
+                            + conn.socket().sslSession().getProtocol() + ")");
+                    nextOption();
+                    input.tlsReady();
+                }));
+        return true;
     }
 
     /** Answers INFO or GO; returns true when GO succeeded and transmission begins. */

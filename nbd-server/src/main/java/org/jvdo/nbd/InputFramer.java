@@ -14,6 +14,10 @@ import java.util.logging.Logger;
  * requests or bytes in flight, the write queue full, or waiting for the budget). A WRITE
  * payload that finds no heap is answered ENOMEM by the caller's fallback. Runs only on the
  * connection's context (budget grants hop to it).
+ *
+ * <p>At NBD_OPT_STARTTLS the framer holds ({@link #holdForTls()}): nothing is parsed until the
+ * socket is TLS, and plaintext arriving meanwhile closes the connection, so no byte read before
+ * the upgrade is ever taken as if it came through TLS (the STARTTLS injection of SMTP's history).
  */
 final class InputFramer {
     private static final Logger LOG = Logger.getLogger(InputFramer.class.getName());
@@ -28,7 +32,8 @@ final class InputFramer {
         void received(ByteBuffer payload, long held);
     }
 
-    private enum Mode { READ, BUDGET_WAIT, DISCARD, DONE }
+    /** TLS_WAIT: STARTTLS was acknowledged, the socket is being upgraded; nothing is parsed. */
+    private enum Mode { READ, BUDGET_WAIT, DISCARD, TLS_WAIT, DONE }
 
     private final NbdConnection conn;
     private Mode mode = Mode.READ;
@@ -64,6 +69,28 @@ final class InputFramer {
     boolean budgetWait() { return budgetWait; }
     /** When input last arrived ({@link System#nanoTime()}). */
     long lastInput() { return lastInput; }
+
+    /** Whether input was received that no frame consumed yet (bytes the client sent ahead). */
+    boolean hasUnread() {
+        return pending != null && pendingPos < pending.length();
+    }
+
+    /**
+     * Parses nothing until {@link #tlsReady()}: the socket is being upgraded to TLS. Input that
+     * arrives before the socket is TLS is plaintext the client sent after STARTTLS without
+     * waiting for its reply, and closes the connection.
+     */
+    void holdForTls() {
+        mode = Mode.TLS_WAIT;
+        target = null;
+    }
+
+    /** The socket is TLS now: parses what arrived through it meanwhile (call after choosing the next frame). */
+    void tlsReady() {
+        if (pending != null && !paused) {
+            process();
+        }
+    }
 
     /** Waits for {@code bytes} bytes; the state changes only once the buffer exists. */
     void expect(int bytes, Frame then) {
@@ -161,6 +188,12 @@ final class InputFramer {
 
     void onData(Buffer buf) {
         lastInput = System.nanoTime();
+        if (mode == Mode.TLS_WAIT && !conn.socket().isSsl()) {
+            LOG.info("closing connection from " + conn.socket().remoteAddress()
+                    + ": plaintext sent after NBD_OPT_STARTTLS before the TLS handshake");
+            conn.abort();
+            return;
+        }
         if (pending == null) {
             pending = buf;
             pendingPos = 0;
@@ -181,7 +214,8 @@ final class InputFramer {
         }
         processing = true;
         try {
-            while (pending != null && !paused && !budgetWait && mode != Mode.DONE && !conn.draining()) {
+            while (pending != null && !paused && !budgetWait && mode != Mode.DONE && mode != Mode.TLS_WAIT
+                    && !conn.draining()) {
                 Buffer buf = pending;
                 int len = buf.length();
                 if (pendingPos >= len) {

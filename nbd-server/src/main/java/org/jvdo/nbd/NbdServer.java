@@ -10,6 +10,7 @@ import io.vertx.core.VertxOptions;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.net.NetSocket;
+import io.vertx.core.net.ServerSSLOptions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -27,7 +28,8 @@ import java.util.function.Predicate;
  * <p>This is how a jvdo volume becomes a disk: qemu, libnbd tools, nbdfuse or the kernel's
  * nbd-client connect here. The server speaks fixed-newstyle NBD with structured replies,
  * {@code base:allocation} block status and many requests in flight per connection, answered
- * as the device completes them. It runs on Vert.x event loops (native epoll when available);
+ * as the device completes them; with {@link Options#tls} a client may upgrade the connection to TLS
+ * with NBD_OPT_STARTTLS (or must, in require mode). It runs on Vert.x event loops (native epoll when available);
  * each connection's parsing and replies stay on one event loop, and device futures may complete
  * on any thread.
  *
@@ -75,6 +77,8 @@ public final class NbdServer implements AutoCloseable {
         public int maxConnections = 1024;
         /** How long {@link #close()} lets in-flight requests finish before closing the sockets anyway. */
         public long closeTimeoutMillis = 5_000;
+        /** Whether and how NBD_OPT_STARTTLS upgrades a connection to TLS; off by default. */
+        public TlsSettings tls = TlsSettings.OFF;
 
         /** A quarter of the maximum heap, at least 32 MiB and at most 256 MiB. */
         public static long defaultInflightBytes() {
@@ -89,6 +93,7 @@ public final class NbdServer implements AutoCloseable {
                 throw new IllegalArgumentException("timeouts must be >= 0");
             }
             if (maxConnections < 1) throw new IllegalArgumentException("maxConnections must be >= 1");
+            if (tls == null) throw new IllegalArgumentException("tls must not be null (TlsSettings.OFF)");
         }
     }
 
@@ -107,6 +112,8 @@ public final class NbdServer implements AutoCloseable {
     private final List<String> deployments = new ArrayList<>();
     private volatile boolean closing;
     private volatile int actualPort = -1;
+    /** What STARTTLS upgrades a socket with (certificates loaded by {@link #start()}); null when TLS is off. */
+    private volatile ServerSSLOptions tlsOptions;
 
     /** A server with its own Vert.x instance using one event loop per core. */
     public NbdServer(ExportRegistry registry, String host, int port) {
@@ -157,6 +164,7 @@ public final class NbdServer implements AutoCloseable {
         if (actualPort >= 0) {
             throw new IllegalStateException("already started");
         }
+        tlsOptions = options.tls.load(vertx); // a bad certificate fails here, before anything listens
         // The first listener binds the requested (maybe ephemeral) port; the others listen on the
         // bound port in the same Vert.x instance, which shares the one socket and spreads
         // connections over the event loops. No SO_REUSEPORT: a port another process listens on
@@ -245,6 +253,16 @@ public final class NbdServer implements AutoCloseable {
 
     Options options() {
         return options;
+    }
+
+    /** The TLS settings (mode, certificates, client verification). */
+    public TlsSettings tls() {
+        return options.tls;
+    }
+
+    /** The options STARTTLS upgrades a socket with; null when TLS is off. */
+    ServerSSLOptions tlsOptions() {
+        return tlsOptions;
     }
 
     /** Largest READ or WRITE served. */

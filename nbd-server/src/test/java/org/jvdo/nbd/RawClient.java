@@ -19,8 +19,11 @@ import java.util.List;
 /** A hand-rolled blocking NBD client over a plain socket, for protocol-level tests. */
 final class RawClient implements AutoCloseable {
     final Socket socket;
-    final DataInputStream in;
-    final DataOutputStream out;
+    /** The streams of the socket, or of its TLS layer after {@link #startTls}. */
+    DataInputStream in;
+    DataOutputStream out;
+    /** Set by {@link #startTls}. */
+    javax.net.ssl.SSLSocket tls;
     int handshakeFlags;
     long exportSize;
     int transmissionFlags;
@@ -217,8 +220,23 @@ final class RawClient implements AutoCloseable {
         request(0, CMD_DISC, 0, 0, 0, null);
     }
 
+    /**
+     * Runs the TLS handshake over the connection (after the server acknowledged
+     * NBD_OPT_STARTTLS); from then on {@link #in} and {@link #out} go through TLS.
+     */
+    void startTls(javax.net.ssl.SSLContext context) throws IOException {
+        tls = (javax.net.ssl.SSLSocket) context.getSocketFactory().createSocket(socket, "127.0.0.1", socket.getPort(), true);
+        tls.setUseClientMode(true);
+        tls.startHandshake();
+        in = new DataInputStream(tls.getInputStream());
+        out = new DataOutputStream(tls.getOutputStream());
+    }
+
     @Override
     public void close() throws IOException {
+        if (tls != null) {
+            tls.close();
+        }
         socket.close();
     }
 }
