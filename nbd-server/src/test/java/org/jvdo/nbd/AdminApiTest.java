@@ -448,40 +448,7 @@ class AdminApiTest {
         assertThrows(NumberFormatException.class, () -> parseProm("jvdo_x one\n"));
     }
 
-    // ---------------------------------------------------------------- OpenAPI
-
-    /** "METHOD /path" for every operation in the OpenAPI document (paths with {param}). */
-    static Set<String> documentedRoutes(String yaml) {
-        Set<String> out = new TreeSet<>();
-        boolean inPaths = false;
-        String path = null;
-        for (String line : yaml.split("\n")) {
-            if (!line.startsWith(" ") && !line.isBlank()) inPaths = line.equals("paths:");
-            if (!inPaths) continue;
-            Matcher p = Pattern.compile("^  (/\\S*):\\s*$").matcher(line);
-            if (p.matches()) { path = p.group(1); continue; }
-            Matcher op = Pattern.compile("^    (get|put|post|delete|patch|head|options):\\s*$").matcher(line);
-            if (op.matches() && path != null) out.add(op.group(1).toUpperCase() + " " + path);
-        }
-        return out;
-    }
-
-    @Test
-    void openapiDocumentsExactlyTheRoutesServed() throws Exception {
-        Set<String> served = new TreeSet<>();
-        for (Route r : admin.router().getRoutes()) {
-            if (r.getPath() == null || r.methods() == null) continue;
-            for (HttpMethod m : r.methods()) served.add(m.name() + " " + r.getPath().replaceAll(":([A-Za-z_]+)", "{$1}"));
-        }
-        Reply doc = get("/api/v1/openapi.yaml");
-        assertEquals(200, doc.status());
-        Set<String> documented = documentedRoutes(doc.body());
-        assertEquals(12, served.size(), served.toString());
-        assertEquals(served, documented);
-        assertTrue(doc.body().startsWith("openapi: 3."));
-        // the check can fail: a document missing a route differs
-        assertNotEquals(served, documentedRoutes(doc.body().replace("    delete:", "    x-delete:")));
-    }
+    // ---------------------------------------------------------------- OpenAPI: see AdminContractTest
 
     // ---------------------------------------------------------------- command line
 
