@@ -51,6 +51,7 @@ public final class AdminServer implements AutoCloseable {
     private final String host;
     private final int requestedPort;
     private final List<RouteSpec> routes;
+    private final Metrics metrics = new Metrics(this::pool);
     private final Router router;
     private volatile Backend backend;
     private HttpServer server;
@@ -79,6 +80,12 @@ public final class AdminServer implements AutoCloseable {
         return this;
     }
 
+    /** The open pool, or null before {@link #attach}. */
+    private Pool pool() {
+        Backend b = backend;
+        return b == null ? null : b.pool();
+    }
+
     /** Binds and returns once listening. */
     public AdminServer start() {
         server = await(vertx.createHttpServer().connectionHandler(conn -> {
@@ -95,6 +102,9 @@ public final class AdminServer implements AutoCloseable {
     }
 
     public int actualPort() { return server.actualPort(); }
+
+    /** The version {@code /metrics} reports in {@code jvdo_build_info}. */
+    public static String version() { return Metrics.VERSION; }
 
     /** The router, so tests can compare the routes served with the OpenAPI document. */
     public Router router() { return router; }
@@ -226,7 +236,7 @@ public final class AdminServer implements AutoCloseable {
     private void metrics(RoutingContext ctx) {
         Backend b = backendOr503(ctx);
         if (b == null) return;
-        blocking(ctx, () -> Metrics.render(b.pool()), text -> send(ctx, 200, "text/plain; version=0.0.4; charset=utf-8", text));
+        blocking(ctx, metrics::scrape, text -> send(ctx, 200, Metrics.CONTENT_TYPE, text));
     }
 
     private void openapi(RoutingContext ctx) {
