@@ -279,15 +279,13 @@ public final class AdminServer implements AutoCloseable {
         o.put("directory", pool.directory().toAbsolutePath().toString());
         o.put("block_size", 4096);
         for (Map.Entry<String, Long> e : s.entrySet()) o.put(e.getKey(), e.getValue());
-        long used = s.getOrDefault("logical_blocks_used", 0L);
-        long same = s.getOrDefault("same_pages", 0L);
-        long data = s.getOrDefault("data_blocks_used", 0L);
-        long overhead = s.getOrDefault("overhead_blocks_used", 0L);
-        o.put("mm_stat", new JsonObject()
-                .put("orig_data_size", (used - same) * 4096)
-                .put("compr_data_size", data * 4096)
-                .put("mem_used_total", (data + overhead) * 4096)
-                .put("same_pages", same));
+        JsonObject mm = new JsonObject();
+        try {
+            for (Map.Entry<String, Long> e : pool.mmStat().entrySet()) mm.put(e.getKey(), e.getValue());
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("mm_stat: " + e.getMessage(), e);
+        }
+        o.put("mm_stat", mm);
         return o;
     }
 
