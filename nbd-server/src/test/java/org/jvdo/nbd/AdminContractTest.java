@@ -271,6 +271,33 @@ class AdminContractTest {
         assertEquals(1, validate(api, create, new JsonObject("{\"name\":\"a\",\"logical_size\":4096,\"x\":1}"), "body").size());
     }
 
+    /** The JSON answers of the GET routes (and of a create and an error) validate against their documented responses. */
+    @Test
+    void answersMatchTheirDocumentedSchemas() throws Exception {
+        OpenAPI api = document();
+        HttpResponse<String> created = f.send("POST", "/api/v1/volumes", "{\"name\":\"v9\",\"logical_size\":\"1M\"}");
+        assertResponse(api, "POST", "/api/v1/volumes", created);
+        for (AdminServer.RouteSpec r : f.admin.routes()) {
+            if (r.method() != HttpMethod.GET) continue;
+            HttpResponse<String> got = f.send("GET", r.path().replace(":name", "vol0"), null);
+            if (got.headers().firstValue("Content-Type").orElse("").startsWith("application/json")) {
+                assertResponse(api, "GET", r.openapiPath(), got);
+            }
+        }
+        assertResponse(api, "GET", "/api/v1/volumes/{name}", f.send("GET", "/api/v1/volumes/nope", null));
+        assertResponse(api, "POST", "/api/v1/volumes", f.send("POST", "/api/v1/volumes", "{}"));
+    }
+
+    static void assertResponse(OpenAPI api, String method, String path, HttpResponse<String> r) {
+        Operation op = api.getPaths().get(path).readOperationsMap().get(PathItem.HttpMethod.valueOf(method));
+        io.swagger.v3.oas.models.responses.ApiResponse doc = op.getResponses().get(String.valueOf(r.statusCode()));
+        assertNotNull(doc, method + " " + path + " answered " + r.statusCode() + ", which is not documented");
+        if (doc.get$ref() != null) doc = api.getComponents().getResponses().get(doc.get$ref().substring(doc.get$ref().lastIndexOf('/') + 1));
+        Schema<?> schema = doc.getContent().get("application/json").getSchema();
+        List<String> problems = validate(api, schema, Json.decodeValue(r.body()), "answer");
+        assertEquals(List.of(), problems, method + " " + path + " -> " + r.statusCode() + " " + r.body());
+    }
+
     // ---------------------------------------------------------------- HTTP details
 
     int status(String auth) throws Exception {
