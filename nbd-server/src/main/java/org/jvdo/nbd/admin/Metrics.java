@@ -44,9 +44,21 @@ final class Metrics {
     private final PrometheusRegistry registry = new PrometheusRegistry();
     private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
 
+    /**
+     * The JVM's and the process's metrics, registered once per JVM: their collectors install
+     * JMX notification listeners, which a registration per admin server would pile up.
+     */
+    private static final PrometheusRegistry JVM = jvmRegistry();
+
+    private static PrometheusRegistry jvmRegistry() {
+        PrometheusRegistry r = new PrometheusRegistry();
+        JvmMetrics.builder().register(r);
+        return r;
+    }
+
     /** A registry with JVM/process metrics and the pool's, read from {@code pool} (null until the pool is open). */
     Metrics(Supplier<Pool> pool) {
-        JvmMetrics.builder().register(registry);
+        registry.register((MultiCollector) JVM::scrape);
         registry.register(new MultiCollector() {
             @Override
             public MetricSnapshots collect() {
