@@ -384,6 +384,9 @@ public final class Pool implements AutoCloseable {
     /** Pool statistics: {@code vdostats --verbose} names in snake_case, plus zram's same_pages (see {@link PoolStatistics}). */
     public Map<String, Long> stats() { return PoolStatistics.of(this); }
 
+    /** zram's mm_stat fields with jvdo's meanings (see {@link PoolStatistics#mmStat}); walks the block maps. */
+    public Map<String, Long> mmStat() throws IOException { return PoolStatistics.mmStat(this); }
+
     /** Reference counts recomputed from every block map compared with the depot's; returns a description of each difference (empty when consistent). */
     public List<String> verifyReferenceCounts() throws IOException { return PoolStatistics.verifyReferenceCounts(this); }
 

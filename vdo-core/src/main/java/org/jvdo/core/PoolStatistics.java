@@ -62,6 +62,73 @@ final class PoolStatistics {
         return m;
     }
 
+    /**
+     * zram's {@code mm_stat} fields with jvdo's meanings (bytes unless named pages):
+     * {@code orig_data_size} logical bytes mapped to stored data (zero blocks excluded, as zram
+     * excludes same pages; a block deduplicated N times counts N times); {@code compr_data_size}
+     * the bytes those mappings occupy once stored: 4096 per distinct uncompressed block plus the
+     * length of each distinct referenced compressed fragment (dedupe and compression both shrink
+     * it); {@code mem_used_total} the pool file's blocks in use (data, packing slack, dead
+     * fragments and metadata) × 4096; {@code mem_limit} the physical size; {@code mem_used_max}
+     * the most data blocks ever in use since the pool was opened, plus today's metadata;
+     * {@code same_pages} blocks mapped to zero (no storage); {@code pages_compacted} 0, for jvdo
+     * never moves live fragments between packed blocks (a packed block is freed when its last
+     * fragment is); {@code huge_pages} logical blocks stored uncompressed (incompressible, or
+     * their engine is none) and {@code huge_pages_since} such blocks written since the pool was
+     * opened (uncompressed_blocks_written).
+     *
+     * <p>Walks every volume's block map (each map's monitor held for its walk, so writes to that
+     * volume wait) and reads each packed block referenced once: costs time in proportion to the
+     * block-map pages written. For the statistics API, not for a scrape.
+     */
+    static Map<String, Long> mmStat(Pool p) throws IOException {
+        long[] rawLbns = new long[1];
+        java.util.Set<Long> rawPbns = new java.util.HashSet<>();
+        Map<Long, Integer> packedSlots = new HashMap<>();    // packed PBN -> bit set of referenced slots
+        long used = 0, zero = 0, mapPages = 0;
+        Map<String, Long> sum = new LinkedHashMap<>();
+        for (LogicalVolume v : p.admin.all()) {
+            used += v.usedBlocks();
+            zero += v.zeroBlocks();
+            mapPages += BlockMap.regionBlocks(Math.max(1, BlockMap.pagesFor(v.usedBlocks())));
+            v.counters.addTo(sum);
+            v.blockMap().forEachMapped((lbn, m) -> {
+                if (Mapping.state(m) == Mapping.RAW) {
+                    rawLbns[0]++;
+                    rawPbns.add(Mapping.pbn(m));
+                } else if (Mapping.isPacked(m)) {
+                    packedSlots.merge(Mapping.pbn(m), 1 << Mapping.slot(m), (a, b) -> a | b);
+                }
+            });
+        }
+        long compressed = 4096L * rawPbns.size();
+        java.nio.ByteBuffer block = java.nio.ByteBuffer.allocate(4096);
+        for (Map.Entry<Long, Integer> e : packedSlots.entrySet()) {
+            block.clear();
+            p.store.read(e.getKey(), block);
+            for (int slot = 0; slot < Mapping.MAX_SLOTS; slot++) {
+                if ((e.getValue() & (1 << slot)) == 0) continue;
+                try {
+                    compressed += org.jvdo.packer.PackedBlock.locate(java.nio.ByteBuffer.wrap(block.array()), slot).length();
+                } catch (RuntimeException raced) {
+                    // the block was freed and reused after the walk saw it: no longer stored
+                }
+            }
+        }
+        long overhead = 2L * SuperBlock.COPY_BLOCKS + p.sb.journalBlocks + p.depot.overheadBlocks() + mapPages;
+        Map<String, Long> m = new LinkedHashMap<>();
+        m.put("orig_data_size", (used - zero) * 4096);
+        m.put("compr_data_size", compressed);
+        m.put("mem_used_total", (p.depot.dataBlocksUsed() + overhead) * 4096);
+        m.put("mem_limit", p.depot.physicalLimit() * 4096);
+        m.put("mem_used_max", (p.depot.peakDataBlocksUsed() + overhead) * 4096);
+        m.put("same_pages", zero);
+        m.put("pages_compacted", 0L);
+        m.put("huge_pages", rawLbns[0]);
+        m.put("huge_pages_since", sum.getOrDefault("uncompressed_blocks_written", 0L));
+        return m;
+    }
+
     /** Reference counts recomputed from every block map compared with the depot's; returns a description of each difference (empty when consistent). */
     static List<String> verifyReferenceCounts(Pool p) throws IOException {
         Map<Long, Integer> expected = new HashMap<>();

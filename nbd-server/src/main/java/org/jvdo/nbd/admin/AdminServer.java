@@ -3,6 +3,8 @@ package org.jvdo.nbd.admin;
 import static org.jvdo.nbd.admin.RequestBodies.*;
 
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonArray;
@@ -13,6 +15,7 @@ import io.vertx.ext.web.handler.BodyHandler;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -47,6 +50,8 @@ public final class AdminServer implements AutoCloseable {
     private final AdminToken token;
     private final String host;
     private final int requestedPort;
+    private final List<RouteSpec> routes;
+    private final Metrics metrics = new Metrics(this::pool);
     private final Router router;
     private volatile Backend backend;
     private HttpServer server;
@@ -58,6 +63,7 @@ public final class AdminServer implements AutoCloseable {
         this.token = token;
         this.host = host;
         this.requestedPort = port;
+        this.routes = routeTable();
         this.router = buildRouter();
     }
 
@@ -72,6 +78,12 @@ public final class AdminServer implements AutoCloseable {
         if (n < 1) throw new IllegalArgumentException("maxConnections must be >= 1");
         this.maxConnections = n;
         return this;
+    }
+
+    /** The open pool, or null before {@link #attach}. */
+    private Pool pool() {
+        Backend b = backend;
+        return b == null ? null : b.pool();
     }
 
     /** Binds and returns once listening. */
@@ -90,6 +102,9 @@ public final class AdminServer implements AutoCloseable {
     }
 
     public int actualPort() { return server.actualPort(); }
+
+    /** The version {@code /metrics} reports in {@code jvdo_build_info}. */
+    public static String version() { return Metrics.VERSION; }
 
     /** The router, so tests can compare the routes served with the OpenAPI document. */
     public Router router() { return router; }
@@ -119,25 +134,66 @@ public final class AdminServer implements AutoCloseable {
 
     // ---------------------------------------------------------------- routes
 
+    /** One route the API serves: a method, a Vert.x path template ({@code :name}) and its handler. */
+    public record RouteSpec(HttpMethod method, String path, Handler<RoutingContext> handler) {
+        /** The path in OpenAPI's form ({@code {name}}). */
+        public String openapiPath() { return path.replaceAll(":([A-Za-z_]+)", "{$1}"); }
+
+        boolean matches(String requestPath) {
+            return requestPath.matches(path.replace(".", "\\.").replaceAll(":[A-Za-z_]+", "[^/]+"));
+        }
+    }
+
+    /**
+     * Every route served, in one table: the router is built from it, 405's {@code Allow} header
+     * is computed from it and the OpenAPI test compares it with the document. Each GET route
+     * also answers HEAD (same status and headers, no body).
+     */
+    public List<RouteSpec> routes() { return routes; }
+
+    private List<RouteSpec> routeTable() {
+        return List.of(
+                new RouteSpec(HttpMethod.GET, "/health", this::health),
+                new RouteSpec(HttpMethod.GET, "/metrics", this::metrics),
+                new RouteSpec(HttpMethod.GET, API + "/openapi.yaml", this::openapi),
+                new RouteSpec(HttpMethod.GET, API + "/stats", this::poolStats),
+                new RouteSpec(HttpMethod.GET, API + "/debug/in-flight", this::inFlight),
+                new RouteSpec(HttpMethod.GET, API + "/volumes", this::listVolumes),
+                new RouteSpec(HttpMethod.POST, API + "/volumes", this::createVolume),
+                new RouteSpec(HttpMethod.GET, API + "/volumes/:name", this::getVolume),
+                new RouteSpec(HttpMethod.DELETE, API + "/volumes/:name", this::deleteVolume),
+                new RouteSpec(HttpMethod.GET, API + "/volumes/:name/stats", this::volumeStats),
+                new RouteSpec(HttpMethod.POST, API + "/volumes/:name/resize", this::resizeVolume),
+                new RouteSpec(HttpMethod.PUT, API + "/volumes/:name/engine", this::setEngine));
+    }
+
+    /** The methods served on a request path (HEAD with every GET), for 405's {@code Allow}. */
+    String allowedMethods(String requestPath) {
+        Set<String> out = new java.util.LinkedHashSet<>();
+        for (RouteSpec r : routes) {
+            if (!r.matches(requestPath)) continue;
+            out.add(r.method().name());
+            if (r.method() == HttpMethod.GET) out.add("HEAD");
+        }
+        return String.join(", ", out);
+    }
+
     private Router buildRouter() {
         Router r = Router.router(vertx);
         r.route().handler(this::authenticate);
         r.route().handler(BodyHandler.create(false).setBodyLimit(BODY_LIMIT));
-        r.get("/health").handler(this::health);
-        r.get("/metrics").handler(this::metrics);
-        r.get(API + "/openapi.yaml").handler(this::openapi);
-        r.get(API + "/stats").handler(this::poolStats);
-        r.get(API + "/debug/in-flight").handler(this::inFlight);
-        r.get(API + "/volumes").handler(this::listVolumes);
-        r.post(API + "/volumes").handler(this::createVolume);
-        r.get(API + "/volumes/:name").handler(this::getVolume);
-        r.delete(API + "/volumes/:name").handler(this::deleteVolume);
-        r.get(API + "/volumes/:name/stats").handler(this::volumeStats);
-        r.post(API + "/volumes/:name/resize").handler(this::resizeVolume);
-        r.put(API + "/volumes/:name/engine").handler(this::setEngine);
+        for (RouteSpec spec : routes) {
+            io.vertx.ext.web.Route route = r.route(spec.method(), spec.path());
+            if (spec.method() == HttpMethod.GET) route.method(HttpMethod.HEAD);
+            route.handler(spec.handler());
+        }
         r.errorHandler(413, ctx -> error(ctx, 413, "request body larger than " + BODY_LIMIT + " bytes", "body"));
         r.errorHandler(404, ctx -> error(ctx, 404, "no such route: " + ctx.request().method() + " " + ctx.request().path(), null));
-        r.errorHandler(405, ctx -> error(ctx, 405, "method not allowed on " + ctx.request().path(), null));
+        r.errorHandler(405, ctx -> {
+            ctx.response().putHeader("Allow", allowedMethods(ctx.request().path()));
+            error(ctx, 405, "method " + ctx.request().method() + " not allowed on " + ctx.request().path()
+                    + " (allowed: " + allowedMethods(ctx.request().path()) + ")", null);
+        });
         r.errorHandler(500, ctx -> {
             LOG.log(Level.WARNING, "admin API failure", ctx.failure());
             error(ctx, 500, "internal error: " + (ctx.failure() == null ? "unknown" : ctx.failure().getMessage()), null);
@@ -180,12 +236,11 @@ public final class AdminServer implements AutoCloseable {
     private void metrics(RoutingContext ctx) {
         Backend b = backendOr503(ctx);
         if (b == null) return;
-        blocking(ctx, () -> Metrics.render(b.pool()), text -> ctx.response()
-                .putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8").end(text));
+        blocking(ctx, metrics::scrape, text -> send(ctx, 200, Metrics.CONTENT_TYPE, text));
     }
 
     private void openapi(RoutingContext ctx) {
-        ctx.response().putHeader("Content-Type", "application/yaml; charset=utf-8").end(openapiDocument());
+        send(ctx, 200, "application/yaml; charset=utf-8", openapiDocument());
     }
 
     /** The OpenAPI 3 document describing every route. */
@@ -224,15 +279,13 @@ public final class AdminServer implements AutoCloseable {
         o.put("directory", pool.directory().toAbsolutePath().toString());
         o.put("block_size", 4096);
         for (Map.Entry<String, Long> e : s.entrySet()) o.put(e.getKey(), e.getValue());
-        long used = s.getOrDefault("logical_blocks_used", 0L);
-        long same = s.getOrDefault("same_pages", 0L);
-        long data = s.getOrDefault("data_blocks_used", 0L);
-        long overhead = s.getOrDefault("overhead_blocks_used", 0L);
-        o.put("mm_stat", new JsonObject()
-                .put("orig_data_size", (used - same) * 4096)
-                .put("compr_data_size", data * 4096)
-                .put("mem_used_total", (data + overhead) * 4096)
-                .put("same_pages", same));
+        JsonObject mm = new JsonObject();
+        try {
+            for (Map.Entry<String, Long> e : pool.mmStat().entrySet()) mm.put(e.getKey(), e.getValue());
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("mm_stat: " + e.getMessage(), e);
+        }
+        o.put("mm_stat", mm);
         return o;
     }
 
@@ -301,7 +354,10 @@ public final class AdminServer implements AutoCloseable {
             error(ctx, 409, "volume " + name + " already exists", "name");
             return;
         }
-        blocking(ctx, () -> b.volumes().create(name, size, engine), v -> json(ctx, 201, volumeJson(b, v)));
+        blocking(ctx, () -> b.volumes().create(name, size, engine), v -> {
+            ctx.response().putHeader("Location", API + "/volumes/" + v.name());
+            json(ctx, 201, volumeJson(b, v));
+        });
     }
 
     private void deleteVolume(RoutingContext ctx) {
@@ -324,7 +380,7 @@ public final class AdminServer implements AutoCloseable {
             }
         }, r -> {
             if (r >= 0) {
-                error(ctx, 409, "volume " + name + " has " + r + " NBD connection(s); disconnect them or use ?force=true", "name");
+                error(ctx, 409, "volume " + name + " has " + r + " NBD connection(s); disconnect them or delete with force (?force=true; jvdo volume delete --force)", "name");
             } else {
                 json(ctx, 200, new JsonObject().put("deleted", name).put("connections_closed", -r - 1)
                         .put("data_blocks_used", b.pool().stats().get("data_blocks_used")));

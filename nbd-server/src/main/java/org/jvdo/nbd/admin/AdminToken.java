@@ -65,9 +65,14 @@ public final class AdminToken {
 
     /** Constant-time check of an {@code Authorization} header value against the token. */
     public boolean matchesHeader(String authorization) {
-        byte[] want = ("Bearer " + value).getBytes(StandardCharsets.US_ASCII);
-        byte[] got = authorization == null ? new byte[0] : authorization.trim().getBytes(StandardCharsets.US_ASCII);
-        return MessageDigest.isEqual(want, got);
+        // RFC 7235: the auth-scheme is case-insensitive ("bearer", "BEARER"); the token is not.
+        String credentials = "";
+        if (authorization != null) {
+            String h = authorization.trim();
+            int sp = h.indexOf(' ');
+            if (sp > 0 && h.substring(0, sp).equalsIgnoreCase("Bearer")) credentials = h.substring(sp + 1).trim();
+        }
+        return MessageDigest.isEqual(value.getBytes(StandardCharsets.US_ASCII), credentials.getBytes(StandardCharsets.US_ASCII));
     }
 
     /** For tests and embedding: a fixed token. */

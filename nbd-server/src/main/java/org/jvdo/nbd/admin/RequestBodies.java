@@ -89,7 +89,16 @@ final class RequestBodies {
     }
 
     static void json(RoutingContext ctx, int status, JsonObject o) {
-        ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(o.encodePrettily() + "\n");
+        send(ctx, status, "application/json", o.encodePrettily() + "\n");
+    }
+
+    /** Ends the reply with {@code body}; to HEAD with the same headers (Content-Length included) and no body. */
+    static void send(RoutingContext ctx, int status, String contentType, String body) {
+        byte[] bytes = body.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        ctx.response().setStatusCode(status).putHeader("Content-Type", contentType)
+                .putHeader("Content-Length", String.valueOf(bytes.length));
+        if (ctx.request().method() == io.vertx.core.http.HttpMethod.HEAD) ctx.response().end();
+        else ctx.response().end(io.vertx.core.buffer.Buffer.buffer(bytes));
     }
 
     static void error(RoutingContext ctx, int status, String message, String field) {

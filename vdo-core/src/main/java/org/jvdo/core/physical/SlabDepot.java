@@ -48,6 +48,8 @@ public final class SlabDepot {
     private int cursorSlab;
     private int cursorBlock;
     private long dataBlocksUsed;
+    /** Highest {@link #dataBlocksUsed} since made or loaded. */
+    private long peakDataBlocksUsed;
     /** Free blocks in attached slabs: what reservations may count on (a slab not attached yet may find no space in the host filesystem). */
     private long freeAttached;
     private long reserved;
@@ -243,6 +245,7 @@ public final class SlabDepot {
                     free[s]--;
                     freeAttached--;
                     dataBlocksUsed++;
+                    if (dataBlocksUsed > peakDataBlocksUsed) peakDataBlocksUsed = dataBlocksUsed;
                     cursorSlab = s;
                     cursorBlock = b + 1;
                     return starts[s] + slabRefBlocks + b;
@@ -276,7 +279,12 @@ public final class SlabDepot {
         int i = indexIn(s, pbn);
         int v = refs[s][i] & 0xFF;
         if (v >= MAX_REFS) return false;
-        if (v == 0) { free[s]--; freeAttached--; dataBlocksUsed++; }
+        if (v == 0) {
+            free[s]--;
+            freeAttached--;
+            dataBlocksUsed++;
+            if (dataBlocksUsed > peakDataBlocksUsed) peakDataBlocksUsed = dataBlocksUsed;
+        }
         refs[s][i] = (byte) (v + 1);
         return true;
     }
@@ -330,6 +338,9 @@ public final class SlabDepot {
     }
 
     public synchronized long dataBlocksUsed() { return dataBlocksUsed; }
+
+    /** The most data blocks in use at once since this depot was made or loaded (zram's mem_used_max). */
+    public synchronized long peakDataBlocksUsed() { return peakDataBlocksUsed; }
 
     public synchronized long pendingFree() { return pendingCount; }
 
@@ -387,6 +398,7 @@ public final class SlabDepot {
             freeAttached += free[s];
             dataBlocksUsed += used;
         }
+        peakDataBlocksUsed = Math.max(peakDataBlocksUsed, dataBlocksUsed);
         return true;
     }
 
