@@ -223,7 +223,7 @@ class ClientToolsTest {
                 "--name=nbd", "--ioengine=nbd", "--uri=" + server.uri("disk"),
                 "--rw=randwrite", "--bs=4k", "--bsrange=4k-64k", "--iodepth=16",
                 "--numjobs=2", "--size=16M", "--offset_increment=16M",
-                "--verify=crc32c", "--verify_fatal=1", "--do_verify=1",
+                "--verify=crc32c", "--verify_fatal=1", "--do_verify=1", "--verify_state_save=0",
                 "--dedupe_percentage=50", "--buffer_compress_percentage=50",
                 "--output=" + log).assertOk("fio");
         String out;

@@ -68,6 +68,21 @@ final class ServeProcess implements AutoCloseable {
         return new ServeProcess(p, out, err, port);
     }
 
+    /**
+     * Starts any command line that runs jvdo ({@code java -jar jvdo.jar ...}, a launcher script),
+     * with these extra environment variables; does not wait.
+     */
+    static ServeProcess command(Path logDir, String logName, int port, List<String> cmd, java.util.Map<String, String> env)
+            throws IOException {
+        Files.createDirectories(logDir);
+        Path out = logDir.resolve(logName + ".out");
+        Path err = logDir.resolve(logName + ".err");
+        ProcessBuilder pb = Tools.builder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        pb.environment().putAll(env);
+        return new ServeProcess(pb.start(), out, err, port);
+    }
+
     /** {@code jvdo serve --data dir --port port} plus {@code extra}. */
     static ServeProcess serve(Path logDir, String logName, Path data, int port, String... extra) throws IOException {
         List<String> a = new ArrayList<>(List.of("serve", "--data", data.toString(), "--port", String.valueOf(port)));

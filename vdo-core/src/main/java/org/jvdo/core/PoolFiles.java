@@ -3,6 +3,7 @@ package org.jvdo.core;
 import org.jvdo.core.api.BlockStore;
 import org.jvdo.core.api.CorruptPoolException;
 import org.jvdo.core.api.Errno;
+import org.jvdo.core.api.FileModes;
 import org.jvdo.core.api.PoolConfig;
 import org.jvdo.core.api.VdoException;
 import org.jvdo.core.physical.SegmentedBlockStore;
@@ -24,14 +25,16 @@ import java.util.UUID;
 /**
  * A pool's folder: formatting a new pool and opening an existing one, each holding the lock file
  * (a second process is refused with EBUSY); a failed start closes what it opened and a refused
- * create removes the files it made, so no half-made pool is left.
+ * create removes the files it made, so no half-made pool is left. What it creates is private
+ * ({@link FileModes}: the folder 0700 when it makes it, {@code lock}, {@code pool.jvdo} and its
+ * segments, {@code index.jvdo} 0600).
  */
 final class PoolFiles {
     private PoolFiles() { }
 
     /** Formats a new pool in {@code dir} (created if missing); refuses if one is there already. */
     static Pool create(Path dir, PoolConfig cfg) throws IOException {
-        Files.createDirectories(dir);
+        FileModes.createPrivateDirectories(dir);
         if (Pool.exists(dir)) throw new VdoException(Errno.EINVAL, "a pool already exists in " + dir);
         if (Files.exists(SegmentedBlockStore.segmentPath(dir, 1))) {
             throw new VdoException(Errno.EINVAL, "a segment file of an earlier pool is in " + dir + " (" + SegmentedBlockStore.segmentPath(dir, 1)
@@ -108,7 +111,7 @@ final class PoolFiles {
      * the lock, and a refused create also removes the files it made (no half-made pool is left).
      */
     private static Pool locked(Path dir, PoolConfig cfg, boolean creating, Opener body) throws IOException {
-        FileChannel lc = FileChannel.open(dir.resolve(Pool.LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileChannel lc = FileModes.open(dir.resolve(Pool.LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         FileLock l;
         try {
             l = lc.tryLock();

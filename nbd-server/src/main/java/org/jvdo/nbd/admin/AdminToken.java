@@ -6,15 +6,22 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
+import java.util.EnumSet;
 import java.util.HexFormat;
+import java.util.Set;
+import org.jvdo.core.api.FileModes;
 
 /**
  * The admin API's bearer token: 32 random bytes as hex, kept in {@code DATA/admin.token}
  * (mode 0600). Made on first start; read by the {@code jvdo stats} and {@code jvdo volume}
- * commands.
+ * commands. A token file that group or others may read or write is refused, by the server and
+ * the commands alike, naming the chmod that fixes it: the token grants every admin action
+ * (deleting volumes), and a warning would scroll by in the journal while the token stays
+ * exposed (ssh refuses a readable private key for the same reason).
  */
 public final class AdminToken {
     public static final String FILE = "admin.token";
@@ -36,7 +43,7 @@ public final class AdminToken {
 
     /** Reads the token, or makes one, written owner-readable only, if there is none. */
     public static AdminToken loadOrCreate(Path dataDir) throws IOException {
-        Files.createDirectories(dataDir);
+        FileModes.createPrivateDirectories(dataDir);
         Path f = file(dataDir);
         if (Files.exists(f)) return new AdminToken(read(dataDir), false);
         byte[] raw = new byte[32];
@@ -58,9 +65,28 @@ public final class AdminToken {
 
     /** Reads the token of the pool in {@code dataDir}. */
     public static String read(Path dataDir) throws IOException {
+        checkPrivate(file(dataDir));
         String t = Files.readString(file(dataDir), StandardCharsets.US_ASCII).trim();
         if (!t.matches("[0-9a-f]{64}")) throw new IOException(file(dataDir) + " does not hold a jvdo admin token");
         return t;
+    }
+
+    /** Refuses a token file that anyone but its owner may read or write. */
+    static void checkPrivate(Path f) throws IOException {
+        Set<PosixFilePermission> perms;
+        try {
+            perms = Files.getPosixFilePermissions(f);
+        } catch (UnsupportedOperationException e) {
+            return; // not a POSIX file system: nothing to check
+        }
+        Set<PosixFilePermission> open = EnumSet.of(PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_WRITE,
+                PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_WRITE);
+        open.retainAll(perms);
+        if (!open.isEmpty()) {
+            throw new IOException("admin token file " + f.toAbsolutePath() + " is accessible by group or others (mode "
+                    + PosixFilePermissions.toString(perms) + "); it must be private to its owner: run chmod 600 "
+                    + f.toAbsolutePath());
+        }
     }
 
     /** Constant-time check of an {@code Authorization} header value against the token. */

@@ -143,7 +143,10 @@ public final class MemoryIndex implements DedupIndex {
     public synchronized void save(Path file) throws IOException {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         CRC32C crc = new CRC32C();
-        try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16))) {
+        // made anew 0600 (a leftover temporary file could have any mode)
+        Files.deleteIfExists(tmp);
+        try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(java.nio.channels.Channels.newOutputStream(
+                org.jvdo.core.api.FileModes.open(tmp, java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)), 1 << 16))) {
             IndexFileLayout.writeHeader(out, keys.length, count);
             DataOutputStream body = new DataOutputStream(new CheckedOutputStream(out, crc));
             for (int s = 0; s < keys.length; s++) {

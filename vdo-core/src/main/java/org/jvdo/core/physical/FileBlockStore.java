@@ -1,6 +1,7 @@
 package org.jvdo.core.physical;
 
 import org.jvdo.core.api.BlockStore;
+import org.jvdo.core.api.FileModes;
 
 import java.io.EOFException;
 import java.io.IOException;
@@ -17,7 +18,7 @@ public final class FileBlockStore implements BlockStore {
     public FileBlockStore(Path path, boolean create) throws IOException {
         this.path = path;
         this.channel = create
-                ? FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE)
+                ? FileModes.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE)
                 : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
     }
 
