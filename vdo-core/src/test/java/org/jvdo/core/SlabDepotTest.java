@@ -105,6 +105,8 @@ class SlabDepotTest {
         long y = d.allocateReserved(1);
         assertNotEquals(x, y);
         assertEquals(0, d.reservedBlocks());
+        d.endWrite(x);   // a block freed while still write-locked becomes allocatable only at its endWrite
+        d.endWrite(y);
         d.decrement(x, 1);
         d.releaseFreed(1);
         assertTrue(d.tryReserve());

@@ -24,6 +24,14 @@ import java.util.zip.CRC32C;
  * to each slab's reference blocks at a clean close; after a crash they are recomputed from the
  * block maps, which are the truth. The reference blocks' layout and their CRC are {@link
  * RefCountLayout}'s (format module).
+ *
+ * <p>Allocation does not scan (issue 12): each slab keeps a {@link FreeBlockBitmap} of its free
+ * blocks (count 0 and not write-locked) and its free count, and a {@link SlabPriorityTable}
+ * orders the slabs by free count (dm-vdo's slab summary and priority table). The allocator takes
+ * the next free block at or after its cursor in the cursor's slab (wrapping to the slab's start),
+ * and once that slab is full, the slab with the most free blocks; both steps cost the same in an
+ * empty pool and a full one. A block freed while still write-locked becomes allocatable only at
+ * its {@link #endWrite}.
  */
 public final class SlabDepot {
     public static final int MAX_REFS = RefCountLayout.MAX_REFS;
@@ -45,6 +53,10 @@ public final class SlabDepot {
     private byte[][] refs = new byte[0][];
     private int[] free = new int[0];
     private int[] usable = new int[0];
+    /** Per slab, its free blocks (count 0, not write-locked): where the next free block is, without a scan. */
+    private FreeBlockBitmap[] freeMap = new FreeBlockBitmap[0];
+    /** The slabs with free blocks by how many: the next slab once the cursor's slab is full. */
+    private final SlabPriorityTable priority = new SlabPriorityTable();
     private int cursorSlab;
     private int cursorBlock;
     private long dataBlocksUsed;
@@ -94,13 +106,18 @@ public final class SlabDepot {
         refs = java.util.Arrays.copyOf(refs, count);
         free = java.util.Arrays.copyOf(free, count);
         usable = java.util.Arrays.copyOf(usable, count);
+        freeMap = java.util.Arrays.copyOf(freeMap, count);
+        priority.ensureCapacity(count);
         for (int i = n; i < count; i++) {
             starts[i] = slabStart(i);
             long remaining = physicalLimit - (long) i * slabDataBlocks;
             usable[i] = (int) Math.max(0, Math.min(slabDataBlocks, remaining));
             refs[i] = new byte[slabDataBlocks];
+            freeMap[i] = new FreeBlockBitmap(slabDataBlocks);
+            freeMap[i].resetTo(usable[i]);
             free[i] = usable[i];
             freeAttached += usable[i];
+            priority.update(i, free[i]);
         }
     }
 
@@ -131,12 +148,17 @@ public final class SlabDepot {
         refs = java.util.Arrays.copyOf(refs, n + 1);
         free = java.util.Arrays.copyOf(free, n + 1);
         usable = java.util.Arrays.copyOf(usable, n + 1);
+        freeMap = java.util.Arrays.copyOf(freeMap, n + 1);
+        priority.ensureCapacity(n + 1);
         starts[n] = start;
         long remaining = physicalLimit - (long) n * slabDataBlocks;
         usable[n] = (int) Math.max(0, Math.min(slabDataBlocks, remaining));
         refs[n] = new byte[slabDataBlocks];
+        freeMap[n] = new FreeBlockBitmap(slabDataBlocks);
+        freeMap[n].resetTo(usable[n]);
         free[n] = usable[n];
         freeAttached += usable[n];
+        priority.update(n, free[n]);
     }
 
     public int slabDataBlocks() { return slabDataBlocks; }
@@ -207,6 +229,27 @@ public final class SlabDepot {
     /** The block's data write has finished (or failed): from now on a read returns what it holds, so dedup may share it. */
     public synchronized void endWrite(long pbn) {
         if (!writing.remove(pbn)) throw new IllegalStateException("block " + pbn + " was not being written");
+        int s = slabOf(pbn);
+        if (s >= 0 && refs[s][indexIn(s, pbn)] == 0) markFree(s, indexIn(s, pbn));   // freed while locked: free from now on
+    }
+
+    /** Block {@code b} of slab {@code s} (count 0, not write-locked) becomes allocatable. */
+    private void markFree(int s, int b) {
+        if (freeMap[s].get(b)) return;
+        freeMap[s].set(b);
+        free[s]++;
+        freeAttached++;
+        priority.update(s, free[s]);
+    }
+
+    /** Block {@code b} of slab {@code s} is taken; false when it was not free (a count-0 block still write-locked). */
+    private boolean markTaken(int s, int b) {
+        if (!freeMap[s].get(b)) return false;
+        freeMap[s].clear(b);
+        free[s]--;
+        freeAttached--;
+        priority.update(s, free[s]);
+        return true;
     }
 
     /** True while {@code pbn} is allocated but its data is not written (tests, checks). */
@@ -233,23 +276,21 @@ public final class SlabDepot {
             cursorSlab = starts.length - 1;
             cursorBlock = 0;
         }
-        for (int i = 0; i < starts.length; i++) {
-            int s = (cursorSlab + i) % starts.length;
-            if (free[s] == 0) continue;
-            byte[] r = refs[s];
-            int from = s == cursorSlab ? cursorBlock : 0;
-            for (int k = 0; k < usable[s]; k++) {
-                int b = (from + k) % usable[s];
-                if (r[b] == 0) {
-                    r[b] = (byte) initialRefs;
-                    free[s]--;
-                    freeAttached--;
-                    dataBlocksUsed++;
-                    if (dataBlocksUsed > peakDataBlocksUsed) peakDataBlocksUsed = dataBlocksUsed;
-                    cursorSlab = s;
-                    cursorBlock = b + 1;
-                    return starts[s] + slabRefBlocks + b;
-                }
+        // the cursor's slab while it has free blocks (from the cursor on, then from its start),
+        // else the slab with the most free blocks: no scan of counts or of slabs
+        int s = cursorSlab < starts.length && free[cursorSlab] > 0 ? cursorSlab : priority.best();
+        if (s >= 0) {
+            FreeBlockBitmap map = freeMap[s];
+            int b = map.nextSet(s == cursorSlab ? cursorBlock : 0);
+            if (b < 0) b = map.nextSet(0);
+            if (b >= 0 && b < usable[s] && refs[s][b] == 0) {
+                markTaken(s, b);
+                refs[s][b] = (byte) initialRefs;
+                dataBlocksUsed++;
+                if (dataBlocksUsed > peakDataBlocksUsed) peakDataBlocksUsed = dataBlocksUsed;
+                cursorSlab = s;
+                cursorBlock = b + 1;
+                return starts[s] + slabRefBlocks + b;
             }
         }
         throw new IllegalStateException("slab depot: " + freeAttached + " free blocks counted in attached slabs, none found");
@@ -280,8 +321,7 @@ public final class SlabDepot {
         int v = refs[s][i] & 0xFF;
         if (v >= MAX_REFS) return false;
         if (v == 0) {
-            free[s]--;
-            freeAttached--;
+            markTaken(s, i);
             dataBlocksUsed++;
             if (dataBlocksUsed > peakDataBlocksUsed) peakDataBlocksUsed = dataBlocksUsed;
         }
@@ -320,8 +360,7 @@ public final class SlabDepot {
             int i = indexIn(s, pbn);
             if (refs[s][i] == PENDING_FREE) {
                 refs[s][i] = 0;
-                free[s]++;
-                freeAttached++;
+                if (!writing.contains(pbn)) markFree(s, i);   // else at its endWrite
             }
             pendingCount--;
             pendingHead += 2;
@@ -347,7 +386,13 @@ public final class SlabDepot {
     /** Forgets every count (before recomputing them from the block maps). */
     public synchronized void clear() {
         freeAttached = 0;
-        for (int s = 0; s < refs.length; s++) { java.util.Arrays.fill(refs[s], (byte) 0); free[s] = usable[s]; freeAttached += usable[s]; }
+        for (int s = 0; s < refs.length; s++) {
+            java.util.Arrays.fill(refs[s], (byte) 0);
+            free[s] = usable[s];
+            freeAttached += usable[s];
+            freeMap[s].resetTo(usable[s]);
+            priority.update(s, free[s]);
+        }
         dataBlocksUsed = 0;
         pendingHead = pendingTail = 0;
         pendingCount = 0;
@@ -392,11 +437,13 @@ public final class SlabDepot {
         for (int s = 0; s < refs.length; s++) {
             refs[s] = loaded[s];
             int used = 0;
-            for (int b = 0; b < usable[s]; b++) if (refs[s][b] != 0) used++;
+            freeMap[s].resetTo(usable[s]);
+            for (int b = 0; b < usable[s]; b++) if (refs[s][b] != 0) { used++; freeMap[s].clear(b); }
             for (int b = usable[s]; b < slabDataBlocks; b++) refs[s][b] = 0;
             free[s] = usable[s] - used;
             freeAttached += free[s];
             dataBlocksUsed += used;
+            priority.update(s, free[s]);
         }
         peakDataBlocksUsed = Math.max(peakDataBlocksUsed, dataBlocksUsed);
         return true;
