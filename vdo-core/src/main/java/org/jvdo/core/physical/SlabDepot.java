@@ -32,6 +32,10 @@ import java.util.zip.CRC32C;
  * and once that slab is full, the slab with the most free blocks; both steps cost the same in an
  * empty pool and a full one. A block freed while still write-locked becomes allocatable only at
  * its {@link #endWrite}.
+ *
+ * <p>Why over 400 lines: counts, parked frees, write locks, reservations and the free-block
+ * structures change together under one monitor, and every change of a count to or from zero must
+ * update all of them at once; splitting them would spread that invariant over several classes.
  */
 public final class SlabDepot {
     public static final int MAX_REFS = RefCountLayout.MAX_REFS;
