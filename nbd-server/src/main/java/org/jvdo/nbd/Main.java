@@ -18,7 +18,7 @@ import java.util.concurrent.CountDownLatch;
 
 /**
  * The {@code jvdo} command. {@code jvdo serve} opens (or formats, on first start) a pool in a
- * folder and serves its volumes as NBD exports; SIGTERM or SIGINT shut it down cleanly.
+ * folder and serves its volumes as NBD exports; SIGTERM, SIGINT or SIGHUP shut it down cleanly.
  */
 public final class Main {
     static final String USAGE = """

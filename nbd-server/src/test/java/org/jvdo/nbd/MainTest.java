@@ -152,4 +152,34 @@ class MainTest {
             assertTrue(pool.stats().get("data_blocks_used") <= 17, "the duplicate 64 KiB was stored once: " + pool.stats());
         }
     }
+
+    @Test
+    void sighupClosesCleanlyAsSigtermDoes() throws Exception {
+        Path data = tmp.resolve("hup");
+        int port = ServeProcess.freePort();
+        byte[] block = new byte[16 << 10];
+        new Random(7).nextBytes(block);
+        try (ServeProcess p = ServeProcess.serve(tmp, "hup", data, port, "--logical-size", "64M",
+                "--physical-size", "256M")) {
+            p.awaitServing("vdo0", T);
+            RawClient c = RawClient.open(port);
+            try {
+                c.go("vdo0");
+                assertEquals(0, c.write(1, 1 << 20, block));
+                Process kill = new ProcessBuilder("kill", "-HUP", String.valueOf(p.process.pid())).inheritIO().start();
+                assertEquals(0, kill.waitFor());
+                int rc = p.awaitExit(T);
+                assertEquals(0, rc, "exit code after SIGHUP\nstdout:\n" + p.out() + "\nstderr:\n" + p.err());
+            } finally {
+                c.close();
+            }
+            assertTrue(p.out().contains("jvdo: stopped"), p.out());
+        }
+        try (Pool pool = Pool.open(data, new PoolConfig())) {
+            assertFalse(pool.openReport().contains("recovered"), "clean close, no journal replay: " + pool.openReport());
+            ByteBuffer got = ByteBuffer.allocate(block.length);
+            pool.volume("vdo0").read(1 << 20, got).get(10, TimeUnit.SECONDS);
+            assertArrayEquals(block, got.array());
+        }
+    }
 }
