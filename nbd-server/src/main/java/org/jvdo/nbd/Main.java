@@ -52,6 +52,7 @@ public final class Main {
               --idle-timeout SECONDS  close an NBD connection idle this long (default 0 = never)
               --shutdown-timeout SECONDS  on SIGTERM, how long in-flight requests may finish before sockets close (default 5)
               -h, --help            this help
+              -V, --version         print the version and exit
 
             SIZE takes K, M, G, T suffixes (binary). Export URIs: nbd://ADDR:PORT/NAME
             """;
@@ -85,6 +86,10 @@ public final class Main {
         if (args.length == 0 || args[0].equals("-h") || args[0].equals("--help") || args[0].equals("help")) {
             out.print(USAGE);
             return args.length == 0 ? 2 : 0;
+        }
+        if (args[0].equals("--version") || args[0].equals("-V")) {
+            out.println("jvdo " + Version.get());
+            return 0;
         }
         try {
             switch (args[0]) {

@@ -51,6 +51,19 @@ class MainTest {
     }
 
     @Test
+    void versionPrintsTheBuildVersion() throws Exception {
+        String expected = new String(Main.class.getResourceAsStream("jvdo-version.properties").readAllBytes(),
+                StandardCharsets.UTF_8).trim().substring("version=".length());
+        assertFalse(expected.contains("${"), "the resource was filtered at build time: " + expected);
+        for (String flag : List.of("--version", "-V")) {
+            Run r = run(flag);
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals("jvdo " + expected + "\n", r.out());
+            assertEquals("", r.err());
+        }
+    }
+
+    @Test
     void serveHelpPrintsUsageAndExitsZero() throws Exception {
         for (String flag : List.of("--help", "-h")) {
             Run r = run("serve", flag);
