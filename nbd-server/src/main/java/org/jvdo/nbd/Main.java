@@ -54,7 +54,7 @@ public final class Main {
               -h, --help            this help
               -V, --version         print the version and exit
 
-            SIZE takes K, M, G, T suffixes (binary). Export URIs: nbd://ADDR:PORT/NAME
+            SIZE takes K, M, G, T suffixes (binary). Export URIs: nbd://ADDR:PORT/NAME (IPv6: nbd://[::1]:PORT/NAME)
             """;
 
     /** Thrown for a bad command line: one line to stderr, exit code 2. */
@@ -76,6 +76,14 @@ public final class Main {
         int adminPort = 10810;
         NbdServer.Options nbd = new NbdServer.Options();
         int adminMaxConnections = 64;
+    }
+
+    /**
+     * The host as a URI writes it: an IPv6 literal ({@code ::1}) in brackets ({@code [::1]}), so
+     * {@code nbd://[::1]:10809/vdo0} parses in nbdinfo; names and IPv4 addresses as they are.
+     */
+    static String uriHost(String host) {
+        return host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host;
     }
 
     public static void main(String[] args) {
@@ -326,14 +334,14 @@ public final class Main {
             vertx.close();
             return 1;
         }
-        admin.attach(pool, registry, server, o.listen);
+        admin.attach(pool, registry, server, uriHost(o.listen));
         out.println("jvdo: pool " + o.data.toAbsolutePath() + (fresh ? " (formatted)" : "")
                 + (pool.openReport().isEmpty() ? "" : " - " + pool.openReport()));
         for (Volume v : pool.volumes()) {
             out.println("jvdo: serving " + v.name() + " (" + Sizes.human(v.size()) + ", " + v.engineName() + ") at nbd://"
-                    + o.listen + ":" + server.actualPort() + "/" + v.name());
+                    + uriHost(o.listen) + ":" + server.actualPort() + "/" + v.name());
         }
-        out.println("jvdo: admin API at http://" + o.adminListen + ":" + admin.actualPort() + "/api/v1 (token in "
+        out.println("jvdo: admin API at http://" + uriHost(o.adminListen) + ":" + admin.actualPort() + "/api/v1 (token in "
                 + AdminToken.file(o.data) + ")");
         if (token.created()) out.println("jvdo: admin token (shown once): " + token.value());
         if (pool.isReadOnly()) out.println("jvdo: pool is READ-ONLY: " + pool.readOnlyReason());

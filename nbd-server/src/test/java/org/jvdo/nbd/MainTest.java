@@ -64,6 +64,30 @@ class MainTest {
     }
 
     @Test
+    void ipv6ListenAddressesAreBracketedInUris() {
+        assertEquals("[::1]", Main.uriHost("::1"));
+        assertEquals("[fe80::1%lo]", Main.uriHost("fe80::1%lo"));
+        assertEquals("[::1]", Main.uriHost("[::1]"));
+        assertEquals("127.0.0.1", Main.uriHost("127.0.0.1"));
+        assertEquals("localhost", Main.uriHost("localhost"));
+    }
+
+    @Test
+    void ipv6BannerUrlIsOneNbdinfoParses() throws Exception {
+        Tools.require("nbdinfo");
+        int port = ServeProcess.freePort();
+        try (ServeProcess p = ServeProcess.serve(tmp, "v6", tmp.resolve("v6"), port, "--listen", "::1",
+                "--logical-size", "64M", "--physical-size", "256M")) {
+            p.awaitServing("vdo0", T);
+            String url = "nbd://[::1]:" + port + "/vdo0";
+            assertTrue(p.out().contains("at " + url + "\n"), p.out());
+            Tools.Result info = Tools.run(T, "nbdinfo", url);
+            assertEquals(0, info.exit(), info.output());
+            assertTrue(info.output().contains("67108864"), info.output());
+        }
+    }
+
+    @Test
     void serveHelpPrintsUsageAndExitsZero() throws Exception {
         for (String flag : List.of("--help", "-h")) {
             Run r = run("serve", flag);
