@@ -343,7 +343,7 @@ public final class Main {
         }
         out.println("jvdo: admin API at http://" + uriHost(o.adminListen) + ":" + admin.actualPort() + "/api/v1 (token in "
                 + AdminToken.file(o.data) + ")");
-        if (token.created()) out.println("jvdo: admin token (shown once): " + token.value());
+        // the token itself is never printed: under systemd stdout goes to the journal; its file is named above
         if (pool.isReadOnly()) out.println("jvdo: pool is READ-ONLY: " + pool.readOnlyReason());
         out.flush();
         CountDownLatch stop = new CountDownLatch(1);

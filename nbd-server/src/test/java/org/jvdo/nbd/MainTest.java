@@ -150,6 +150,10 @@ class MainTest {
                 "--physical-size", "256M", "--volume", "a", "--volume", "b")) {
             p.awaitServing("a", T).awaitServing("b", T);
             assertTrue(p.out().contains("(formatted)"), p.out());
+            String token = Files.readString(data.resolve("admin.token")).trim();
+            assertFalse(token.isEmpty());
+            assertFalse(p.out().contains(token) || p.err().contains(token), "the token itself is never printed:\n" + p.out());
+            assertTrue(p.out().contains("token in " + data.resolve("admin.token")), p.out());
             assertFalse(ServeProcess.lockIsFree(data), "the running server holds the pool lock");
             RawClient c = RawClient.open(port);
             try {
