@@ -270,8 +270,8 @@ public final class Main {
     private static long roundUp(long bytes) { return (bytes + 4095) / 4096 * 4096; }
 
     static int serve(ServeOptions o, PrintStream out, PrintStream err) {
-        // fail on a taken NBD port before anything is started, created or opened
-        if (o.port != 0) {
+        // fail on a taken NBD port or a bad address (port 0 too) before anything is started, created or opened
+        {
             try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
                 probe.setReuseAddress(true);
                 probe.bind(new java.net.InetSocketAddress(o.listen, o.port));
@@ -290,14 +290,22 @@ public final class Main {
         int loops = Math.max(1, Runtime.getRuntime().availableProcessors());
         Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true).setEventLoopPoolSize(loops));
         // the admin API comes up first, so /health says "recovering" while the pool opens
-        AdminToken token;
+        AdminToken token = null;
         AdminServer admin;
+        boolean dataExisted = java.nio.file.Files.exists(o.data);
         try {
             token = AdminToken.loadOrCreate(o.data);
             admin = new AdminServer(vertx, token, o.adminListen, o.adminPort).maxConnections(o.adminMaxConnections).start();
         } catch (Exception e) {
             err.println("jvdo: cannot start the admin API on " + o.adminListen + ":" + o.adminPort + ": " + e.getMessage()
                     + " (another jvdo running? choose one with --admin-port)");
+            // a failed start leaves nothing behind: the token (and the folder) made just now go again
+            try {
+                if (token != null && token.created()) java.nio.file.Files.deleteIfExists(AdminToken.file(o.data));
+                if (!dataExisted) java.nio.file.Files.deleteIfExists(o.data);
+            } catch (java.io.IOException | RuntimeException ignored) {
+                // not empty or not ours: left as it is
+            }
             vertx.close();
             return 1;
         }

@@ -88,6 +88,22 @@ class MainTest {
     }
 
     @Test
+    void aFailedStartLeavesNothingBehind() throws Exception {
+        try (java.net.ServerSocket busy = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+            Path data = tmp.resolve("busy-admin");
+            Run r = run("serve", "--data", data.toString(), "--port", "0", "--admin-port", String.valueOf(busy.getLocalPort()));
+            assertEquals(1, r.exit(), r.toString());
+            assertFalse(Files.exists(data.resolve("admin.token")), "no admin.token after a failed start");
+            assertFalse(Files.exists(data), "no pool folder after a failed start");
+        }
+        Path data = tmp.resolve("bad-listen");
+        Run r = run("serve", "--data", data.toString(), "--port", "0", "--admin-port", "0", "--listen", "203.0.113.7");
+        assertEquals(1, r.exit(), r.toString());
+        assertTrue(r.err().contains("cannot listen for NBD on 203.0.113.7"), r.err());
+        assertFalse(Files.exists(data), "a bad --listen formats nothing");
+    }
+
+    @Test
     void serveHelpPrintsUsageAndExitsZero() throws Exception {
         for (String flag : List.of("--help", "-h")) {
             Run r = run("serve", flag);
