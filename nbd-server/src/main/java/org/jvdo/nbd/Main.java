@@ -18,7 +18,7 @@ import java.util.concurrent.CountDownLatch;
 
 /**
  * The {@code jvdo} command. {@code jvdo serve} opens (or formats, on first start) a pool in a
- * folder and serves its volumes as NBD exports; SIGTERM or SIGINT shut it down cleanly.
+ * folder and serves its volumes as NBD exports; SIGTERM, SIGINT or SIGHUP shut it down cleanly.
  */
 public final class Main {
     static final String USAGE = """
@@ -52,8 +52,9 @@ public final class Main {
               --idle-timeout SECONDS  close an NBD connection idle this long (default 0 = never)
               --shutdown-timeout SECONDS  on SIGTERM, how long in-flight requests may finish before sockets close (default 5)
               -h, --help            this help
+              -V, --version         print the version and exit
 
-            SIZE takes K, M, G, T suffixes (binary). Export URIs: nbd://ADDR:PORT/NAME
+            SIZE takes K, M, G, T suffixes (binary). Export URIs: nbd://ADDR:PORT/NAME (IPv6: nbd://[::1]:PORT/NAME)
             """;
 
     /** Thrown for a bad command line: one line to stderr, exit code 2. */
@@ -77,6 +78,14 @@ public final class Main {
         int adminMaxConnections = 64;
     }
 
+    /**
+     * The host as a URI writes it: an IPv6 literal ({@code ::1}) in brackets ({@code [::1]}), so
+     * {@code nbd://[::1]:10809/vdo0} parses in nbdinfo; names and IPv4 addresses as they are.
+     */
+    static String uriHost(String host) {
+        return host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host;
+    }
+
     public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
     }
@@ -85,6 +94,10 @@ public final class Main {
         if (args.length == 0 || args[0].equals("-h") || args[0].equals("--help") || args[0].equals("help")) {
             out.print(USAGE);
             return args.length == 0 ? 2 : 0;
+        }
+        if (args[0].equals("--version") || args[0].equals("-V")) {
+            out.println("jvdo " + Version.get());
+            return 0;
         }
         try {
             switch (args[0]) {
@@ -257,8 +270,8 @@ public final class Main {
     private static long roundUp(long bytes) { return (bytes + 4095) / 4096 * 4096; }
 
     static int serve(ServeOptions o, PrintStream out, PrintStream err) {
-        // fail on a taken NBD port before anything is started, created or opened
-        if (o.port != 0) {
+        // fail on a taken NBD port or a bad address (port 0 too) before anything is started, created or opened
+        {
             try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
                 probe.setReuseAddress(true);
                 probe.bind(new java.net.InetSocketAddress(o.listen, o.port));
@@ -277,14 +290,22 @@ public final class Main {
         int loops = Math.max(1, Runtime.getRuntime().availableProcessors());
         Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true).setEventLoopPoolSize(loops));
         // the admin API comes up first, so /health says "recovering" while the pool opens
-        AdminToken token;
+        AdminToken token = null;
         AdminServer admin;
+        boolean dataExisted = java.nio.file.Files.exists(o.data);
         try {
             token = AdminToken.loadOrCreate(o.data);
             admin = new AdminServer(vertx, token, o.adminListen, o.adminPort).maxConnections(o.adminMaxConnections).start();
         } catch (Exception e) {
             err.println("jvdo: cannot start the admin API on " + o.adminListen + ":" + o.adminPort + ": " + e.getMessage()
                     + " (another jvdo running? choose one with --admin-port)");
+            // a failed start leaves nothing behind: the token (and the folder) made just now go again
+            try {
+                if (token != null && token.created()) java.nio.file.Files.deleteIfExists(AdminToken.file(o.data));
+                if (!dataExisted) java.nio.file.Files.deleteIfExists(o.data);
+            } catch (java.io.IOException | RuntimeException ignored) {
+                // not empty or not ours: left as it is
+            }
             vertx.close();
             return 1;
         }
@@ -321,16 +342,16 @@ public final class Main {
             vertx.close();
             return 1;
         }
-        admin.attach(pool, registry, server, o.listen);
+        admin.attach(pool, registry, server, uriHost(o.listen));
         out.println("jvdo: pool " + o.data.toAbsolutePath() + (fresh ? " (formatted)" : "")
                 + (pool.openReport().isEmpty() ? "" : " - " + pool.openReport()));
         for (Volume v : pool.volumes()) {
             out.println("jvdo: serving " + v.name() + " (" + Sizes.human(v.size()) + ", " + v.engineName() + ") at nbd://"
-                    + o.listen + ":" + server.actualPort() + "/" + v.name());
+                    + uriHost(o.listen) + ":" + server.actualPort() + "/" + v.name());
         }
-        out.println("jvdo: admin API at http://" + o.adminListen + ":" + admin.actualPort() + "/api/v1 (token in "
+        out.println("jvdo: admin API at http://" + uriHost(o.adminListen) + ":" + admin.actualPort() + "/api/v1 (token in "
                 + AdminToken.file(o.data) + ")");
-        if (token.created()) out.println("jvdo: admin token (shown once): " + token.value());
+        // the token itself is never printed: under systemd stdout goes to the journal; its file is named above
         if (pool.isReadOnly()) out.println("jvdo: pool is READ-ONLY: " + pool.readOnlyReason());
         out.flush();
         CountDownLatch stop = new CountDownLatch(1);

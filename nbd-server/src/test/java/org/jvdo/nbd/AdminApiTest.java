@@ -497,6 +497,14 @@ class AdminApiTest {
         assertTrue(f[4].matches("\\d+%"));
         assertEquals("50%", f[5]);
 
+        Path rel = Path.of("").toAbsolutePath().relativize(dir);
+        String[] withRel = with("stats");
+        for (int i = 0; i < withRel.length - 1; i++) if (withRel[i].equals("--data")) withRel[i + 1] = rel.toString();
+        Run relative = main(withRel);
+        assertEquals(0, relative.rc(), relative.err());
+        assertEquals(dir.toAbsolutePath().normalize().toString(), relative.out().split("\n")[1].trim().split("\\s+")[0],
+                "a relative --data is shown as the absolute folder");
+
         Run v = main(with("stats", "vol0"));
         assertEquals(0, v.rc(), v.err());
         String[] vf = v.out().split("\n")[1].trim().split("\\s+");
@@ -537,6 +545,7 @@ class AdminApiTest {
             Run busy = main(with("volume", "delete", "cli1"));
             assertEquals(1, busy.rc());
             assertTrue(busy.err().contains("409"), busy.err());
+            assertTrue(busy.err().contains("--force") && !busy.err().contains("?force=true"), busy.err());
             Run forced = main(with("volume", "delete", "cli1", "--force"));
             assertEquals(0, forced.rc(), forced.err());
         }

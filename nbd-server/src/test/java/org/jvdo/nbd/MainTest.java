@@ -51,6 +51,59 @@ class MainTest {
     }
 
     @Test
+    void versionPrintsTheBuildVersion() throws Exception {
+        String expected = new String(Main.class.getResourceAsStream("jvdo-version.properties").readAllBytes(),
+                StandardCharsets.UTF_8).trim().substring("version=".length());
+        assertFalse(expected.contains("${"), "the resource was filtered at build time: " + expected);
+        for (String flag : List.of("--version", "-V")) {
+            Run r = run(flag);
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals("jvdo " + expected + "\n", r.out());
+            assertEquals("", r.err());
+        }
+    }
+
+    @Test
+    void ipv6ListenAddressesAreBracketedInUris() {
+        assertEquals("[::1]", Main.uriHost("::1"));
+        assertEquals("[fe80::1%lo]", Main.uriHost("fe80::1%lo"));
+        assertEquals("[::1]", Main.uriHost("[::1]"));
+        assertEquals("127.0.0.1", Main.uriHost("127.0.0.1"));
+        assertEquals("localhost", Main.uriHost("localhost"));
+    }
+
+    @Test
+    void ipv6BannerUrlIsOneNbdinfoParses() throws Exception {
+        Tools.require("nbdinfo");
+        int port = ServeProcess.freePort();
+        try (ServeProcess p = ServeProcess.serve(tmp, "v6", tmp.resolve("v6"), port, "--listen", "::1",
+                "--logical-size", "64M", "--physical-size", "256M")) {
+            p.awaitServing("vdo0", T);
+            String url = "nbd://[::1]:" + port + "/vdo0";
+            assertTrue(p.out().contains("at " + url + "\n"), p.out());
+            Tools.Result info = Tools.run(T, "nbdinfo", url);
+            assertEquals(0, info.exit(), info.output());
+            assertTrue(info.output().contains("67108864"), info.output());
+        }
+    }
+
+    @Test
+    void aFailedStartLeavesNothingBehind() throws Exception {
+        try (java.net.ServerSocket busy = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+            Path data = tmp.resolve("busy-admin");
+            Run r = run("serve", "--data", data.toString(), "--port", "0", "--admin-port", String.valueOf(busy.getLocalPort()));
+            assertEquals(1, r.exit(), r.toString());
+            assertFalse(Files.exists(data.resolve("admin.token")), "no admin.token after a failed start");
+            assertFalse(Files.exists(data), "no pool folder after a failed start");
+        }
+        Path data = tmp.resolve("bad-listen");
+        Run r = run("serve", "--data", data.toString(), "--port", "0", "--admin-port", "0", "--listen", "203.0.113.7");
+        assertEquals(1, r.exit(), r.toString());
+        assertTrue(r.err().contains("cannot listen for NBD on 203.0.113.7"), r.err());
+        assertFalse(Files.exists(data), "a bad --listen formats nothing");
+    }
+
+    @Test
     void serveHelpPrintsUsageAndExitsZero() throws Exception {
         for (String flag : List.of("--help", "-h")) {
             Run r = run("serve", flag);
@@ -113,6 +166,10 @@ class MainTest {
                 "--physical-size", "256M", "--volume", "a", "--volume", "b")) {
             p.awaitServing("a", T).awaitServing("b", T);
             assertTrue(p.out().contains("(formatted)"), p.out());
+            String token = Files.readString(data.resolve("admin.token")).trim();
+            assertFalse(token.isEmpty());
+            assertFalse(p.out().contains(token) || p.err().contains(token), "the token itself is never printed:\n" + p.out());
+            assertTrue(p.out().contains("token in " + data.resolve("admin.token")), p.out());
             assertFalse(ServeProcess.lockIsFree(data), "the running server holds the pool lock");
             RawClient c = RawClient.open(port);
             try {
@@ -150,6 +207,36 @@ class MainTest {
             b.read(5 * 4096 + 100, t).get(10, TimeUnit.SECONDS);
             assertArrayEquals(text, t.array());
             assertTrue(pool.stats().get("data_blocks_used") <= 17, "the duplicate 64 KiB was stored once: " + pool.stats());
+        }
+    }
+
+    @Test
+    void sighupClosesCleanlyAsSigtermDoes() throws Exception {
+        Path data = tmp.resolve("hup");
+        int port = ServeProcess.freePort();
+        byte[] block = new byte[16 << 10];
+        new Random(7).nextBytes(block);
+        try (ServeProcess p = ServeProcess.serve(tmp, "hup", data, port, "--logical-size", "64M",
+                "--physical-size", "256M")) {
+            p.awaitServing("vdo0", T);
+            RawClient c = RawClient.open(port);
+            try {
+                c.go("vdo0");
+                assertEquals(0, c.write(1, 1 << 20, block));
+                Process kill = new ProcessBuilder("kill", "-HUP", String.valueOf(p.process.pid())).inheritIO().start();
+                assertEquals(0, kill.waitFor());
+                int rc = p.awaitExit(T);
+                assertEquals(0, rc, "exit code after SIGHUP\nstdout:\n" + p.out() + "\nstderr:\n" + p.err());
+            } finally {
+                c.close();
+            }
+            assertTrue(p.out().contains("jvdo: stopped"), p.out());
+        }
+        try (Pool pool = Pool.open(data, new PoolConfig())) {
+            assertFalse(pool.openReport().contains("recovered"), "clean close, no journal replay: " + pool.openReport());
+            ByteBuffer got = ByteBuffer.allocate(block.length);
+            pool.volume("vdo0").read(1 << 20, got).get(10, TimeUnit.SECONDS);
+            assertArrayEquals(block, got.array());
         }
     }
 }

@@ -170,7 +170,7 @@ public final class AdminCommands {
         String saving;
         String device;
         if (volume == null) {
-            device = data.toString();
+            device = data.toAbsolutePath().normalize().toString(); // `--data .` names the folder, not "."
             kTotal = s.getLong("physical_blocks", 0L) * 4;
             kUsed = (s.getLong("data_blocks_used", 0L) + s.getLong("overhead_blocks_used", 0L)) * 4;
             long logicalUsed = s.getLong("logical_blocks_used", 0L);
@@ -241,7 +241,13 @@ public final class AdminCommands {
                 }
                 case "delete" -> {
                     need(p, 1, "volume delete NAME [--force]");
-                    JsonObject r = new Client(o).call("DELETE", "/api/v1/volumes/" + enc(p.get(0)) + (o.force ? "?force=true" : ""), null);
+                    JsonObject r;
+                    try {
+                        r = new Client(o).call("DELETE", "/api/v1/volumes/" + enc(p.get(0)) + (o.force ? "?force=true" : ""), null);
+                    } catch (Failure f) {
+                        // the API's 409 names its query parameter; on the command line the option is --force
+                        throw new Failure(f.getMessage().replace("?force=true", "--force"));
+                    }
                     out.println("jvdo: deleted " + r.getString("deleted")
                             + (r.getInteger("connections_closed", 0) > 0 ? " (closed " + r.getInteger("connections_closed") + " connection(s))" : ""));
                 }
