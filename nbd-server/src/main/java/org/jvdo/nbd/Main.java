@@ -51,6 +51,12 @@ public final class Main {
               --handshake-timeout SECONDS  drop an NBD client that has not finished the handshake (default 30; 0 = never)
               --idle-timeout SECONDS  close an NBD connection idle this long (default 0 = never)
               --shutdown-timeout SECONDS  on SIGTERM, how long in-flight requests may finish before sockets close (default 5)
+              --tls off|on|require  NBD over TLS (STARTTLS), as nbdkit: on offers it, require refuses
+                                    plaintext clients (default off)
+              --tls-certificates DIR  ca-cert.pem, server-cert.pem, server-key.pem (default, as nbdkit:
+                                    /etc/pki/nbdkit for root, else ~/.pki/nbdkit)
+              --tls-verify-peer     clients must present a certificate signed by ca-cert.pem
+              --log-level LEVEL     error, warn, info (default), debug or trace; one line per record on stderr
               -h, --help            this help
               -V, --version         print the version and exit
 
@@ -76,7 +82,14 @@ public final class Main {
         int adminPort = 10810;
         NbdServer.Options nbd = new NbdServer.Options();
         int adminMaxConnections = 64;
+        String tlsMode;
+        Path tlsCertificates;
+        boolean tlsVerifyPeer;
+        java.util.logging.Level logLevel = java.util.logging.Level.INFO;
     }
+
+    /** Set by {@link #main}: only a real process installs jvdo's log format (in-process tests keep theirs). */
+    static volatile boolean configureLogging;
 
     /**
      * The host as a URI writes it: an IPv6 literal ({@code ::1}) in brackets ({@code [::1]}), so
@@ -87,6 +100,7 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        configureLogging = true;
         System.exit(run(args, System.out, System.err));
     }
 
@@ -194,9 +208,11 @@ public final class Main {
             if (a.startsWith("--") && eq > 0) { value = a.substring(eq + 1); a = a.substring(0, eq); }
             switch (a) {
                 case "-h", "--help" -> { return null; }
+                case "--tls-verify-peer" -> o.tlsVerifyPeer = true;
                 case "--data", "--listen", "--port", "--logical-size", "--physical-size", "--slab-size", "--journal-size", "--volume", "--engine",
                         "--admin-listen", "--admin-port", "--max-inflight-bytes", "--max-connections",
-                        "--admin-max-connections", "--handshake-timeout", "--idle-timeout", "--shutdown-timeout" -> {
+                        "--admin-max-connections", "--handshake-timeout", "--idle-timeout", "--shutdown-timeout",
+                        "--tls", "--tls-certificates", "--log-level" -> {
                     if (value == null) {
                         if (i + 1 >= args.length) throw new UsageException(a + " needs a value");
                         value = args[++i];
@@ -204,6 +220,9 @@ public final class Main {
                     try {
                         switch (a) {
                             case "--data" -> o.data = Path.of(value);
+                            case "--tls" -> o.tlsMode = value;
+                            case "--tls-certificates" -> o.tlsCertificates = Path.of(value);
+                            case "--log-level" -> o.logLevel = LogSetup.level(value);
                             case "--listen" -> o.listen = value;
                             case "--port" -> {
                                 o.port = Integer.parseInt(value);
@@ -251,6 +270,19 @@ public final class Main {
             }
         }
         if (o.volumes.isEmpty()) o.volumes.add("vdo0");
+        try {
+            o.nbd.tls = TlsSettings.of(o.tlsMode, o.tlsCertificates, o.tlsVerifyPeer);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+        if (o.nbd.tls.offered()) { // a missing certificate is a usage error before anything is formatted
+            List<String> needed = new ArrayList<>(List.of(TlsSettings.SERVER_CERT, TlsSettings.SERVER_KEY));
+            if (o.tlsVerifyPeer) needed.add(TlsSettings.CA_CERT);
+            for (String f : needed) {
+                Path file = o.nbd.tls.certificates().resolve(f);
+                if (!java.nio.file.Files.isReadable(file)) throw new UsageException("--tls: cannot read " + file.toAbsolutePath());
+            }
+        }
         return o;
     }
 
@@ -270,6 +302,7 @@ public final class Main {
     private static long roundUp(long bytes) { return (bytes + 4095) / 4096 * 4096; }
 
     static int serve(ServeOptions o, PrintStream out, PrintStream err) {
+        if (configureLogging) LogSetup.configure(o.logLevel);
         // fail on a taken NBD port or a bad address (port 0 too) before anything is started, created or opened
         {
             try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
@@ -346,7 +379,7 @@ public final class Main {
         out.println("jvdo: pool " + o.data.toAbsolutePath() + (fresh ? " (formatted)" : "")
                 + (pool.openReport().isEmpty() ? "" : " - " + pool.openReport()));
         for (Volume v : pool.volumes()) {
-            out.println("jvdo: serving " + v.name() + " (" + Sizes.human(v.size()) + ", " + v.engineName() + ") at nbd://"
+            out.println("jvdo: serving " + v.name() + " (" + Sizes.human(v.size()) + ", " + v.engineName() + ") at " + (o.nbd.tls.required() ? "nbds://" : "nbd://")
                     + uriHost(o.listen) + ":" + server.actualPort() + "/" + v.name());
         }
         out.println("jvdo: admin API at http://" + uriHost(o.adminListen) + ":" + admin.actualPort() + "/api/v1 (token in "

@@ -62,6 +62,7 @@ final class NbdConnection {
     }
 
     void start() {
+        LOG.info(() -> "NBD connection opened from " + socket.remoteAddress());
         socket.handler(input::onData);
         socket.closeHandler(v -> onClosed());
         socket.exceptionHandler(t -> LOG.log(Level.FINE, "connection error", t));
@@ -72,6 +73,7 @@ final class NbdConnection {
     /** Called when the handshake picked an export: transmission begins. */
     void transmissionStarts(Session session) {
         exportName = session.exportName();
+        LOG.info(() -> "NBD connection from " + socket.remoteAddress() + " serves export '" + exportName + "'");
         handshake.cancelTimer();
         transmission = new Transmission(this, input, session);
         transmission.start();
@@ -186,6 +188,8 @@ final class NbdConnection {
     }
 
     private void onClosed() {
+        LOG.info(() -> "NBD connection from " + socket.remoteAddress() + " closed"
+                + (exportName == null ? " during the handshake" : " (export '" + exportName + "')"));
         socketClosed = true;
         input.closed();
         handshake.cancelTimer();

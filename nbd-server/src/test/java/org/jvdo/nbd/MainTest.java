@@ -87,6 +87,39 @@ class MainTest {
         }
     }
 
+    /**
+     * The serve flags wired to TLS and logging, through a real process: {@code --tls=require}
+     * serves {@code nbds://} to nbdinfo with certificates and refuses a plaintext nbdinfo, and
+     * {@code --log-level debug} writes one line per record (ISO time, level, logger) on stderr.
+     */
+    @Test
+    void tlsRequireAndLogLevelFlagsThroughServe() throws Exception {
+        Tools.require("nbdinfo", "openssl");
+        TestCertificates certs = TestCertificates.make(tmp.resolve("certs"));
+        int port = ServeProcess.freePort();
+        try (ServeProcess p = ServeProcess.serve(tmp, "tls", tmp.resolve("tls"), port, "--tls=require",
+                "--tls-certificates", certs.server.toString(), "--log-level", "debug",
+                "--logical-size", "64M", "--physical-size", "256M")) {
+            p.awaitServing("vdo0", T);
+            assertTrue(p.out().contains("at nbds://127.0.0.1:" + port + "/vdo0\n"), p.out());
+            Tools.Result tls = Tools.run(T, "nbdinfo", "nbds://127.0.0.1:" + port + "/vdo0?tls-certificates=" + certs.client);
+            assertEquals(0, tls.exit(), tls.output());
+            assertTrue(tls.output().contains("67108864"), tls.output());
+            Tools.Result plain = Tools.run(T, "nbdinfo", "nbd://127.0.0.1:" + port + "/vdo0");
+            assertTrue(plain.exit() != 0, "a plaintext client is refused under --tls=require: " + plain.output());
+            List<String> lines = p.err().lines().filter(l -> !l.isEmpty() && !l.startsWith("\t")).toList();
+            assertFalse(lines.isEmpty(), "debug logging wrote nothing");
+            java.util.regex.Pattern record = java.util.regex.Pattern.compile(
+                    "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z (SEVERE|WARNING|INFO|CONFIG|FINE|FINER|FINEST) \\S+: .*");
+            for (String l : lines) assertTrue(record.matcher(l).matches(), "not one record per line: " + l);
+            assertTrue(lines.stream().anyMatch(l -> l.contains(" FINE ")), "--log-level debug shows FINE records:\n" + p.err());
+            assertTrue(lines.stream().anyMatch(l -> l.contains(" INFO ") && l.contains("serves export 'vdo0'")),
+                    "a connection's export is logged at INFO:\n" + p.err());
+            assertTrue(lines.stream().anyMatch(l -> l.contains(" INFO ") && l.contains("closed")),
+                    "a closed connection is logged at INFO:\n" + p.err());
+        }
+    }
+
     @Test
     void aFailedStartLeavesNothingBehind() throws Exception {
         try (java.net.ServerSocket busy = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
@@ -169,6 +202,9 @@ class MainTest {
             String token = Files.readString(data.resolve("admin.token")).trim();
             assertFalse(token.isEmpty());
             assertFalse(p.out().contains(token) || p.err().contains(token), "the token itself is never printed:\n" + p.out());
+            // the admin line follows the serving lines: wait for it rather than race it
+            org.jvdo.testsupport.Await.until(Conditions.checked(() -> p.out().contains("token in ")), 30,
+                    Conditions.text(() -> "no admin API line:\n" + p.out()));
             assertTrue(p.out().contains("token in " + data.resolve("admin.token")), p.out());
             assertFalse(ServeProcess.lockIsFree(data), "the running server holds the pool lock");
             RawClient c = RawClient.open(port);
@@ -186,7 +222,7 @@ class MainTest {
                 c.close();
             }
             assertTrue(p.out().contains("jvdo: shutting down") && p.out().contains("jvdo: stopped"), p.out());
-            assertEquals("", p.err());
+            assertEquals("", p.errBeyondInfo());
         }
         assertTrue(ServeProcess.lockIsFree(data), "the pool lock is released");
 

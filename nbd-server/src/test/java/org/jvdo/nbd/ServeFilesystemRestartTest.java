@@ -126,7 +126,7 @@ class ServeFilesystemRestartTest {
             }
             int rc = first.terminate(T);
             assertEquals(0, rc, "exit code after SIGTERM\nstdout:\n" + first.out() + "\nstderr:\n" + first.err());
-            assertEquals("", first.err());
+            assertEquals("", first.errBeyondInfo());
         }
         assertTrue(ServeProcess.lockIsFree(data), "the pool lock is released after the server exits");
 

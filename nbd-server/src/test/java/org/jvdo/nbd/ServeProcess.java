@@ -156,6 +156,12 @@ final class ServeProcess implements AutoCloseable {
         return Files.exists(stdout) ? Files.readString(stdout, StandardCharsets.UTF_8) : "";
     }
 
+    /** stderr without the INFO log records (connections opened and closed): what a clean run leaves empty. */
+    String errBeyondInfo() throws IOException {
+        return err().lines().filter(l -> !l.matches("\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z INFO .*"))
+                .map(l -> l + "\n").collect(java.util.stream.Collectors.joining());
+    }
+
     String err() throws IOException {
         return Files.exists(stderr) ? Files.readString(stderr, StandardCharsets.UTF_8) : "";
     }
