@@ -32,6 +32,9 @@ import java.util.function.Consumer;
  * under one lock; split apart they would have to share that state through accessors. The block
  * layout itself is in {@code org.jvdo.format.JournalBlockLayout}, its examination in
  * {@link JournalBlockFormat}.
+ *
+ * <p>Why over 400 lines: appending, committing, the write-ahead gate, replay and reaping share one
+ * sequence-number state under one lock; the block layout itself is the format module's.
  */
 public final class RecoveryJournal implements AutoCloseable {
 

@@ -36,6 +36,9 @@ import java.util.function.Predicate;
  * <p>Lifecycle: construct, {@link #start()} (returns once listening), {@link #close()} (stops
  * accepting, lets in-flight requests finish, closes connections). A closed server can't be
  * restarted; make a new one on the same registry.
+ *
+ * <p>Why over 400 lines: listening, the connection registry, the payload budget, TLS loading and the
+ * ordered shutdown (drain, then close) share the server's state; the protocol phases are their own classes.
  */
 public final class NbdServer implements AutoCloseable {
     /** Advertised maximum block size (NBD_INFO_BLOCK_SIZE); clients that negotiated it stay below. */
