@@ -106,23 +106,31 @@ public final class SlabDepot {
     private void attachUpTo(int count) {
         int n = starts.length;
         if (count <= n) return;
+        growTo(count);
+        for (int i = n; i < count; i++) initSlab(i, slabStart(i));
+    }
+
+    /** Grows the per-slab arrays to {@code count} slabs. */
+    private void growTo(int count) {
         starts = java.util.Arrays.copyOf(starts, count);
         refs = java.util.Arrays.copyOf(refs, count);
         free = java.util.Arrays.copyOf(free, count);
         usable = java.util.Arrays.copyOf(usable, count);
         freeMap = java.util.Arrays.copyOf(freeMap, count);
         priority.ensureCapacity(count);
-        for (int i = n; i < count; i++) {
-            starts[i] = slabStart(i);
-            long remaining = physicalLimit - (long) i * slabDataBlocks;
-            usable[i] = (int) Math.max(0, Math.min(slabDataBlocks, remaining));
-            refs[i] = new byte[slabDataBlocks];
-            freeMap[i] = new FreeBlockBitmap(slabDataBlocks);
-            freeMap[i].resetTo(usable[i]);
-            free[i] = usable[i];
-            freeAttached += usable[i];
-            priority.update(i, free[i]);
-        }
+    }
+
+    /** Sets up slab {@code i} at {@code start}, every usable block free. */
+    private void initSlab(int i, long start) {
+        starts[i] = start;
+        long remaining = physicalLimit - (long) i * slabDataBlocks;
+        usable[i] = (int) Math.max(0, Math.min(slabDataBlocks, remaining));
+        refs[i] = new byte[slabDataBlocks];
+        freeMap[i] = new FreeBlockBitmap(slabDataBlocks);
+        freeMap[i].resetTo(usable[i]);
+        free[i] = usable[i];
+        freeAttached += usable[i];
+        priority.update(i, free[i]);
     }
 
     /** Where slab {@code i} of the computed area starts. */
@@ -148,21 +156,8 @@ public final class SlabDepot {
 
     private void attach(long start) {
         int n = starts.length;
-        starts = java.util.Arrays.copyOf(starts, n + 1);
-        refs = java.util.Arrays.copyOf(refs, n + 1);
-        free = java.util.Arrays.copyOf(free, n + 1);
-        usable = java.util.Arrays.copyOf(usable, n + 1);
-        freeMap = java.util.Arrays.copyOf(freeMap, n + 1);
-        priority.ensureCapacity(n + 1);
-        starts[n] = start;
-        long remaining = physicalLimit - (long) n * slabDataBlocks;
-        usable[n] = (int) Math.max(0, Math.min(slabDataBlocks, remaining));
-        refs[n] = new byte[slabDataBlocks];
-        freeMap[n] = new FreeBlockBitmap(slabDataBlocks);
-        freeMap[n].resetTo(usable[n]);
-        free[n] = usable[n];
-        freeAttached += usable[n];
-        priority.update(n, free[n]);
+        growTo(n + 1);
+        initSlab(n, start);
     }
 
     public int slabDataBlocks() { return slabDataBlocks; }
@@ -237,6 +232,11 @@ public final class SlabDepot {
         if (s >= 0 && refs[s][indexIn(s, pbn)] == 0) markFree(s, indexIn(s, pbn));   // freed while locked: free from now on
     }
 
+    /** One more data block in use (allocated or shared from count 0); keeps the peak. */
+    private void oneMoreUsed() {
+        if (++dataBlocksUsed > peakDataBlocksUsed) peakDataBlocksUsed = dataBlocksUsed;
+    }
+
     /** Block {@code b} of slab {@code s} (count 0, not write-locked) becomes allocatable. */
     private void markFree(int s, int b) {
         if (freeMap[s].get(b)) return;
@@ -290,8 +290,7 @@ public final class SlabDepot {
             if (b >= 0 && b < usable[s] && refs[s][b] == 0) {
                 markTaken(s, b);
                 refs[s][b] = (byte) initialRefs;
-                dataBlocksUsed++;
-                if (dataBlocksUsed > peakDataBlocksUsed) peakDataBlocksUsed = dataBlocksUsed;
+                oneMoreUsed();
                 cursorSlab = s;
                 cursorBlock = b + 1;
                 return starts[s] + slabRefBlocks + b;
@@ -326,8 +325,7 @@ public final class SlabDepot {
         if (v >= MAX_REFS) return false;
         if (v == 0) {
             markTaken(s, i);
-            dataBlocksUsed++;
-            if (dataBlocksUsed > peakDataBlocksUsed) peakDataBlocksUsed = dataBlocksUsed;
+            oneMoreUsed();
         }
         refs[s][i] = (byte) (v + 1);
         return true;
