@@ -333,7 +333,9 @@ public final class Main {
             token = AdminToken.loadOrCreate(o.data);
             admin = new AdminServer(vertx, token, o.adminListen, o.adminPort).maxConnections(o.adminMaxConnections).start();
         } catch (Exception e) {
-            err.println("jvdo: cannot start the admin API on " + o.adminListen + ":" + o.adminPort + ": " + e.getMessage()
+            // a token that could not be read or was refused says so itself; only a failed listen hints at the port
+            err.println(token == null ? "jvdo: admin token: " + e.getMessage()
+                    : "jvdo: cannot start the admin API on " + o.adminListen + ":" + o.adminPort + ": " + e.getMessage()
                     + " (another jvdo running? choose one with --admin-port)");
             // a failed start leaves nothing behind: the token (and the folder) made just now go again
             try {
