@@ -133,7 +133,7 @@ final class InputFramer {
         reserve(length, () -> {
             ByteBuffer payload;
             try {
-                payload = ByteBuffer.allocate((int) length);
+                payload = ByteBuffer.wrap(conn.server().payloads().take((int) length), 0, (int) length);
             } catch (OutOfMemoryError e) {
                 conn.server().budget().release(length);
                 LOG.warning("no heap for a " + length + "-byte write payload; answering ENOMEM");

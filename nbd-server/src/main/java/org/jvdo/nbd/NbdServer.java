@@ -111,6 +111,7 @@ public final class NbdServer implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong refused = new java.util.concurrent.atomic.AtomicLong();
     private final Options options;
     private final MemoryBudget budget;
+    private final PayloadPool payloads;
     private final int maxRequest;
     private final List<String> deployments = new ArrayList<>();
     private volatile boolean closing;
@@ -153,6 +154,7 @@ public final class NbdServer implements AutoCloseable {
         options.validate();
         this.options = options;
         this.budget = new MemoryBudget(options.maxInflightBytes);
+        this.payloads = new PayloadPool(Math.min(64L << 20, options.maxInflightBytes / 4));
         this.maxRequest = (int) Math.min(options.maxRequestBytes, options.maxInflightBytes);
         this.registry = registry;
         this.host = host;
@@ -248,6 +250,11 @@ public final class NbdServer implements AutoCloseable {
     /** Connections closed at once because {@link Options#maxConnections} were open. */
     public long refusedConnections() {
         return refused.get();
+    }
+
+    /** Reusable WRITE payload arrays (see {@link PayloadPool} for when one may go back). */
+    PayloadPool payloads() {
+        return payloads;
     }
 
     MemoryBudget budget() {

@@ -202,6 +202,7 @@ final class Transmission {
         conn.begin(bytes);
         BlockDevice d = device;
         CompletableFuture<?> f;
+        boolean deviceTookPayload = false;
         try {
             int error = validateRequest(type, flags, offset, length);
             if (error != 0) {
@@ -214,7 +215,11 @@ final class Transmission {
                     startRead(handle, offset, (int) length, (flags & CMD_FLAG_DF) != 0, held);
                     yield null;
                 }
-                case CMD_WRITE -> d.write(offset, payload, (flags & CMD_FLAG_FUA) != 0);
+                case CMD_WRITE -> {
+                    CompletableFuture<Void> w = d.write(offset, payload, (flags & CMD_FLAG_FUA) != 0);
+                    deviceTookPayload = w != null;
+                    yield w;
+                }
                 case CMD_FLUSH -> d.flush();
                 case CMD_TRIM -> d.trim(offset, length, (flags & CMD_FLAG_FUA) != 0);
                 case CMD_WRITE_ZEROES -> d.writeZeroes(offset, length, (flags & CMD_FLAG_NO_HOLE) != 0,
@@ -236,6 +241,9 @@ final class Transmission {
         if (f == null) {
             return; // the command replies and ends itself
         }
+        // the payload array goes back to the pool only once the device's future has completed
+        // (BlockDevice#write's contract), never after a synchronous throw (see PayloadPool)
+        final boolean recycle = deviceTookPayload;
         f.whenComplete((v, err) -> conn.onContext(() -> {
             try {
                 if (err == null) {
@@ -244,6 +252,7 @@ final class Transmission {
                     replies.error(type, handle, ErrorCodes.nbd(err), String.valueOf(err.getMessage()));
                 }
             } finally {
+                if (recycle) server.payloads().give(payload.array());
                 conn.end(bytes, held);
             }
         }));

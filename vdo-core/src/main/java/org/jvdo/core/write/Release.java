@@ -56,7 +56,7 @@ final class Release {
             return l.idle() ? null : l;
         });
         ArrayDeque<Runnable> flushes = flushTracker.end(v.generation);
-        String what = v.toString();
+        String what = stranded[0] != null ? v.toString() : null; // only for the stranded reader's error (v is reused once released)
         if (v.dropHold()) vios.release(v);
         for (Runnable r : flushes) r.run();
         // a flush still waiting may now wait only for fragments in the packer's bins: write them
