@@ -348,6 +348,7 @@ public final class Main {
             vertx.close();
             return 1;
         }
+        cfg.recoveryProgress = admin.recoveryListener(); // /health shows the journal replay's progress while the pool opens
         Pool pool;
         boolean fresh = !Pool.exists(o.data);
         try {
