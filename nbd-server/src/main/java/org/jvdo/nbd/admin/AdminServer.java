@@ -41,7 +41,9 @@ import org.jvdo.nbd.SimpleExportRegistry;
  * {@code /health} needs {@code Authorization: Bearer TOKEN} (see {@link AdminToken}).
  *
  * <p>It can start before the pool is open: until {@link #attach} it answers {@code /health}
- * with mode {@code recovering} (503) and every API route with 503.
+ * with mode {@code recovering} (503), with the recovery's phase and progress that
+ * {@link #recoveryListener} heard, and every API route with 503. Plain HTTP by default; HTTPS
+ * with {@link #https}.
  *
  * <p>Why over 400 lines: the one route table (which the OpenAPI test compares with the document) and
  * each route's handler sit together so a route and its answer read side by side.
