@@ -75,6 +75,24 @@ class CheckProgressTest {
         }
     }
 
+    /** On a terminal (a pseudo-terminal made by util-linux {@code script}) the bar is one line redrawn in place, then cleared. */
+    @Test
+    void onATerminalTheBarIsRedrawnInPlace() {
+        Tools.require("script");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String cmd = "TERM=xterm " + sq(java) + " -cp " + sq(System.getProperty("java.class.path")) + " " + Main.class.getName()
+                + " check " + sq(pool.toString());
+        Tools.Result r = Tools.run(Duration.ofSeconds(90), "script", "-qec", cmd, "/dev/null").assertOk("jvdo check on a terminal");
+        String t = r.output();
+        assertTrue(t.contains(ProgressBar.CLEAR_LINE + "jvdo check: checking blocks ["), t);
+        assertTrue(t.contains(ProgressBar.CLEAR_LINE + "jvdo check: checking blocks [##############################] 100%"), t);
+        assertFalse(t.contains("jvdo check: checking blocks: "), "no plain lines on a terminal: " + t);
+        assertTrue(t.contains(ProgressBar.CLEAR_LINE + "jvdo check: "), t);
+        assertTrue(t.replace("\r", "").contains("jvdo check: clean\n"), t);
+    }
+
+    private static String sq(String s) { return "'" + s.replace("'", "'\\''") + "'"; }
+
     @Test
     void jsonStaysPureJson() throws Exception {
         try (ServeProcess p = check("check-json", "--json")) {

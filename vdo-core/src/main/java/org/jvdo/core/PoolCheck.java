@@ -41,8 +41,8 @@ public final class PoolCheck {
 
     /**
      * Checks the pool in {@code dir} (and repairs it with {@code repair}). {@code progress} (may
-     * be null) hears the open's recovery phases ("journal replay", "reference count rebuild")
-     * and {@value #CHECKING_BLOCKS}, on this thread.
+     * be null) hears the open's recovery phases ("journal replay", "reference count rebuild"),
+     * "checking reference counts" and {@value #CHECKING_BLOCKS}, on this thread.
      */
     public static Result run(Path dir, boolean repair, ProgressListener progress) {
         progress = ProgressListener.orNone(progress);
@@ -73,7 +73,7 @@ public final class PoolCheck {
             if (p.wasClean() && !p.storedRefcountsValid()) {
                 problems.add(new Problem(null, -1, "stored reference counts fail their checksum"));
             } else {
-                for (String s : p.verifyReferenceCounts()) problems.add(new Problem(null, -1, s));
+                for (String s : PoolStatistics.verifyReferenceCounts(p, progress)) problems.add(new Problem(null, -1, s));
             }
             checkMappings(p, problems, progress);
         } catch (CorruptPoolException e) {
@@ -96,7 +96,7 @@ public final class PoolCheck {
         try (Pool p = Pool.open(dir, rc)) {
             notes.add("repair: " + p.openReport());
             List<Problem> left = new ArrayList<>();
-            for (String s : p.verifyReferenceCounts()) left.add(new Problem(null, -1, s));
+            for (String s : PoolStatistics.verifyReferenceCounts(p, progress)) left.add(new Problem(null, -1, s));
             checkMappings(p, left, progress);
             if (p.isReadOnly()) left.add(new Problem(null, -1, "still read-only: " + p.readOnlyReason()));
             if (!left.isEmpty()) {
