@@ -149,51 +149,13 @@ public final class RecoveryJournal implements AutoCloseable {
         int blockCount = store.blockCount();
         long[] ends = new long[blockCount];
         ByteBuffer buf = JournalBlockFormat.allocate();
-        long seq = headBlockSeq;
-        long end = headEntrySeq;
-        long blocks = 0;
-        long entries = 0;
-        String stop;
-        boolean stopBlockInvalid = false;
-        while (true) {
-            if (seq - headBlockSeq >= blockCount) {
-                stop = "end of journal (every ring block replayed)";
-                break;
-            }
-            long index = JournalBlockFormat.ringIndex(seq, blockCount);
-            buf.clear();
-            store.readBlock(index, buf);
-            JournalBlockFormat.DecodedBlock block = JournalBlockFormat.decode(buf, nonce, seq);
-            String failure = block.failure();
-            stopBlockInvalid = failure != null;
-            if (failure == null) {
-                long first = block.firstEntrySeq();
-                long last = first + block.entries().size();
-                if (blocks == 0) {
-                    if (first > headEntrySeq || last < headEntrySeq) {
-                        failure = "entries " + first + ".." + (last - 1) + " do not contain head entry " + headEntrySeq;
-                    }
-                } else if (first != end) {
-                    failure = "entry sequence " + first + " where " + end + " expected";
-                }
-            }
-            if (failure != null) {
-                stop = "end of journal: " + failure + " at block seq " + seq + " (ring index " + index + ")";
-                break;
-            }
-            long entrySeq = block.firstEntrySeq();
-            for (JournalEntry e : block.entries()) {
-                if (entrySeq >= headEntrySeq) {
-                    replay.accept(e);
-                    entries++;
-                }
-                entrySeq++;
-            }
-            end = entrySeq;
-            ends[(int) index] = end;
-            blocks++;
-            seq++;
-        }
+        Walk w = walk(store, nonce, headBlockSeq, headEntrySeq, ends, buf, replay);
+        long seq = w.seq();
+        long end = w.end();
+        long blocks = w.blocks();
+        long entries = w.entries();
+        String stop = w.stop();
+        boolean stopBlockInvalid = w.stopBlockInvalid();
         String damage = null;
         List<JournalEntry> discarded = new ArrayList<>();
         // the block where replay stopped: torn by a crash (the end), or written completely and rotten
@@ -243,6 +205,76 @@ public final class RecoveryJournal implements AutoCloseable {
         j.nextEntrySeq = end;
         j.durableEntrySeq = end - 1;
         return j;
+    }
+
+    /** Where a walk of the chain from the head stopped and what it passed. */
+    private record Walk(long seq, long end, long blocks, long entries, String stop, boolean stopBlockInvalid) { }
+
+    /**
+     * Walks the chain of valid blocks from the head: each entry with seq {@code >= headEntrySeq}
+     * goes to {@code replay}; {@code ends[ringIndex]} receives the entry seq after each block.
+     */
+    private static Walk walk(JournalStore store, long nonce, long headBlockSeq, long headEntrySeq, long[] ends, ByteBuffer buf,
+                             Consumer<JournalEntry> replay) throws IOException {
+        int blockCount = store.blockCount();
+        long seq = headBlockSeq;
+        long end = headEntrySeq;
+        long blocks = 0;
+        long entries = 0;
+        String stop;
+        boolean stopBlockInvalid = false;
+        while (true) {
+            if (seq - headBlockSeq >= blockCount) {
+                stop = "end of journal (every ring block replayed)";
+                break;
+            }
+            long index = JournalBlockFormat.ringIndex(seq, blockCount);
+            buf.clear();
+            store.readBlock(index, buf);
+            JournalBlockFormat.DecodedBlock block = JournalBlockFormat.decode(buf, nonce, seq);
+            String failure = block.failure();
+            stopBlockInvalid = failure != null;
+            if (failure == null) {
+                long first = block.firstEntrySeq();
+                long last = first + block.entries().size();
+                if (blocks == 0) {
+                    if (first > headEntrySeq || last < headEntrySeq) {
+                        failure = "entries " + first + ".." + (last - 1) + " do not contain head entry " + headEntrySeq;
+                    }
+                } else if (first != end) {
+                    failure = "entry sequence " + first + " where " + end + " expected";
+                }
+            }
+            if (failure != null) {
+                stop = "end of journal: " + failure + " at block seq " + seq + " (ring index " + index + ")";
+                break;
+            }
+            long entrySeq = block.firstEntrySeq();
+            for (JournalEntry e : block.entries()) {
+                if (entrySeq >= headEntrySeq) {
+                    replay.accept(e);
+                    entries++;
+                }
+                entrySeq++;
+            }
+            end = entrySeq;
+            ends[(int) index] = end;
+            blocks++;
+            seq++;
+        }
+        return new Walk(seq, end, blocks, entries, stop, stopBlockInvalid);
+    }
+
+    /**
+     * How many entries {@link #open} would replay from this head: the same walk, reading only,
+     * with nothing applied (so a replay can report its progress against a total). Costs one read
+     * of the blocks to replay.
+     */
+    public static long countReplayable(JournalStore store, long nonce, long headBlockSeq, long headEntrySeq) throws IOException {
+        checkStore(store);
+        if (headBlockSeq < 1 || headEntrySeq < 1) return 0;
+        return walk(store, nonce, headBlockSeq, headEntrySeq, new long[store.blockCount()], JournalBlockFormat.allocate(), e -> { })
+                .entries();
     }
 
     /**

@@ -159,7 +159,8 @@ public final class Main {
             }
         }
         if (dir == null) throw new CheckUsage("which pool? jvdo check DIR [--repair] [--json]");
-        org.jvdo.core.PoolCheck.Result r = org.jvdo.core.PoolCheck.run(dir, repair, m -> err.println("jvdo check: " + m));
+        Path pool = dir; boolean fix = repair; // progress on stderr: a bar on a terminal, else a line per 10%
+        org.jvdo.core.PoolCheck.Result r = ProgressBar.around(err, "jvdo check", bar -> org.jvdo.core.PoolCheck.run(pool, fix, bar));
         if (json) {
             StringBuilder sb = new StringBuilder("{\"exit_code\":").append(r.exitCode()).append(",\"repaired\":").append(r.repaired()).append(",\"problems\":[");
             for (int i = 0; i < r.problems().size(); i++) {
@@ -347,6 +348,7 @@ public final class Main {
             vertx.close();
             return 1;
         }
+        cfg.recoveryProgress = admin.recoveryListener(); // /health shows the journal replay's progress while the pool opens
         Pool pool;
         boolean fresh = !Pool.exists(o.data);
         try {

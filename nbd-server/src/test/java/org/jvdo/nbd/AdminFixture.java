@@ -26,7 +26,12 @@ final class AdminFixture implements AutoCloseable {
     final HttpClient http = HttpClient.newHttpClient();
 
     AdminFixture(Path dir) throws Exception {
-        pool = Pool.create(dir, PoolConfig.small(64L << 20));
+        this(dir, PoolConfig.small(64L << 20));
+    }
+
+    /** As {@link #AdminFixture(Path)}, the pool made with {@code cfg} (hooks such as an operation observer). */
+    AdminFixture(Path dir, PoolConfig cfg) throws Exception {
+        pool = Pool.create(dir, cfg);
         pool.createVolume("vol0", 8L << 20);
         for (Volume v : pool.volumes()) registry.add(v);
         nbd = new NbdServer(registry, "127.0.0.1", 0, 1).start();

@@ -300,6 +300,15 @@ public final class Pool implements AutoCloseable {
 
     public long replayedEntries() { return recovery.replayedEntries(); }
 
+    /** How long the open's recovery work (journal replay, reference counts) took, in milliseconds (0 for a new pool). */
+    public long recoveryMillis() { return recovery.durationNanos() / 1_000_000; }
+
+    /** Mapped blocks the open's reference-count rebuild visited, or -1 when the stored counts were loaded. */
+    public long rebuiltBlocks() { return recovery.rebuiltBlocks(); }
+
+    /** The volume deletes and resizes running now, oldest first. */
+    public List<org.jvdo.core.api.Operation> operations() { return admin.operations(); }
+
     /** For a check-only open of a clean pool: whether the stored reference counts passed their checksum. */
     public boolean storedRefcountsValid() { return recovery.storedRefcountsValid(); }
 

@@ -2,6 +2,7 @@ package org.jvdo.core;
 
 import org.jvdo.core.api.CorruptPoolException;
 import org.jvdo.core.api.PoolConfig;
+import org.jvdo.core.api.ProgressListener;
 import org.jvdo.core.api.VdoException;
 import org.jvdo.core.logical.Mapping;
 
@@ -10,7 +11,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Consumer;
 
 /**
  * {@code jvdo check}: an offline check of a pool (super block, journal, block maps, packed-block
@@ -36,7 +36,16 @@ public final class PoolCheck {
 
     private PoolCheck() { }
 
-    public static Result run(Path dir, boolean repair, Consumer<String> progress) {
+    /** The phase of {@link #run}'s read of every mapped block (done/total: mapped entries of all volumes). */
+    public static final String CHECKING_BLOCKS = "checking blocks";
+
+    /**
+     * Checks the pool in {@code dir} (and repairs it with {@code repair}). {@code progress} (may
+     * be null) hears the open's recovery phases ("journal replay", "reference count rebuild"),
+     * "checking reference counts" and {@value #CHECKING_BLOCKS}, on this thread.
+     */
+    public static Result run(Path dir, boolean repair, ProgressListener progress) {
+        progress = ProgressListener.orNone(progress);
         List<Problem> problems = new ArrayList<>();
         List<String> notes = new ArrayList<>();
         if (!Pool.exists(dir)) {
@@ -45,6 +54,7 @@ public final class PoolCheck {
         }
         PoolConfig cfg = new PoolConfig();
         cfg.checkOnly = true;
+        cfg.recoveryProgress = progress;
         try (Pool p = Pool.open(dir, cfg)) {
             notes.add(p.openReport());
             String badCopy = p.superBlockDamage();
@@ -63,7 +73,7 @@ public final class PoolCheck {
             if (p.wasClean() && !p.storedRefcountsValid()) {
                 problems.add(new Problem(null, -1, "stored reference counts fail their checksum"));
             } else {
-                for (String s : p.verifyReferenceCounts()) problems.add(new Problem(null, -1, s));
+                for (String s : PoolStatistics.verifyReferenceCounts(p, progress)) problems.add(new Problem(null, -1, s));
             }
             checkMappings(p, problems, progress);
         } catch (CorruptPoolException e) {
@@ -82,10 +92,11 @@ public final class PoolCheck {
         // repair: rebuild counts and the free list from the block maps, leave read-only mode
         PoolConfig rc = new PoolConfig();
         rc.repair = true;
+        rc.recoveryProgress = progress;
         try (Pool p = Pool.open(dir, rc)) {
             notes.add("repair: " + p.openReport());
             List<Problem> left = new ArrayList<>();
-            for (String s : p.verifyReferenceCounts()) left.add(new Problem(null, -1, s));
+            for (String s : PoolStatistics.verifyReferenceCounts(p, progress)) left.add(new Problem(null, -1, s));
             checkMappings(p, left, progress);
             if (p.isReadOnly()) left.add(new Problem(null, -1, "still read-only: " + p.readOnlyReason()));
             if (!left.isEmpty()) {
@@ -102,15 +113,17 @@ public final class PoolCheck {
     /**
      * Every mapped block must read back as the content its checksum names: raw blocks are read,
      * packed fragments located and decompressed, and each is hashed against the checksum stored
-     * with its mapping (a deduplicated block is checked once per LBN that maps it). Reports
-     * progress about once a second.
+     * with its mapping (a deduplicated block is checked once per LBN that maps it). Reports each
+     * entry to {@code progress} as {@value #CHECKING_BLOCKS}, against the volumes' used blocks.
      */
-    private static void checkMappings(Pool p, List<Problem> problems, Consumer<String> progress) throws IOException {
+    private static void checkMappings(Pool p, List<Problem> problems, ProgressListener progress) throws IOException {
+        long total = 0;
+        for (Volume v : p.volumes()) total += v.usedBlocks();
+        long all = total;
         long[] seen = {0};
-        long[] lastReport = {System.nanoTime()};
         byte[] block = new byte[4096];
+        progress.progress(CHECKING_BLOCKS, 0, all);
         for (Volume v : p.volumes()) {
-            long total = v.usedBlocks();
             v.blockMap().forEachEntry((lbn, m, sum) -> {
                 seen[0]++;
                 if (Mapping.hasBlock(m)) {
@@ -120,12 +133,9 @@ public final class PoolCheck {
                         problems.add(new Problem(v.name(), lbn, "maps " + Mapping.describe(m) + ": " + e.getMessage()));
                     }
                 }
-                long now = System.nanoTime();
-                if (progress != null && now - lastReport[0] > 1_000_000_000L) {
-                    lastReport[0] = now;
-                    progress.accept("volume " + v.name() + ": " + seen[0] + " of about " + total + " mapped blocks checked");
-                }
+                progress.progress(CHECKING_BLOCKS, seen[0], all);
             });
         }
+        progress.progress(CHECKING_BLOCKS, seen[0], Math.max(all, seen[0]));
     }
 }

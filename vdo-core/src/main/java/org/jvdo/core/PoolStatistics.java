@@ -131,12 +131,28 @@ final class PoolStatistics {
 
     /** Reference counts recomputed from every block map compared with the depot's; returns a description of each difference (empty when consistent). */
     static List<String> verifyReferenceCounts(Pool p) throws IOException {
+        return verifyReferenceCounts(p, null);
+    }
+
+    /** The phase {@link #verifyReferenceCounts(Pool, ProgressListener)} reports (done/total: mapped entries walked). */
+    static final String CHECKING_REFERENCE_COUNTS = "checking reference counts";
+
+    /** As {@link #verifyReferenceCounts(Pool)}, reporting the walk of the block maps to {@code progress} (may be null). */
+    static List<String> verifyReferenceCounts(Pool p, org.jvdo.core.api.ProgressListener progress) throws IOException {
+        org.jvdo.core.api.ProgressListener l = org.jvdo.core.api.ProgressListener.orNone(progress);
+        long total = 0;
+        for (LogicalVolume v : p.admin.all()) total += v.usedBlocks();
+        long all = total;
+        long[] seen = {0};
+        l.progress(CHECKING_REFERENCE_COUNTS, 0, all);
         Map<Long, Integer> expected = new HashMap<>();
         for (LogicalVolume v : p.admin.all()) {
             v.blockMap().forEachMapped((lbn, m) -> {
                 if (Mapping.hasBlock(m)) expected.merge(Mapping.pbn(m), 1, Integer::sum);
+                l.progress(CHECKING_REFERENCE_COUNTS, ++seen[0], all);
             });
         }
+        l.progress(CHECKING_REFERENCE_COUNTS, seen[0], Math.max(all, seen[0]));
         List<String> problems = new ArrayList<>();
         p.depot.forEachUsed((count, pbn) -> {
             int want = expected.getOrDefault(pbn, 0);

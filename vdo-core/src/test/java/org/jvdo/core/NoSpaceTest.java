@@ -98,7 +98,7 @@ class NoSpaceTest {
     }
 
     private void assertReopensClean(Map<Long, byte[]> durable) throws Exception {
-        PoolCheck.Result check = PoolCheck.run(dir, false, s -> { });
+        PoolCheck.Result check = PoolCheck.run(dir, false, null);
         assertEquals(PoolCheck.CLEAN, check.exitCode(), "jvdo check after space came back: " + check.problems());
         PoolConfig c = config();
         try (Pool p = Pool.open(dir, c)) {

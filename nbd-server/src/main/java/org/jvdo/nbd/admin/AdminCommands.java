@@ -66,7 +66,7 @@ public final class AdminCommands {
     }
 
     /** An error answered by the API or met reaching it: exit 1. */
-    static final class Failure extends Exception {
+    public static final class Failure extends Exception {
         Failure(String m) { super(m); }
     }
 
@@ -74,6 +74,10 @@ public final class AdminCommands {
         Path data = Path.of("jvdo-data");
         String host = "127.0.0.1";
         int port = 10810;
+        /** HTTPS (the server's {@code --admin-tls}), trusting {@code tlsCertificates}/ca-cert.pem. */
+        boolean tls;
+        /** Where ca-cert.pem is; null: {@link org.jvdo.nbd.TlsSettings#defaultDirectory()}. */
+        Path tlsCertificates;
         boolean json, verbose, force, help;
         String engine;
         final List<String> positional = new ArrayList<>();
@@ -280,25 +284,63 @@ public final class AdminCommands {
         return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
     }
 
-    /** One admin API call with the pool folder's token. */
-    private static final class Client {
-        private final Options o;
+    /**
+     * One admin API call with the pool folder's token, over HTTP or, with a certificate
+     * directory, HTTPS: the server's certificate must be signed by that directory's
+     * {@value org.jvdo.nbd.TlsSettings#CA_CERT} and name the host (as the server certificate
+     * names 127.0.0.1 and localhost).
+     */
+    public static final class Client {
+        private final String base;
         private final String token;
+        private final javax.net.ssl.SSLContext ssl;
 
         Client(Options o) throws Failure {
-            this.o = o;
+            this(o.data, o.host, o.port, o.tls ? (o.tlsCertificates != null ? o.tlsCertificates : org.jvdo.nbd.TlsSettings.defaultDirectory()) : null);
+        }
+
+        /**
+         * A client of the API at {@code host:port} with the token of the pool folder {@code data};
+         * {@code tlsCertificates} null for HTTP, else the directory whose ca-cert.pem to trust (HTTPS).
+         */
+        public Client(Path data, String host, int port, Path tlsCertificates) throws Failure {
+            this.base = (tlsCertificates == null ? "http" : "https") + "://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+            this.ssl = tlsCertificates == null ? null : trusting(tlsCertificates.resolve(org.jvdo.nbd.TlsSettings.CA_CERT));
             try {
-                this.token = AdminToken.read(o.data);
+                this.token = AdminToken.read(data);
             } catch (NoSuchFileException e) {
-                throw new Failure("no admin token in " + o.data + " (" + AdminToken.file(o.data)
-                        + " is missing: is `jvdo serve --data " + o.data + "` running?)");
+                throw new Failure("no admin token in " + data + " (" + AdminToken.file(data)
+                        + " is missing: is `jvdo serve --data " + data + "` running?)");
             } catch (IOException e) {
                 throw new Failure("cannot read the admin token: " + e.getMessage());
             }
         }
 
-        JsonObject call(String method, String path, JsonObject body) throws Failure {
-            String base = "http://" + (o.host.contains(":") ? "[" + o.host + "]" : o.host) + ":" + o.port;
+        /** A TLS context trusting the certificates (a CA) in the PEM file {@code ca}; a clear failure naming it otherwise. */
+        static javax.net.ssl.SSLContext trusting(Path ca) throws Failure {
+            try (java.io.InputStream in = java.nio.file.Files.newInputStream(ca)) {
+                java.security.KeyStore trust = java.security.KeyStore.getInstance("PKCS12");
+                trust.load(null, null);
+                int n = 0;
+                for (java.security.cert.Certificate c : java.security.cert.CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+                    trust.setCertificateEntry("ca" + n++, c);
+                }
+                if (n == 0) throw new Failure("no certificate in " + ca);
+                javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(
+                        javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+                tmf.init(trust);
+                javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+                ctx.init(null, tmf.getTrustManagers(), null);
+                return ctx;
+            } catch (NoSuchFileException e) {
+                throw new Failure("cannot read " + ca + ": no such file (--tls-certificates DIR holds " + org.jvdo.nbd.TlsSettings.CA_CERT + ")");
+            } catch (IOException | java.security.GeneralSecurityException e) {
+                throw new Failure("cannot use " + ca + " as the CA of the admin API: " + e.getMessage());
+            }
+        }
+
+        /** Sends the request; the answer's JSON, or a Failure saying what the API answered or why it could not be reached. */
+        public JsonObject call(String method, String path, JsonObject body) throws Failure {
             HttpRequest.Builder rb = HttpRequest.newBuilder(URI.create(base + path))
                     .timeout(Duration.ofSeconds(120))
                     .header("Authorization", "Bearer " + token)
@@ -311,11 +353,13 @@ public final class AdminCommands {
             }
             HttpResponse<String> r;
             try {
-                HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-                r = http.send(rb.build(), HttpResponse.BodyHandlers.ofString());
+                HttpClient.Builder hb = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5));
+                if (ssl != null) hb.sslContext(ssl);
+                r = hb.build().send(rb.build(), HttpResponse.BodyHandlers.ofString());
             } catch (IOException e) {
                 throw new Failure("cannot reach the admin API at " + base + " (" + e.getClass().getSimpleName()
-                        + (e.getMessage() == null ? "" : ": " + e.getMessage()) + "); is jvdo serve running?");
+                        + (e.getMessage() == null ? "" : ": " + e.getMessage()) + "); is jvdo serve running"
+                        + (ssl == null ? "? (if it serves HTTPS, add --admin-tls)" : " with --admin-tls?") );
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new Failure("interrupted");

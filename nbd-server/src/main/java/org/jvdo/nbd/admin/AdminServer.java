@@ -7,6 +7,8 @@ import io.vertx.core.Handler;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.net.ServerSSLOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
@@ -15,6 +17,7 @@ import io.vertx.ext.web.handler.BodyHandler;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -25,7 +28,10 @@ import java.util.logging.Logger;
 import org.jvdo.core.Pool;
 import org.jvdo.core.api.VdoException;
 import org.jvdo.core.Volume;
+import org.jvdo.core.api.Operation;
+import org.jvdo.core.api.ProgressListener;
 import org.jvdo.nbd.NbdServer;
+import org.jvdo.nbd.TlsSettings;
 import org.jvdo.nbd.SimpleExportRegistry;
 
 /**
@@ -35,7 +41,9 @@ import org.jvdo.nbd.SimpleExportRegistry;
  * {@code /health} needs {@code Authorization: Bearer TOKEN} (see {@link AdminToken}).
  *
  * <p>It can start before the pool is open: until {@link #attach} it answers {@code /health}
- * with mode {@code recovering} (503) and every API route with 503.
+ * with mode {@code recovering} (503), with the recovery's phase and progress that
+ * {@link #recoveryListener} heard, and every API route with 503. Plain HTTP by default; HTTPS
+ * with {@link #https}.
  *
  * <p>Why over 400 lines: the one route table (which the OpenAPI test compares with the document) and
  * each route's handler sit together so a route and its answer read side by side.
@@ -59,6 +67,12 @@ public final class AdminServer implements AutoCloseable {
     private volatile Backend backend;
     private HttpServer server;
     private volatile int maxConnections = 64;
+    /** HTTPS with the certificates of this directory (TlsSettings' layout), or null for plain HTTP. */
+    private Path tlsCertificates;
+    /** What the pool's open reported last ({@link #recoveryListener}); null before its first report. */
+    private volatile RecoveryState recovery;
+    /** Volumes whose delete runs now (they are gone from the pool's table before the delete ends). */
+    private final Map<String, Volume> deleting = new java.util.concurrent.ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicInteger openConnections = new java.util.concurrent.atomic.AtomicInteger();
 
     public AdminServer(Vertx vertx, AdminToken token, String host, int port) {
@@ -83,6 +97,31 @@ public final class AdminServer implements AutoCloseable {
         return this;
     }
 
+    /** A report of the open's recovery work: phase, done, total (0: unknown). */
+    private record RecoveryState(String phase, long done, long total) { }
+
+    /**
+     * Serves HTTPS instead of HTTP, with {@code certificates} laid out as the NBD server's
+     * ({@link TlsSettings}: {@value TlsSettings#SERVER_CERT}, {@value TlsSettings#SERVER_KEY}; clients
+     * verify with {@value TlsSettings#CA_CERT}). Call before {@link #start()}, which reads the
+     * files and fails naming the one that is missing or bad. Plain HTTP is the default.
+     */
+    public AdminServer https(Path certificates) {
+        this.tlsCertificates = java.util.Objects.requireNonNull(certificates, "certificates");
+        return this;
+    }
+
+    /** {@code https} or {@code http}, as {@link #start()} serves. */
+    public String scheme() { return tlsCertificates == null ? "http" : "https"; }
+
+    /**
+     * The listener to set as {@code PoolConfig.recoveryProgress} for the pool this server will
+     * be attached to: while the pool opens, {@code /health} shows the phase and its progress.
+     */
+    public ProgressListener recoveryListener() {
+        return (phase, done, total) -> recovery = new RecoveryState(phase, done, total);
+    }
+
     /** The open pool, or null before {@link #attach}. */
     private Pool pool() {
         Backend b = backend;
@@ -91,7 +130,14 @@ public final class AdminServer implements AutoCloseable {
 
     /** Binds and returns once listening. */
     public AdminServer start() {
-        server = await(vertx.createHttpServer().connectionHandler(conn -> {
+        HttpServerOptions options = new HttpServerOptions();
+        if (tlsCertificates != null) {
+            // the NBD server's loader: same files, same checks, same messages; a missing CA is no matter here
+            ServerSSLOptions ssl = new TlsSettings(TlsSettings.Mode.ON, tlsCertificates, false).load(vertx);
+            options.setSsl(true).setKeyCertOptions(ssl.getKeyCertOptions())
+                    .setEnabledSecureTransportProtocols(ssl.getEnabledSecureTransportProtocols());
+        }
+        server = await(vertx.createHttpServer(options).connectionHandler(conn -> {
             if (openConnections.incrementAndGet() > maxConnections) {
                 openConnections.decrementAndGet();
                 LOG.warning("refusing an admin connection from " + conn.remoteAddress() + ": " + maxConnections
@@ -161,6 +207,7 @@ public final class AdminServer implements AutoCloseable {
                 new RouteSpec(HttpMethod.GET, API + "/openapi.yaml", this::openapi),
                 new RouteSpec(HttpMethod.GET, API + "/stats", this::poolStats),
                 new RouteSpec(HttpMethod.GET, API + "/debug/in-flight", this::inFlight),
+                new RouteSpec(HttpMethod.GET, API + "/operations", this::operations),
                 new RouteSpec(HttpMethod.GET, API + "/volumes", this::listVolumes),
                 new RouteSpec(HttpMethod.POST, API + "/volumes", this::createVolume),
                 new RouteSpec(HttpMethod.GET, API + "/volumes/:name", this::getVolume),
@@ -227,13 +274,34 @@ public final class AdminServer implements AutoCloseable {
         Backend b = backend;
         JsonObject o = new JsonObject();
         if (b == null) {
+            RecoveryState r = recovery;
             o.put("mode", "recovering").put("reason", "the pool is being opened");
+            o.put("recovery", r == null ? new JsonObject().put("phase", "opening").put("done", 0).put("total", 0)
+                    : new JsonObject().put("phase", r.phase()).put("done", r.done()).put("total", r.total()));
             json(ctx, 503, o);
             return;
         }
-        String mode = b.pool().mode();
-        o.put("mode", mode).put("reason", b.pool().isReadOnly() ? b.pool().readOnlyReason() : b.pool().noSpaceReason());
+        Pool pool = b.pool();
+        String mode = pool.mode();
+        o.put("mode", mode).put("reason", pool.isReadOnly() ? pool.readOnlyReason() : pool.noSpaceReason());
+        o.put("last_recovery", new JsonObject().put("clean", pool.wasClean()).put("entries_replayed", pool.replayedEntries())
+                .put("blocks_rebuilt", pool.rebuiltBlocks()).put("duration_ms", pool.recoveryMillis()).put("report", pool.openReport()));
         json(ctx, "normal".equals(mode) ? 200 : 503, o);
+    }
+
+    /** The volume deletes and resizes running now, with their phase and progress. */
+    private void operations(RoutingContext ctx) {
+        Backend b = backendOr503(ctx);
+        if (b == null) return;
+        JsonArray a = new JsonArray();
+        for (Operation op : b.pool().operations()) a.add(operationJson(op));
+        json(ctx, 200, new JsonObject().put("operations", a));
+    }
+
+    static JsonObject operationJson(Operation op) {
+        return new JsonObject().put("id", op.id()).put("type", op.kind()).put("volume", op.volume()).put("phase", op.phase())
+                .put("done", op.done()).put("total", op.total()).put("started", op.started().toString())
+                .put("elapsed_ms", op.elapsedMillis());
     }
 
     private void metrics(RoutingContext ctx) {
@@ -301,13 +369,17 @@ public final class AdminServer implements AutoCloseable {
     }
 
     private JsonObject volumeJson(Backend b, Volume v) {
-        return new JsonObject()
+        JsonObject o = new JsonObject()
                 .put("name", v.name())
                 .put("logical_size", v.size())
                 .put("engine", v.engineName())
                 .put("logical_blocks_used", v.stats().getOrDefault("logical_blocks_used", 0L))
                 .put("export", "nbd://" + b.exportHost() + ":" + b.nbd().actualPort() + "/" + v.name())
                 .put("connections", b.nbd().connectionsTo(v.name()));
+        for (Operation op : b.pool().operations()) {
+            if (op.volume().equals(v.name())) o.put("operation", operationJson(op));
+        }
+        return o;
     }
 
     /** The volume named in the path, or a 404 already sent. */
@@ -324,6 +396,11 @@ public final class AdminServer implements AutoCloseable {
     private void getVolume(RoutingContext ctx) {
         Backend b = backendOr503(ctx);
         if (b == null) return;
+        Volume gone = deleting.get(ctx.pathParam("name"));
+        if (gone != null) {         // its delete runs: shown, with the operation, until it ends
+            json(ctx, 200, volumeJson(b, gone));
+            return;
+        }
         Volume v = volumeOr404(ctx, b);
         if (v != null) json(ctx, 200, volumeJson(b, v));
     }
@@ -376,10 +453,13 @@ public final class AdminServer implements AutoCloseable {
         boolean forced = "true".equals(force);
         String name = v.name();
         blocking(ctx, () -> {
+            deleting.put(name, v);
             try {
                 return -b.volumes().delete(v, forced) - 1;
             } catch (org.jvdo.nbd.VolumeService.VolumeBusyException busy) {
                 return busy.connections();
+            } finally {
+                deleting.remove(name, v);
             }
         }, r -> {
             if (r >= 0) {

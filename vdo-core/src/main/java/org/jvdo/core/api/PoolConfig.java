@@ -51,6 +51,14 @@ public final class PoolConfig {
      * the background journal commit, the slab-ahead retry. Tests may drive time by hand.
      */
     public java.util.function.LongSupplier clock = System::nanoTime;
+    /**
+     * Hears the open's recovery work (phases {@code "journal replay"}, entries; {@code "reference
+     * count rebuild"}, mapped blocks), besides the INFO log lines; the admin API's
+     * {@code /health} shows it while the pool opens. Null: log only.
+     */
+    public ProgressListener recoveryProgress;
+    /** Hears every progress change of a volume delete or resize, on the working thread (tests hold the work there). */
+    public java.util.function.Consumer<Operation> operationObserver;
 
     public PoolConfig copy() {
         PoolConfig c = new PoolConfig();
@@ -65,6 +73,8 @@ public final class PoolConfig {
         c.engineOptions = new java.util.HashMap<>(engineOptions);
         c.storeWrapper = storeWrapper;
         c.clock = clock;
+        c.recoveryProgress = recoveryProgress;
+        c.operationObserver = operationObserver;
         c.checkOnly = checkOnly;
         c.repair = repair;
         return c;

@@ -34,6 +34,8 @@ public final class Recovery {
     private boolean refcountsLoaded = true;
     private String recordedReadOnly;
     private String journalDamage;
+    private long durationNanos;
+    private long rebuiltBlocks = -1;
 
     /** Formats a fresh journal. */
     public static RecoveryJournal createJournal(BlockStore store, SuperBlock sb) throws IOException {
@@ -45,11 +47,17 @@ public final class Recovery {
                                 SlabDepot depot, ReadOnlyMode mode) throws IOException {
         Map<Integer, LogicalVolume> byId = new LinkedHashMap<>();
         for (LogicalVolume v : volumes) byId.put(v.id(), v);
+        long began = cfg.clock.getAsLong();
         long[] replayed = {0, 0};
         RecoveryJournal journal;
+        JournalRegion region = new JournalRegion(store, sb.journalStart, sb.journalBlocks);
+        RecoveryProgress replay = new RecoveryProgress("journal replay", "entries",
+                RecoveryJournal.countReplayable(region, sb.nonce, sb.journalHeadBlockSeq, sb.journalHeadEntrySeq), cfg.clock,
+                cfg.recoveryProgress);
         try {
-            journal = RecoveryJournal.open(new JournalRegion(store, sb.journalStart, sb.journalBlocks), sb.nonce, sb.journalHeadBlockSeq,
+            journal = RecoveryJournal.open(region, sb.nonce, sb.journalHeadBlockSeq,
                     sb.journalHeadEntrySeq, !cfg.checkOnly, e -> {
+                replay.step();
                 if (e.op() != JournalEntry.OP_MAP) return;
                 LogicalVolume v = byId.get(e.volume());
                 if (v == null) { replayed[1]++; return; }
@@ -68,6 +76,7 @@ public final class Recovery {
             throw e.getCause();
         }
         ReplayResult rr = journal.replayResult();
+        replay.finish(rr.entriesReplayed() + " entries in " + rr.blocksReplayed() + " blocks, " + replayed[0] + " mappings applied");
         if (rr.damaged()) {
             journalDamage = rr.damage();
             if (cfg.checkOnly) {
@@ -95,10 +104,10 @@ public final class Recovery {
         } else if (recover || cfg.repair) {
             if (recover) report.append("; recovered after an unclean shutdown: replayed ").append(replayed[0]).append(" mappings");
             else report.append("; repair: reference counts rebuilt from the block maps");
-            rebuildReferenceCounts(store, volumes, depot);
+            rebuiltBlocks = rebuildReferenceCounts(store, volumes, depot, cfg);
         } else if (!depot.load(store, sb.refcountCrc)) {
             report.append("; reference counts failed their checksum: rebuilt from the block maps");
-            rebuildReferenceCounts(store, volumes, depot);
+            rebuiltBlocks = rebuildReferenceCounts(store, volumes, depot, cfg);
         }
         if (sb.readOnly && cfg.repair && !cfg.checkOnly) {
             report.append("; repair: left read-only mode (was: ").append(sb.readOnlyReason).append(")");
@@ -110,6 +119,7 @@ public final class Recovery {
         recordedReadOnly = readOnly;
         if (cfg.checkOnly) readOnly = "opened for checking";
         if (readOnly != null) mode.startReadOnly(readOnly);
+        durationNanos = cfg.clock.getAsLong() - began;
         return journal;
     }
 
@@ -125,12 +135,22 @@ public final class Recovery {
         return b.append(')').toString();
     }
 
-    /** Rebuilds every reference count and each volume's usage from the block maps, the truth after a crash. */
-    static void rebuildReferenceCounts(BlockStore store, Collection<LogicalVolume> volumes, SlabDepot depot) throws IOException {
+    /**
+     * Rebuilds every reference count and each volume's usage from the block maps, the truth after
+     * a crash; returns the mapped entries visited. Its progress (phase "reference count rebuild",
+     * against the usage the super block recorded) is logged and reported to {@code cfg.recoveryProgress}.
+     */
+    static long rebuildReferenceCounts(BlockStore store, Collection<LogicalVolume> volumes, SlabDepot depot, PoolConfig cfg)
+            throws IOException {
         depot.clear();
+        long expected = 0;
+        for (LogicalVolume v : volumes) expected += v.usedBlocks();
+        RecoveryProgress progress = new RecoveryProgress("reference count rebuild", "mapped blocks", expected, cfg.clock,
+                cfg.recoveryProgress);
         for (LogicalVolume v : volumes) {
             long[] used = {0, 0};
             v.blockMap().forEachMapped((lbn, m) -> {
+                progress.step();
                 used[0]++;
                 if (Mapping.state(m) == Mapping.ZERO) used[1]++;
                 if (Mapping.hasBlock(m) && !depot.increment(Mapping.pbn(m))) {
@@ -140,6 +160,8 @@ public final class Recovery {
             });
             v.resetUsage(used[0], used[1]);
         }
+        progress.finish(progress.done() + " mapped blocks of " + volumes.size() + " volume(s)");
+        return progress.done();
     }
 
     /** What the open found and did, for the log. */
@@ -154,4 +176,10 @@ public final class Recovery {
     public String recordedReadOnlyReason() { return recordedReadOnly; }
 
     public String journalDamage() { return journalDamage; }
+
+    /** How long the open's recovery work (replay, reference counts) took. */
+    public long durationNanos() { return durationNanos; }
+
+    /** Mapped blocks the reference-count rebuild visited, or -1 when the stored counts were loaded. */
+    public long rebuiltBlocks() { return rebuiltBlocks; }
 }

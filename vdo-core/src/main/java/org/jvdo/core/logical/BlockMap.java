@@ -121,12 +121,28 @@ public final class BlockMap {
      * then the old region stays intact.
      */
     public synchronized void grow(long newLogicalBlocks, long newStart, long newPages) throws IOException {
+        grow(newLogicalBlocks, newStart, newPages, null);
+    }
+
+    /**
+     * As {@link #grow(long, long, long)}; a copy reports to {@code op} (may be null) as the phase
+     * "copying the block map", done/total in leaf pages (counted first by a walk of the tree).
+     */
+    public synchronized void grow(long newLogicalBlocks, long newStart, long newPages, org.jvdo.core.api.Operation op)
+            throws IOException {
         if (newLogicalBlocks < logicalBlocks) throw new IllegalArgumentException("a block map cannot shrink");
         if (pagesFor(newLogicalBlocks) <= mapPages) { logicalBlocks = newLogicalBlocks; return; }
         if (newPages < pagesFor(newLogicalBlocks)) throw new IllegalArgumentException("new region too small");
         BlockMapTree nt = BlockMapTree.fresh(volumeName, store, newStart, newPages, treeCachePages);
         ByteBuffer b = ByteBuffer.allocate(BlockStore.BLOCK_SIZE);
+        long[] copied = {0};
+        if (op != null) {
+            long[] total = {0};
+            forEachPage(pi -> total[0]++);
+            op.phase("copying the block map", total[0]);
+        }
         forEachPage(pi -> {
+            if (op != null) op.done(++copied[0]);
             Page p = cache.get(pi);
             if (p != null) {
                 if (!p.dirty && !tree.isWritten(pi)) return;   // cached, never written and unchanged: stays a hole

@@ -2,6 +2,7 @@ package org.jvdo.core.volumes;
 
 import org.jvdo.core.api.BlockStore;
 import org.jvdo.core.api.Errno;
+import org.jvdo.core.api.Operation;
 import org.jvdo.core.api.PoolConfig;
 import org.jvdo.core.api.VdoException;
 import org.jvdo.core.durability.Checkpointer;
@@ -46,6 +47,9 @@ public final class VolumeAdmin {
     private final ReentrantReadWriteLock mappingLock;
     private final Map<String, LogicalVolume> volumes = new ConcurrentHashMap<>();
     private final List<String> repairNotes;
+    /** The deletes and resizes running, by id (so oldest first). */
+    private final java.util.concurrent.ConcurrentSkipListMap<Long, Operation> running = new java.util.concurrent.ConcurrentSkipListMap<>();
+    private final java.util.concurrent.atomic.AtomicLong operationIds = new java.util.concurrent.atomic.AtomicLong();
     private Checkpointer checkpointer;
     private SlabDepot depot;
     private WritePipeline pipeline;
@@ -70,6 +74,15 @@ public final class VolumeAdmin {
     }
 
     public LogicalVolume get(String name) { return volumes.get(name); }
+
+    /** The deletes and resizes running now, oldest first. */
+    public List<Operation> operations() { return List.copyOf(running.values()); }
+
+    private Operation begin(String kind, String name) {
+        Operation op = new Operation(operationIds.incrementAndGet(), kind, name, cfg.operationObserver);
+        running.put(op.id(), op);
+        return op;
+    }
 
     public Collection<LogicalVolume> all() { return volumes.values(); }
 
@@ -152,6 +165,21 @@ public final class VolumeAdmin {
         mode.checkWritable();
         LogicalVolume v = volumes.get(name);
         if (v == null || !v.markDeleted()) throw new VdoException(Errno.ENOENT, "no volume " + name);
+        Operation op = begin("delete", name);
+        try {
+            delete(name, v, op);
+        } finally {
+            running.remove(op.id());
+        }
+    }
+
+    /**
+     * The delete's work, in the phases its {@link Operation} shows: "waiting for requests in
+     * flight", "checkpoint", "dropping block references" (done/total: mapped entries visited of
+     * the volume's used blocks).
+     */
+    private void delete(String name, LogicalVolume v, Operation op) throws IOException {
+        op.phase("waiting for requests in flight", 0);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (v.activeRequests() > 0 || pipeline.hasRequestsOf(v.id())) {
             if (System.nanoTime() > deadline) {
@@ -170,6 +198,7 @@ public final class VolumeAdmin {
         }
         long seq;
         boolean removed = false;
+        op.phase("checkpoint", 0);
         mappingLock.writeLock().lock();
         try {
             mode.checkWritable();
@@ -200,10 +229,13 @@ public final class VolumeAdmin {
         // references needs no exclusive lock (other volumes' I/O goes on); the read lock only keeps
         // a checkpoint or the clean close from running half-way through the walk, which visits the
         // written block-map pages only
+        op.phase("dropping block references", v.usedBlocks());
+        long[] visited = {0};
         mappingLock.readLock().lock();
         try {
             v.blockMap().forEachMapped((lbn, m) -> {
                 if (Mapping.hasBlock(m)) depot.decrement(Mapping.pbn(m), seq);
+                op.done(++visited[0]);
             });
             depot.releaseFreed(checkpointer.durableEntrySeq());
             v.resetUsage(0, 0);
@@ -229,6 +261,21 @@ public final class VolumeAdmin {
         if (v == null || v.isDeleted()) throw new VdoException(Errno.ENOENT, "no volume " + name);
         long blocks = newBytes / 4096;
         SuperBlock.checkLogicalSize(name, blocks);
+        Operation op = begin("resize", name);
+        try {
+            resize(name, v, blocks, newBytes, op);
+        } finally {
+            running.remove(op.id());
+        }
+    }
+
+    /**
+     * The resize's work, in the phases its {@link Operation} shows: "waiting for the mapping
+     * lock", "journal commit", and when the map moves "copying the block map" (done/total: leaf
+     * pages copied).
+     */
+    private void resize(String name, LogicalVolume v, long blocks, long newBytes, Operation op) throws IOException {
+        op.phase("waiting for the mapping lock", 0);
         mappingLock.writeLock().lock();
         try {
             mode.checkWritable();
@@ -236,6 +283,7 @@ public final class VolumeAdmin {
                 throw new VdoException(Errno.EINVAL, "volume " + name + " cannot shrink from " + v.logicalBlocks() * 4096L + " to " + newBytes + " bytes");
             }
             if (blocks == v.logicalBlocks()) return;
+            op.phase("journal commit", 0);
             checkpointer.commitNow();
             synchronized (sbWriter.lock()) {
                 SuperBlock.VolumeRecord rec = null;
@@ -249,7 +297,7 @@ public final class VolumeAdmin {
                     // after the copy can never hand those pages to a later volume
                     long start = takeRegionLocked(BlockMap.regionBlocks(pages), "volume " + name);
                     sbWriter.writeLocked();
-                    v.blockMap().grow(blocks, start, pages);
+                    v.blockMap().grow(blocks, start, pages, op);
                     rec.mapStart = start;
                     rec.mapPages = pages;
                 }
