@@ -225,7 +225,7 @@
           label, stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: false,
           value: (self, v) => spec.unit(v),
         }))),
-        axes: [{}, { size: 70, values: (self, ticks) => ticks.map(spec.unit) }],
+        axes: [{}, { size: 84, values: (self, ticks) => ticks.map(spec.unit) }],
       }, spec.data, el);
       u.jvdoKey = key;
       state.charts[name] = u;
