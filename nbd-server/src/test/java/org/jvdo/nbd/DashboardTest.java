@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
 import org.jvdo.testsupport.Await;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -28,6 +29,8 @@ import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.logging.LogEntry;
+import org.openqa.selenium.logging.LogType;
 
 /**
  * The dashboard in a real browser (headless Chromium through chromedriver, both required under
@@ -56,6 +59,8 @@ class DashboardTest {
         o.setBinary(Tools.find("chromium").toFile());
         o.addArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run",
                 "--disable-extensions", "--disable-background-networking", "--window-size=1280,2200");
+        // the console: a script error or what the Content-Security-Policy blocked is logged there
+        o.setCapability("goog:loggingPrefs", java.util.Map.of("browser", "ALL"));
         browser = new ChromeDriver(service, o);
         browser.manage().timeouts().pageLoadTimeout(Duration.ofSeconds(30)).scriptTimeout(Duration.ofSeconds(30));
     }
@@ -333,6 +338,12 @@ class DashboardTest {
 
             // it only reads, with the token: every API call answered 200
             for (Long s : apiStatuses()) assertEquals(200L, s, "API statuses " + apiStatuses());
+            // no script error, nothing blocked by the Content-Security-Policy (the page and uPlot work under it)
+            List<String> severe = new ArrayList<>();
+            for (LogEntry e : browser.manage().logs().get(LogType.BROWSER)) {
+                if (e.getLevel().intValue() >= Level.WARNING.intValue()) severe.add(e.getLevel() + " " + e.getMessage());
+            }
+            assertEquals(List.of(), severe, "the browser's console");
         }
     }
 }
