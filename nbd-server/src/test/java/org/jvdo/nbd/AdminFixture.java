@@ -26,7 +26,12 @@ final class AdminFixture implements AutoCloseable {
     final HttpClient http = HttpClient.newHttpClient();
 
     AdminFixture(Path dir) throws Exception {
-        pool = Pool.create(dir, PoolConfig.small(64L << 20));
+        this(dir, PoolConfig.small(64L << 20));
+    }
+
+    /** As {@link #AdminFixture(Path)} with this configuration (e.g. a store wrapper that fails writes). */
+    AdminFixture(Path dir, PoolConfig config) throws Exception {
+        pool = Pool.create(dir, config);
         pool.createVolume("vol0", 8L << 20);
         for (Volume v : pool.volumes()) registry.add(v);
         nbd = new NbdServer(registry, "127.0.0.1", 0, 1).start();
@@ -54,7 +59,8 @@ final class AdminFixture implements AutoCloseable {
             nbd.close();
             vertx.close().toCompletionStage().toCompletableFuture().get();
         } finally {
-            pool.close();
+            if (pool.isReadOnly()) pool.crash();   // a pool that went read-only may not be able to write its close
+            else pool.close();
         }
     }
 }

@@ -36,7 +36,8 @@ import org.openqa.selenium.logging.LogType;
  * The dashboard in a real browser (headless Chromium through chromedriver, both required under
  * CI=true): without the token it shows no figure and every API call it made was answered 401;
  * with the token its figures and the points of its charts are the numbers the API reports, and
- * the throughput and IOPS it derives add up to the counters' growth. Leaves a screenshot in
+ * the throughput and IOPS it derives add up to the counters' growth; a read-only pool shows its
+ * mode and reason. Leaves a screenshot in
  * target/dashboard.png. The browser, chromedriver and the server are stopped even when a check
  * fails.
  */
@@ -48,10 +49,15 @@ class DashboardTest {
     ChromeDriverService service;
     WebDriver browser;
 
+    /** Set: the pool's store fails every write and sync (the pool goes read-only). */
+    volatile boolean failWrites;
+
     @BeforeEach
     void start() throws Exception {
         Tools.require("chromium", "chromedriver");
-        f = new AdminFixture(dir);
+        org.jvdo.core.api.PoolConfig cfg = org.jvdo.core.api.PoolConfig.small(64L << 20);
+        cfg.storeWrapper = AdminApiTest.FailingStore.wrapper(() -> failWrites);
+        f = new AdminFixture(dir, cfg);
         Files.createDirectories(Path.of("target"));
         service = new ChromeDriverService.Builder().usingDriverExecutable(Tools.find("chromedriver").toFile())
                 .usingAnyFreePort().withLogFile(new File("target/chromedriver.log")).build();
@@ -197,6 +203,27 @@ class DashboardTest {
         for (WebElement e : browser.findElements(By.cssSelector("[data-figure]"))) {
             assertEquals("", e.getAttribute("textContent"), "after forgetting: " + e.getAttribute("data-figure"));
         }
+    }
+
+    @Test
+    void aReadOnlyPoolShowsItsModeAndReason() throws Exception {
+        failWrites = true;
+        try (RawClient c = RawClient.open(f.nbd.actualPort())) {
+            c.go("vol0");
+            c.write(1, 0, text(1));
+            c.request(0, NbdProtocol.CMD_FLUSH, 2, 0, 0, null);
+            assertNotEquals(0, c.simple().error(), "the flush fails");
+        }
+        JsonObject stats = api("/api/v1/stats");
+        assertEquals("read-only", stats.getString("mode"));
+        String reason = stats.getString("read_only_reason");
+        assertNotNull(reason);
+        load(base() + "/ui#token=" + f.token.value());
+        waitForPage(p -> p.getInteger("polls") >= 1, "a poll");
+        WebElement mode = browser.findElement(By.id("mode"));
+        assertEquals("read-only: " + reason, mode.getText());
+        assertEquals("read-only", mode.getAttribute("data-value"));
+        assertEquals("bad", mode.getAttribute("class"));
     }
 
     static double last(JsonArray series) {
