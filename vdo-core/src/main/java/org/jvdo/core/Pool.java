@@ -396,6 +396,9 @@ public final class Pool implements AutoCloseable {
     /** zram's mm_stat fields with jvdo's meanings (see {@link PoolStatistics#mmStat}); walks the block maps. */
     public Map<String, Long> mmStat() throws IOException { return PoolStatistics.mmStat(this); }
 
+    /** As {@link #mmStat()}, and puts the blocks saved by zero blocks, dedupe and compression into {@code saved} in the same walk. */
+    public Map<String, Long> mmStat(Map<String, Long> saved) throws IOException { return PoolStatistics.mmStat(this, saved); }
+
     /** Reference counts recomputed from every block map compared with the depot's; returns a description of each difference (empty when consistent). */
     public List<String> verifyReferenceCounts() throws IOException { return PoolStatistics.verifyReferenceCounts(this); }
 

@@ -81,8 +81,20 @@ final class PoolStatistics {
      * volume wait) and reads each packed block referenced once: costs time in proportion to the
      * block-map pages written. For the statistics API, not for a scrape.
      */
-    static Map<String, Long> mmStat(Pool p) throws IOException {
+    static Map<String, Long> mmStat(Pool p) throws IOException { return mmStat(p, null); }
+
+    /**
+     * As {@link #mmStat(Pool)}; when {@code saved} is not null the same walk also puts there the
+     * blocks saved, by cause: {@code zero} (logical blocks mapped to zero, no storage),
+     * {@code dedupe} (logical blocks mapped to stored data minus the distinct uncompressed
+     * blocks and fragments they reference) and {@code compression} (those distinct fragments
+     * minus the packed blocks holding them). The three add up to logical blocks used minus the
+     * data blocks referenced, all counted in the one walk.
+     */
+    static Map<String, Long> mmStat(Pool p, Map<String, Long> saved) throws IOException {
         long[] rawLbns = new long[1];
+        long[] packedLbns = new long[1];
+        long[] zeroLbns = new long[1];
         java.util.Set<Long> rawPbns = new java.util.HashSet<>();
         Map<Long, Integer> packedSlots = new HashMap<>();    // packed PBN -> bit set of referenced slots
         long used = 0, zero = 0, mapPages = 0;
@@ -96,7 +108,10 @@ final class PoolStatistics {
                 if (Mapping.state(m) == Mapping.RAW) {
                     rawLbns[0]++;
                     rawPbns.add(Mapping.pbn(m));
+                } else if (Mapping.state(m) == Mapping.ZERO) {
+                    zeroLbns[0]++;
                 } else if (Mapping.isPacked(m)) {
+                    packedLbns[0]++;
                     packedSlots.merge(Mapping.pbn(m), 1 << Mapping.slot(m), (a, b) -> a | b);
                 }
             });
@@ -114,6 +129,13 @@ final class PoolStatistics {
                     // the block was freed and reused after the walk saw it: no longer stored
                 }
             }
+        }
+        if (saved != null) {
+            long fragments = 0;
+            for (int slots : packedSlots.values()) fragments += Integer.bitCount(slots);
+            saved.put("zero", zeroLbns[0]);
+            saved.put("dedupe", rawLbns[0] + packedLbns[0] - rawPbns.size() - fragments);
+            saved.put("compression", fragments - packedSlots.size());
         }
         long overhead = 2L * SuperBlock.COPY_BLOCKS + p.sb.journalBlocks + p.depot.overheadBlocks() + mapPages;
         Map<String, Long> m = new LinkedHashMap<>();

@@ -37,8 +37,9 @@ import org.jvdo.nbd.SimpleExportRegistry;
 /**
  * The admin REST API, served by the same process as NBD (default 127.0.0.1:10810): pool and
  * volume statistics, volume create / delete / resize / engine, {@code /health},
- * {@code /metrics} (Prometheus) and its own OpenAPI document. JSON in and out; every route but
- * {@code /health} needs {@code Authorization: Bearer TOKEN} (see {@link AdminToken}).
+ * {@code /metrics} (Prometheus), its own OpenAPI document and a web dashboard ({@code /ui}, see
+ * {@link Dashboard}). JSON in and out; every route but {@code /health} and the dashboard's
+ * static files needs {@code Authorization: Bearer TOKEN} (see {@link AdminToken}).
  *
  * <p>It can start before the pool is open: until {@link #attach} it answers {@code /health}
  * with mode {@code recovering} (503), with the recovery's phase and progress that
@@ -63,6 +64,7 @@ public final class AdminServer implements AutoCloseable {
     private final int requestedPort;
     private final List<RouteSpec> routes;
     private final Metrics metrics = new Metrics(this::pool);
+    private final Dashboard dashboard = new Dashboard();
     private final Router router;
     private volatile Backend backend;
     private HttpServer server;
@@ -201,7 +203,7 @@ public final class AdminServer implements AutoCloseable {
     public List<RouteSpec> routes() { return routes; }
 
     private List<RouteSpec> routeTable() {
-        return List.of(
+        List<RouteSpec> api = List.of(
                 new RouteSpec(HttpMethod.GET, "/health", this::health),
                 new RouteSpec(HttpMethod.GET, "/metrics", this::metrics),
                 new RouteSpec(HttpMethod.GET, API + "/openapi.yaml", this::openapi),
@@ -215,6 +217,9 @@ public final class AdminServer implements AutoCloseable {
                 new RouteSpec(HttpMethod.GET, API + "/volumes/:name/stats", this::volumeStats),
                 new RouteSpec(HttpMethod.POST, API + "/volumes/:name/resize", this::resizeVolume),
                 new RouteSpec(HttpMethod.PUT, API + "/volumes/:name/engine", this::setEngine));
+        List<RouteSpec> all = new java.util.ArrayList<>(api);
+        all.addAll(dashboard.routes());   // the web dashboard's files (/ui), served without the token
+        return List.copyOf(all);
     }
 
     /** The methods served on a request path (HEAD with every GET), for 405's {@code Allow}. */
@@ -252,7 +257,7 @@ public final class AdminServer implements AutoCloseable {
     }
 
     private void authenticate(RoutingContext ctx) {
-        if ("/health".equals(ctx.request().path())) {
+        if ("/health".equals(ctx.request().path()) || dashboard.isPublic(ctx.normalizedPath())) {
             ctx.next();
             return;
         }
@@ -351,12 +356,20 @@ public final class AdminServer implements AutoCloseable {
         o.put("block_size", 4096);
         for (Map.Entry<String, Long> e : s.entrySet()) o.put(e.getKey(), e.getValue());
         JsonObject mm = new JsonObject();
+        Map<String, Long> saved = new java.util.LinkedHashMap<>();
         try {
-            for (Map.Entry<String, Long> e : pool.mmStat().entrySet()) mm.put(e.getKey(), e.getValue());
+            for (Map.Entry<String, Long> e : pool.mmStat(saved).entrySet()) mm.put(e.getKey(), e.getValue());
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("mm_stat: " + e.getMessage(), e);
         }
         o.put("mm_stat", mm);
+        o.put("saved_blocks", new JsonObject(new java.util.LinkedHashMap<>(saved)));
+        JsonObject stages = new JsonObject();
+        pool.stageLatencies().forEach((stage, h) -> {
+            var snap = h.snapshot();
+            stages.put(stage, new JsonObject().put("count", snap.count()).put("sum_nanos", snap.sumNanos()));
+        });
+        o.put("stage_latency", stages);
         return o;
     }
 
