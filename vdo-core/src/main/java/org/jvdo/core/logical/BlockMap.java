@@ -49,8 +49,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * is then written under its stripe lock only if nothing changed it meanwhile, else it is tried
  * again. Whole-map operations ({@link #grow}, {@link #forEachEntry}) take every stripe lock in
  * ascending order. Lock order: the pool's mapping lock (held by callers that change mappings),
- * then stripe locks (ascending), then the tree's monitor ({@link BlockMapTree}), then what a
- * walk's visitor takes (the depot's monitor). The gate is called holding none of them but the
+ * then the super block's monitor (a resize calls {@link #grow} inside it), then stripe locks
+ * (ascending), then the tree's monitor ({@link BlockMapTree}), then what a walk's visitor takes
+ * (the depot's monitor); nothing here calls up that list. The gate is called holding none of them but the
  * mapping lock. {@link #writeDirtyPages} takes one stripe at a time; its caller (the checkpoint)
  * holds the mapping write lock, so no mapping changes meanwhile.
  */
