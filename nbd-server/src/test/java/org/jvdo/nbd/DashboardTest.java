@@ -316,8 +316,9 @@ class DashboardTest {
             assertEquals("normal", browser.findElement(By.id("mode")).getText());
             double fill = stats.getLong("compressed_fragments_written") / (double) stats.getLong("compressed_blocks_written");
             assertEquals(fill, figures.getDouble("packer_fill"), 1e-9, ctx);
-            List<WebElement> row = browser.findElements(By.cssSelector("#volumes tbody tr[data-volume=vol0] td"));
-            assertEquals("1", row.get(4).getText(), "vol0's connections in the table");
+            // read in one script: the table is rebuilt on every poll, so a found cell may go stale
+            assertEquals("1", String.valueOf(js("return document.querySelector('#volumes tbody tr[data-volume=vol0]')"
+                    + ".children[4].textContent.trim()")), "vol0's connections in the table");
 
             // the charts' last points
             assertEquals(logical, last(series(charts.getJsonObject("space"), "logical used")), ctx);

@@ -15,6 +15,7 @@ import java.nio.ByteOrder;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * One volume's logical → physical map: pages of {@link #ENTRIES_PER_PAGE} 8-byte {@link Mapping}
@@ -35,6 +36,24 @@ import java.util.Map;
  * ({@link #writeDirtyPages}): dirty leaves, then (only when some bitmap page is dirty) a sync,
  * then the dirty bitmap pages; the caller syncs after. So a leaf's bit never becomes durable
  * before the leaf.
+ *
+ * <p><b>Threads and locks.</b> The page cache is cut into {@link #stripes()} stripes by page
+ * number ({@code page & (stripes - 1)}), each with its own lock and its own LRU of up to its share
+ * of the capacity, so lookups and updates of pages in different stripes run in parallel. Every
+ * access to a page's entries happens under its stripe's lock, from finding the page to the last
+ * entry read or changed, so a read never sees a half-made change and an eviction can never drop a
+ * change. A miss makes room first and then loads the page under the stripe lock (a disk read
+ * only for a written leaf). Making room evicts the stripe's least recently used pages; a dirty one
+ * is written only after {@link WriteAheadGate#ensureDurable} has returned for its newest entry,
+ * and that call (which may commit the journal: a sync) runs with no stripe lock held; the page
+ * is then written under its stripe lock only if nothing changed it meanwhile, else it is tried
+ * again. Whole-map operations ({@link #grow}, {@link #forEachEntry}) take every stripe lock in
+ * ascending order. Lock order: the pool's mapping lock (held by callers that change mappings),
+ * then the super block's monitor (a resize calls {@link #grow} inside it), then stripe locks
+ * (ascending), then the tree's monitor ({@link BlockMapTree}), then what a walk's visitor takes
+ * (the depot's monitor); nothing here calls up that list. The gate is called holding none of them but the
+ * mapping lock. {@link #writeDirtyPages} takes one stripe at a time; its caller (the checkpoint)
+ * holds the mapping write lock, so no mapping changes meanwhile.
  */
 public final class BlockMap {
     public static final int ENTRIES_PER_PAGE = LeafPageLayout.ENTRIES_PER_PAGE;
@@ -48,25 +67,44 @@ public final class BlockMap {
         void ensureDurable(long entrySeq) throws IOException;
     }
 
+    /** A cached leaf page; every field is guarded by its stripe's lock. */
     private static final class Page {
         final long[] entries = new long[ENTRIES_PER_PAGE];
         final int[] checksums = new int[ENTRIES_PER_PAGE];
         boolean dirty;
         long lastSeq;
+        /** Still in its stripe's cache (an eviction that let go of the lock checks it). */
+        boolean cached;
     }
+
+    /** One lock and the LRU of the pages whose number is {@code index (mod stripes)}. */
+    private static final class Stripe {
+        final ReentrantLock lock = new ReentrantLock();
+        final LinkedHashMap<Long, Page> pages = new LinkedHashMap<>(16, 0.75f, true);
+        final int capacity;
+
+        Stripe(int capacity) { this.capacity = capacity; }
+    }
+
+    /** At most this many stripes per map. */
+    public static final int MAX_STRIPES = 64;
+    /** Tries to evict a dirty page that keeps changing before a miss loads over capacity anyway. */
+    private static final int EVICT_TRIES = 8;
 
     private final String volumeName;
     private final BlockStore store;
-    private long mapStart;
-    private long mapPages;
-    private long logicalBlocks;
+    // written by grow (under every stripe lock), read under any stripe lock or without one
+    private volatile long mapStart;
+    private volatile long mapPages;
+    private volatile long logicalBlocks;
     private final WriteAheadGate gate;
     private final int capacity;
-    private java.util.function.Consumer<String> badPageRepair;
-    private final LinkedHashMap<Long, Page> cache;
+    private volatile java.util.function.Consumer<String> badPageRepair;
+    private final Stripe[] stripes;
+    private final int stripeMask;
     private final int treeCachePages;
-    /** Which leaf pages have been written (see {@link BlockMapTree}). */
-    private BlockMapTree tree;
+    /** Which leaf pages have been written (see {@link BlockMapTree}); replaced by grow under every stripe lock. */
+    private volatile BlockMapTree tree;
 
     public BlockMap(String volumeName, BlockStore store, long mapStart, long mapPages, long logicalBlocks,
                     int cachePages, WriteAheadGate gate) {
@@ -83,9 +121,35 @@ public final class BlockMap {
         this.logicalBlocks = logicalBlocks;
         this.gate = gate;
         this.capacity = Math.max(4, cachePages);
-        this.cache = new LinkedHashMap<>(64, 0.75f, true);
+        int n = stripesFor(capacity);
+        this.stripes = new Stripe[n];
+        for (int i = 0; i < n; i++) stripes[i] = new Stripe(capacity / n + (i < capacity % n ? 1 : 0));
+        this.stripeMask = n - 1;
         this.treeCachePages = treeCachePages;
         this.tree = new BlockMapTree(volumeName, store, mapStart, mapPages, treeCachePages);
+    }
+
+    /**
+     * Stripes for a cache of {@code capacity} pages: the largest power of two at most {@link
+     * #MAX_STRIPES} that leaves each stripe at least two pages (so a stripe is still an LRU).
+     */
+    static int stripesFor(int capacity) {
+        int n = Integer.highestOneBit(Math.max(1, Math.min(MAX_STRIPES, capacity / 2)));
+        return Math.max(1, n);
+    }
+
+    /** Stripes of the page cache (each with its lock and its LRU). */
+    public int stripes() { return stripes.length; }
+
+    private Stripe stripe(long page) { return stripes[(int) (page & stripeMask)]; }
+
+    /** Takes every stripe lock, in ascending order (whole-map operations). */
+    private void lockAll() {
+        for (Stripe s : stripes) s.lock.lock();
+    }
+
+    private void unlockAll() {
+        for (int i = stripes.length - 1; i >= 0; i--) stripes[i].lock.unlock();
     }
 
     /** Blocks of a block-map region with {@code pages} leaf pages: the leaves and the bitmap tree over them. */
@@ -100,15 +164,15 @@ public final class BlockMap {
     }
 
     /** Reads and validates the region's top bitmap page (at open; repair mode rebuilds a bad one). */
-    public synchronized void validateTree() throws IOException { tree.open(); }
+    public void validateTree() throws IOException { tree.open(); }
 
     public static long pagesFor(long logicalBlocks) { return LeafPageLayout.pagesFor(logicalBlocks); }
 
-    public synchronized long logicalBlocks() { return logicalBlocks; }
+    public long logicalBlocks() { return logicalBlocks; }
 
-    public synchronized long mapStart() { return mapStart; }
+    public long mapStart() { return mapStart; }
 
-    public synchronized long mapPages() { return mapPages; }
+    public long mapPages() { return mapPages; }
 
     /**
      * Grows the map to {@code newLogicalBlocks}. When the current region has room it only moves
@@ -120,7 +184,7 @@ public final class BlockMap {
      * made the journal durable, and persists the new region in the super block afterwards; until
      * then the old region stays intact.
      */
-    public synchronized void grow(long newLogicalBlocks, long newStart, long newPages) throws IOException {
+    public void grow(long newLogicalBlocks, long newStart, long newPages) throws IOException {
         grow(newLogicalBlocks, newStart, newPages, null);
     }
 
@@ -128,7 +192,17 @@ public final class BlockMap {
      * As {@link #grow(long, long, long)}; a copy reports to {@code op} (may be null) as the phase
      * "copying the block map", done/total in leaf pages (counted first by a walk of the tree).
      */
-    public synchronized void grow(long newLogicalBlocks, long newStart, long newPages, org.jvdo.core.api.Operation op)
+    public void grow(long newLogicalBlocks, long newStart, long newPages, org.jvdo.core.api.Operation op)
+            throws IOException {
+        lockAll();
+        try {
+            growLocked(newLogicalBlocks, newStart, newPages, op);
+        } finally {
+            unlockAll();
+        }
+    }
+
+    private void growLocked(long newLogicalBlocks, long newStart, long newPages, org.jvdo.core.api.Operation op)
             throws IOException {
         if (newLogicalBlocks < logicalBlocks) throw new IllegalArgumentException("a block map cannot shrink");
         if (pagesFor(newLogicalBlocks) <= mapPages) { logicalBlocks = newLogicalBlocks; return; }
@@ -143,7 +217,7 @@ public final class BlockMap {
         }
         forEachPage(pi -> {
             if (op != null) op.done(++copied[0]);
-            Page p = cache.get(pi);
+            Page p = cachedLocked(pi);
             if (p != null) {
                 if (!p.dirty && !tree.isWritten(pi)) return;   // cached, never written and unchanged: stays a hole
                 store.write(newStart + pi, encodePage(p.entries, p.checksums));
@@ -158,7 +232,7 @@ public final class BlockMap {
         nt.flush();
         store.sync();
         nt.publish();
-        for (Page p : cache.values()) p.dirty = false;
+        for (Stripe s : stripes) for (Page p : s.pages.values()) p.dirty = false;
         if (badPageRepair != null) nt.repairBadPages(badPageRepair);
         tree = nt;
         mapStart = newStart;
@@ -173,15 +247,18 @@ public final class BlockMap {
 
     /**
      * Visits, in ascending order, every leaf page that may hold a mapping: those the tree records
-     * as written and those in the cache (changed, maybe not yet written).
+     * as written and those in the cache (changed, maybe not yet written). The caller holds every
+     * stripe lock.
      */
     private void forEachPage(PageVisitor visitor) throws IOException {
-        long[] cached = new long[cache.size()];
+        int size = 0;
+        for (Stripe s : stripes) size += s.pages.size();
+        long[] cached = new long[size];
         int n = 0;
-        for (Long k : cache.keySet()) cached[n++] = k;
+        for (Stripe s : stripes) for (Long k : s.pages.keySet()) cached[n++] = k;
         java.util.Arrays.sort(cached);
         int[] next = {0};
-        tree.forEachWrittenLeaf(leaf -> {
+        tree.forEachWrittenLeaf(leaf -> {     // under the tree's monitor: the stripe locks are taken already
             while (next[0] < cached.length && cached[next[0]] < leaf) visitor.visit(cached[next[0]++]);
             if (next[0] < cached.length && cached[next[0]] == leaf) next[0]++;
             visitor.visit(leaf);
@@ -195,40 +272,123 @@ public final class BlockMap {
         }
     }
 
-    public synchronized long get(long lbn) throws IOException {
+    public long get(long lbn) throws IOException {
         checkLbn(lbn);
-        return page(lbn / ENTRIES_PER_PAGE).entries[(int) (lbn % ENTRIES_PER_PAGE)];
+        long pi = lbn / ENTRIES_PER_PAGE;
+        Stripe s = stripe(pi);
+        int e = (int) (lbn % ENTRIES_PER_PAGE);
+        s.lock.lock();
+        try {
+            Page p = s.pages.get(pi);
+            if (p != null) return p.entries[e];
+        } finally {
+            s.lock.unlock();
+        }
+        makeRoom(s);
+        s.lock.lock();
+        try {
+            return pageLocked(s, pi).entries[e];
+        } finally {
+            s.lock.unlock();
+        }
     }
 
     /**
      * The entries and checksums of {@code first .. first + n - 1} for which {@code wanted[i]},
-     * into {@code maps[i]} and {@code sums[i]}: the read path's batch, under one lock.
+     * into {@code maps[i]} and {@code sums[i]}: the read path's batch, one stripe lock per page
+     * it touches (each entry is read whole under its page's lock; the caller's LBN registrations
+     * keep the entries of the batch from changing).
      */
-    public synchronized void lookup(long first, int n, boolean[] wanted, long[] maps, int[] sums) throws IOException {
-        for (int i = 0; i < n; i++) {
+    public void lookup(long first, int n, boolean[] wanted, long[] maps, int[] sums) throws IOException {
+        int i = 0;
+        while (i < n) {
+            if (!wanted[i]) { i++; continue; }
+            long lbn = first + i;
+            checkLbn(lbn);
+            long pi = lbn / ENTRIES_PER_PAGE;
+            int end = (int) Math.min(n, (pi + 1) * ENTRIES_PER_PAGE - first);   // the batch's part in this page
+            Stripe s = stripe(pi);
+            boolean hit;
+            s.lock.lock();
+            try {
+                Page p = s.pages.get(pi);
+                hit = p != null;
+                if (hit) i = copy(p, first, i, end, wanted, maps, sums);
+            } finally {
+                s.lock.unlock();
+            }
+            if (hit) continue;
+            makeRoom(s);
+            s.lock.lock();
+            try {
+                i = copy(pageLocked(s, pi), first, i, end, wanted, maps, sums);
+            } finally {
+                s.lock.unlock();
+            }
+        }
+    }
+
+    /** Copies the wanted entries {@code i .. end - 1} of the batch (all in page {@code p}); returns {@code end}. */
+    private int copy(Page p, long first, int i, int end, boolean[] wanted, long[] maps, int[] sums) {
+        for (; i < end; i++) {
             if (!wanted[i]) continue;
             long lbn = first + i;
             checkLbn(lbn);
-            Page p = page(lbn / ENTRIES_PER_PAGE);
             int e = (int) (lbn % ENTRIES_PER_PAGE);
             maps[i] = p.entries[e];
             sums[i] = p.checksums[e];
         }
+        return end;
     }
 
     /** The content checksum stored with {@code lbn}'s entry (0 for unmapped and zero entries). */
-    public synchronized int checksum(long lbn) throws IOException {
+    public int checksum(long lbn) throws IOException {
         checkLbn(lbn);
-        return page(lbn / ENTRIES_PER_PAGE).checksums[(int) (lbn % ENTRIES_PER_PAGE)];
+        long pi = lbn / ENTRIES_PER_PAGE;
+        Stripe s = stripe(pi);
+        int e = (int) (lbn % ENTRIES_PER_PAGE);
+        s.lock.lock();
+        try {
+            Page p = s.pages.get(pi);
+            if (p != null) return p.checksums[e];
+        } finally {
+            s.lock.unlock();
+        }
+        makeRoom(s);
+        s.lock.lock();
+        try {
+            return pageLocked(s, pi).checksums[e];
+        } finally {
+            s.lock.unlock();
+        }
     }
 
     /**
      * Sets the entry for {@code lbn} with the checksum of its content, changed by journal entry
-     * {@code seq}; returns the old entry. Entries without a block store checksum 0.
+     * {@code seq}; returns the old entry. Entries without a block store checksum 0. If it throws
+     * (the page could not be loaded, or room could not be made), nothing was changed.
      */
-    public synchronized long set(long lbn, long mapping, int checksum, long seq) throws IOException {
+    public long set(long lbn, long mapping, int checksum, long seq) throws IOException {
         checkLbn(lbn);
-        Page p = page(lbn / ENTRIES_PER_PAGE);
+        long pi = lbn / ENTRIES_PER_PAGE;
+        Stripe s = stripe(pi);
+        s.lock.lock();
+        try {
+            Page p = s.pages.get(pi);
+            if (p != null) return setLocked(p, lbn, mapping, checksum, seq);
+        } finally {
+            s.lock.unlock();
+        }
+        makeRoom(s);
+        s.lock.lock();
+        try {
+            return setLocked(pageLocked(s, pi), lbn, mapping, checksum, seq);
+        } finally {
+            s.lock.unlock();
+        }
+    }
+
+    private static long setLocked(Page p, long lbn, long mapping, int checksum, long seq) {
         int i = (int) (lbn % ENTRIES_PER_PAGE);
         long old = p.entries[i];
         p.entries[i] = mapping;
@@ -238,24 +398,68 @@ public final class BlockMap {
         return old;
     }
 
-    private Page page(long index) throws IOException {
-        Page p = cache.get(index);
+    /** The page if cached (a use, as any access); the caller holds its stripe lock. */
+    private Page cachedLocked(long index) { return stripe(index).pages.get(index); }
+
+    /**
+     * Page {@code index} from its stripe, loaded if absent; the caller holds the stripe lock and
+     * has made room ({@link #makeRoom}) since it last found the page absent. Loading never
+     * evicts: a stripe exceeds its share only while threads race to load into it, and the next
+     * miss there trims it.
+     */
+    private Page pageLocked(Stripe s, long index) throws IOException {
+        Page p = s.pages.get(index);
         if (p != null) return p;
         p = load(index);
-        cache.put(index, p);
-        if (cache.size() > capacity) evictOne();
+        p.cached = true;
+        s.pages.put(index, p);
         return p;
     }
 
-    private void evictOne() throws IOException {
-        Iterator<Map.Entry<Long, Page>> it = cache.entrySet().iterator();
-        Map.Entry<Long, Page> e = it.next();
-        Page p = e.getValue();
-        if (p.dirty) {
-            gate.ensureDurable(p.lastSeq);
-            writePage(e.getKey(), p);
+    /**
+     * Before a miss loads into stripe {@code s}: evicts its least recently used pages until one
+     * more fits. A clean page is dropped; a dirty one is written after the write-ahead gate has
+     * made its newest entry durable. The gate runs with no stripe lock held (it may commit the
+     * journal, a sync), so the page may change meanwhile: it is written only if its newest entry
+     * is still one the gate covered, else the next try gates again. After {@link #EVICT_TRIES}
+     * dirty pages that kept changing the miss loads anyway (the stripe holds one page more until
+     * its next miss).
+     */
+    private void makeRoom(Stripe s) throws IOException {
+        int tries = 0;
+        while (true) {
+            long index, seq;
+            Page p;
+            s.lock.lock();
+            try {
+                if (s.pages.size() < s.capacity) return;
+                Iterator<Map.Entry<Long, Page>> it = s.pages.entrySet().iterator();
+                Map.Entry<Long, Page> eldest = it.next();
+                p = eldest.getValue();
+                index = eldest.getKey();
+                if (!p.dirty) {
+                    it.remove();
+                    p.cached = false;
+                    continue;
+                }
+                if (tries++ == EVICT_TRIES) return;
+                seq = p.lastSeq;
+            } finally {
+                s.lock.unlock();
+            }
+            gate.ensureDurable(seq);                  // write-ahead rule, outside the stripe lock
+            s.lock.lock();
+            try {
+                if (!p.cached) continue;              // evicted (or written and evicted) by another thread
+                if (p.dirty && p.lastSeq <= seq) writePage(index, p);
+                if (!p.dirty && s.pages.size() >= s.capacity) {
+                    s.pages.remove(index);
+                    p.cached = false;
+                }
+            } finally {
+                s.lock.unlock();
+            }
         }
-        it.remove();
     }
 
     private Page load(long index) throws IOException {
@@ -289,13 +493,18 @@ public final class BlockMap {
      * Repair mode: a page that fails validation is reset to unmapped and reported to {@code report}
      * instead of refused; a bad bitmap page of the tree is rebuilt from its children and reported.
      */
-    public synchronized void repairBadPages(java.util.function.Consumer<String> report) {
-        this.badPageRepair = report;
-        tree.repairBadPages(report);
+    public void repairBadPages(java.util.function.Consumer<String> report) {
+        lockAll();
+        try {
+            this.badPageRepair = report;
+            tree.repairBadPages(report);
+        } finally {
+            unlockAll();
+        }
     }
 
     /** The tree of written leaves (tests). */
-    public synchronized BlockMapTree tree() { return tree; }
+    public BlockMapTree tree() { return tree; }
 
     /** First block of the region (tests, checks). */
     public long regionStart() { return mapStart; }
@@ -337,6 +546,7 @@ public final class BlockMap {
 
     public static ByteBuffer encodePage(long[] entries, int[] checksums) { return LeafPageLayout.encode(entries, checksums); }
 
+    /** Writes a page (the caller holds its stripe lock and has made its entries durable in the journal). */
     private void writePage(long index, Page p) throws IOException {
         store.write(mapStart + index, encodePage(p.entries, p.checksums));
         p.dirty = false;
@@ -344,14 +554,23 @@ public final class BlockMap {
     }
 
     /**
-     * Writes every dirty page (the caller has made the journal durable first), then the dirty
-     * bitmap pages of the tree, each level after a sync (none when no bitmap page is dirty), so no
-     * leaf's bit is durable before the leaf; the caller syncs after. Returns pages written.
+     * Writes every dirty page (the caller has made the journal durable first and holds the
+     * mapping write lock, so nothing changes a mapping meanwhile), one stripe at a time, then the
+     * dirty bitmap pages of the tree, each level after a sync (none when no bitmap page is dirty),
+     * so no leaf's bit is durable before the leaf; the caller syncs after. Lookups of other
+     * stripes go on meanwhile. Returns pages written.
      */
-    public synchronized int writeDirtyPages() throws IOException {
+    public int writeDirtyPages() throws IOException {
         int n = 0;
-        for (Map.Entry<Long, Page> e : cache.entrySet()) {
-            if (e.getValue().dirty) { writePage(e.getKey(), e.getValue()); n++; }
+        for (Stripe s : stripes) {
+            s.lock.lock();
+            try {
+                for (Map.Entry<Long, Page> e : s.pages.entrySet()) {
+                    if (e.getValue().dirty) { writePage(e.getKey(), e.getValue()); n++; }
+                }
+            } finally {
+                s.lock.unlock();
+            }
         }
         return n + tree.flush();
     }
@@ -366,15 +585,27 @@ public final class BlockMap {
         forEachEntry((lbn, m, sum) -> visitor.visit(lbn, m));
     }
 
-    /** As {@link #forEachMapped}, with each entry's content checksum. */
-    public synchronized void forEachEntry(EntryVisitor visitor) throws IOException {
+    /**
+     * As {@link #forEachMapped}, with each entry's content checksum. Holds every stripe lock for
+     * the walk (so changes to this volume wait; other volumes go on).
+     */
+    public void forEachEntry(EntryVisitor visitor) throws IOException {
+        lockAll();
+        try {
+            forEachEntryLocked(visitor);
+        } finally {
+            unlockAll();
+        }
+    }
+
+    private void forEachEntryLocked(EntryVisitor visitor) throws IOException {
         long[] tmp = new long[ENTRIES_PER_PAGE];
         int[] tmpSums = new int[ENTRIES_PER_PAGE];
         ByteBuffer b = ByteBuffer.allocate(BlockStore.BLOCK_SIZE);
         forEachPage(pi -> {
             long[] entries;
             int[] sums;
-            Page p = cache.get(pi);
+            Page p = cachedLocked(pi);
             if (p != null) {
                 entries = p.entries;
                 sums = p.checksums;
@@ -389,7 +620,9 @@ public final class BlockMap {
                     sums = tmpSums;
                 } catch (CorruptPoolException e) {
                     if (badPageRepair == null) throw e;
-                    Page repaired = page(pi);       // repaired (and reported) as it is loaded
+                    // repaired (and reported) as it is loaded; cached without making room (no gate
+                    // under the stripe locks): the stripe is trimmed at its next miss
+                    Page repaired = pageLocked(stripe(pi), pi);
                     entries = repaired.entries;
                     sums = repaired.checksums;
                 }
@@ -411,5 +644,17 @@ public final class BlockMap {
         void visit(long lbn, long mapping, int checksum) throws IOException;
     }
 
-    public synchronized int cachedPages() { return cache.size(); }
+    /** Pages cached, over all stripes. */
+    public int cachedPages() {
+        int n = 0;
+        for (Stripe s : stripes) {
+            s.lock.lock();
+            try {
+                n += s.pages.size();
+            } finally {
+                s.lock.unlock();
+            }
+        }
+        return n;
+    }
 }

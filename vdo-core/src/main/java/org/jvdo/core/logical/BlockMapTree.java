@@ -36,6 +36,10 @@ import java.util.function.Consumer;
  * names is durable. {@link #flush} therefore syncs the store before it writes each level's dirty
  * pages (only when that level has some), and a dirty page evicted from the bounded cache is
  * written only after a sync. Nothing else here syncs.
+ *
+ * <p>Threads: every method that touches the pages holds this tree's monitor. In the block map's
+ * lock order it comes after the stripe locks: {@link #forEachWrittenLeaf} calls its visitor with
+ * the monitor held, so its callers take every stripe lock of the map first.
  */
 public final class BlockMapTree {
     public static final int MAGIC = BitmapPageLayout.MAGIC;
@@ -134,10 +138,10 @@ public final class BlockMapTree {
     }
 
     /** Repair mode: a bitmap page that fails validation is rebuilt from its children and reported. */
-    public void repairBadPages(Consumer<String> report) { this.repair = report; }
+    public synchronized void repairBadPages(Consumer<String> report) { this.repair = report; }
 
     /** Reads and validates the top page (at open: a bad top is refused, or rebuilt in repair mode). */
-    public void open() throws IOException {
+    public synchronized void open() throws IOException {
         if (top == null) {
             top = read(levels, 0);
             top.written = true;
@@ -148,7 +152,7 @@ public final class BlockMapTree {
     public long end() { return first[levels] + 1; }
 
     /** Whether leaf {@code leaf} has been written (reads bitmap pages it does not have). */
-    public boolean isWritten(long leaf) throws IOException {
+    public synchronized boolean isWritten(long leaf) throws IOException {
         checkLeaf(leaf);
         boolean w = page(1, leaf / BITS_PER_PAGE).get((int) (leaf % BITS_PER_PAGE));
         trim();
@@ -156,7 +160,7 @@ public final class BlockMapTree {
     }
 
     /** Records that leaf {@code leaf} has just been written (the write is issued; durability is ordered by {@link #flush}). */
-    public void markWritten(long leaf) throws IOException {
+    public synchronized void markWritten(long leaf) throws IOException {
         checkLeaf(leaf);
         BPage p = page(1, leaf / BITS_PER_PAGE);
         if (p.set((int) (leaf % BITS_PER_PAGE))) p.dirty = true;
@@ -167,7 +171,7 @@ public final class BlockMapTree {
         if (leaf < 0 || leaf >= leaves) throw new IllegalArgumentException("leaf " + leaf + " outside 0.." + (leaves - 1));
     }
 
-    public boolean hasDirty() {
+    public synchronized boolean hasDirty() {
         if (top != null && top.dirty) return true;
         for (BPage p : cache.values()) if (p.dirty) return true;
         return false;
@@ -178,7 +182,7 @@ public final class BlockMapTree {
      * (so the children its bits name are durable first); returns pages written. The caller has
      * written the dirty leaves before and syncs after.
      */
-    public int flush() throws IOException {
+    public synchronized int flush() throws IOException {
         int n = 0;
         for (int k = 1; k <= levels; k++) {
             List<BPage> dirty = new ArrayList<>();
@@ -196,14 +200,14 @@ public final class BlockMapTree {
     }
 
     /** The region is now referenced by the super block: from here on bitmap writes are ordered. */
-    public void publish() { unpublished = false; }
+    public synchronized void publish() { unpublished = false; }
 
     /**
      * Visits every written leaf in ascending order; bitmap pages not cached are read without
      * caching them. A cached page not yet written (its bit in its parent still clear, as the
      * ordering rule wants) is walked as well: its leaves are written even if it is not.
      */
-    public void forEachWrittenLeaf(LeafVisitor visitor) throws IOException {
+    public synchronized void forEachWrittenLeaf(LeafVisitor visitor) throws IOException {
         open();
         java.util.TreeSet<Long> pending = new java.util.TreeSet<>();
         for (BPage c : cache.values()) {
@@ -372,7 +376,7 @@ public final class BlockMapTree {
     /** Whether a 4 KiB page is all zeros (a hole). */
     public static boolean isZero(ByteBuffer b) { return Block.isZero(b); }
 
-    public int cachedPages() { return cache.size(); }
+    public synchronized int cachedPages() { return cache.size(); }
 
     public long levelStart(int level) { return first[level]; }
 
