@@ -7,10 +7,10 @@ package org.jvdo.nbd;
  * away, or a supervisor sending SIGHUP, must not leave a pool that needs a journal replay.
  */
 @SuppressWarnings("removal")
-final class Signals {
+public final class Signals {
     private Signals() { }
 
-    static void onTermination(Runnable action) {
+    public static void onTermination(Runnable action) {
         for (String name : new String[]{"TERM", "INT", "HUP"}) {
             try {
                 sun.misc.Signal.handle(new sun.misc.Signal(name), s -> action.run());
