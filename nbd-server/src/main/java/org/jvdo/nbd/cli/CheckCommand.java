@@ -11,12 +11,8 @@ import picocli.CommandLine.ParentCommand;
 
 /** {@code jvdo check DIR}: the offline check. Adding an option is one field and one line in {@link #call}. */
 @Command(name = "check", mixinStandardHelpOptions = true, versionProvider = Cli.VersionText.class,
-        synopsisHeading = "usage: ", sortOptions = false,
-        description = {
-            "Checks a pool offline (the server must be stopped): super block, journal, block maps,",
-            "packed blocks and reference counts. --repair rebuilds reference counts and the free",
-            "list from the block maps (never dropping a mapping) and leaves read-only mode.",
-            "Exit codes as fsck: 0 clean, 1 repaired, 4 errors left, 8 usage or I/O error.", ""})
+        synopsisHeading = "usage: ", usageHelpWidth = 100, descriptionHeading = "%n", optionListHeading = "%noptions:%n", abbreviateSynopsis = true, sortOptions = false,
+        description = {"Checks a pool offline (the server must be stopped): super block, journal, block maps, packed blocks and reference counts.", "--repair rebuilds reference counts and the free list from the block maps (never dropping a mapping) and leaves read-only mode. Exit codes as fsck: 0 clean, 1 repaired, 4 errors left, 8 usage or I/O error."})
 final class CheckCommand implements Callable<Integer> {
     @ParentCommand
     Cli.Jvdo top;

@@ -29,6 +29,11 @@ public final class Cli {
         cl.setOut(o).setErr(e);
         cl.setParameterExceptionHandler((ex, a) -> {
             CommandLine c = ex.getCommandLine();
+            if (ex instanceof CommandLine.UnmatchedArgumentException u && !c.getSubcommands().isEmpty()
+                    && !u.getUnmatched().isEmpty() && !u.getUnmatched().get(0).startsWith("-")) {
+                e.println("jvdo: unknown command '" + u.getUnmatched().get(0) + "' (see " + c.getCommandSpec().qualifiedName(" ") + " --help)");
+                return usageExit(c);
+            }
             e.println("jvdo: " + oneLine(ex.getMessage()) + " (see " + c.getCommandSpec().qualifiedName(" ") + " --help)");
             return usageExit(c);
         });
@@ -70,14 +75,10 @@ public final class Cli {
 
     /** The top command; its streams are the ones every subcommand writes to. */
     @Command(name = "jvdo", mixinStandardHelpOptions = true, versionProvider = VersionText.class,
-            synopsisHeading = "usage: ", commandListHeading = "%ncommands:%n",
+            synopsisHeading = "usage: ", usageHelpWidth = 100, descriptionHeading = "%n", optionListHeading = "%noptions:%n", commandListHeading = "%ncommands:%n",
             subcommands = {ServeCommand.class, StatsCommand.class, VolumeCommand.class, CheckCommand.class,
                     CommandLine.HelpCommand.class},
-            description = {
-                "A VDO-style deduplicating, compressing block device served over NBD.",
-                "`jvdo serve` formats a pool on first start and serves its volumes as NBD exports;",
-                "the other commands talk to a running server (stats, volume) or check a stopped pool (check).",
-                "Every command has its own --help."})
+            description = "A VDO-style deduplicating, compressing block device served over NBD. `jvdo serve` formats a pool on first start and serves its volumes as NBD exports; the other commands talk to a running server (stats, volume) or check a stopped pool (check). Every command has its own --help.")
     static final class Jvdo implements java.util.concurrent.Callable<Integer> {
         final PrintStream out;
         final PrintStream err;

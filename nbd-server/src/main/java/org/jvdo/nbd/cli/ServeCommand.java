@@ -15,11 +15,8 @@ import picocli.CommandLine.ParentCommand;
  * {@link FormatFlags} can tell "not given" from "given with the default value".
  */
 @Command(name = "serve", mixinStandardHelpOptions = true, versionProvider = Cli.VersionText.class,
-        synopsisHeading = "usage: ", sortOptions = false, usageHelpWidth = 110,
-        description = {
-            "Serves a jvdo pool's volumes as NBD exports. The pool is formatted on first start.",
-            "An admin REST API (statistics, volumes, /health, /metrics) is served beside NBD; it",
-            "needs the bearer token made on first start and kept in DATA/admin.token (mode 0600).", ""},
+        synopsisHeading = "usage: ", usageHelpWidth = 100, descriptionHeading = "%n", optionListHeading = "%noptions:%n", abbreviateSynopsis = true, sortOptions = false,
+        description = {"Serves a jvdo pool's volumes as NBD exports.", "The pool is formatted on first start. An admin REST API (statistics, volumes, /health, /metrics) is served beside NBD; it needs the bearer token made on first start and kept in DATA/admin.token (mode 0600)."},
         footer = {"", "SIZE takes K, M, G, T suffixes (binary). Export URIs: nbd://ADDR:PORT/NAME (IPv6: nbd://[::1]:PORT/NAME),",
             "nbd+unix:///NAME?socket=PATH with --unix. Options marked (format time) are read when the pool is formatted;",
             "given against an existing pool with another value they are refused, naming the pool's value."})

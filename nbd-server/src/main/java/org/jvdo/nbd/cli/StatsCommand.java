@@ -25,10 +25,8 @@ import picocli.CommandLine.ParentCommand;
  * {@code --verbose} with vdostats' verbose names where jvdo has the statistic, then the rest.
  */
 @Command(name = "stats", mixinStandardHelpOptions = true, versionProvider = Cli.VersionText.class,
-        synopsisHeading = "usage: ", sortOptions = false,
-        description = {
-            "Prints the pool's and each volume's statistics like vdostats, read from the admin API",
-            "of a running `jvdo serve`: the pool's physical space, then each volume's logical space.", ""})
+        synopsisHeading = "usage: ", usageHelpWidth = 100, descriptionHeading = "%n", optionListHeading = "%noptions:%n", abbreviateSynopsis = true, sortOptions = false,
+        description = {"Prints the pool's and each volume's statistics like vdostats.", "Read from the admin API of a running `jvdo serve`: the pool's physical space, then each volume's logical space; with VOLUME only that volume."})
 final class StatsCommand implements Callable<Integer> {
     @ParentCommand
     Cli.Jvdo top;

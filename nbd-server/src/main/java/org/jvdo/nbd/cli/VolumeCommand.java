@@ -16,12 +16,9 @@ import picocli.CommandLine.TypeConversionException;
 
 /** {@code jvdo volume create|list|delete|resize}: a running server's volumes, through its admin API. */
 @Command(name = "volume", mixinStandardHelpOptions = true, versionProvider = Cli.VersionText.class,
-        synopsisHeading = "usage: ", commandListHeading = "%ncommands:%n",
+        synopsisHeading = "usage: ", usageHelpWidth = 100, descriptionHeading = "%n", optionListHeading = "%noptions:%n", commandListHeading = "%ncommands:%n",
         subcommands = {VolumeCommand.Create.class, VolumeCommand.ListVolumes.class, VolumeCommand.Delete.class, VolumeCommand.Resize.class},
-        description = {
-            "Manages the volumes of a running `jvdo serve` through its admin API. A new volume is an",
-            "NBD export at once; delete refuses while a client is connected unless --force (which",
-            "disconnects it); resize only grows. SIZE takes K, M, G, T suffixes (binary).", ""})
+        description = {"Manages the volumes of a running `jvdo serve` through its admin API.", "A new volume is an NBD export at once; delete refuses while a client is connected unless --force (which disconnects it); resize only grows. SIZE takes K, M, G, T suffixes (binary)."})
 final class VolumeCommand implements Callable<Integer> {
     @ParentCommand
     Cli.Jvdo top;
@@ -44,7 +41,7 @@ final class VolumeCommand implements Callable<Integer> {
     }
 
     @Command(name = "create", mixinStandardHelpOptions = true, versionProvider = Cli.VersionText.class,
-            synopsisHeading = "usage: ", sortOptions = false, description = "Creates a volume, exported at once.")
+            synopsisHeading = "usage: ", usageHelpWidth = 100, descriptionHeading = "%n", optionListHeading = "%noptions:%n", sortOptions = false, description = "Creates a volume, exported at once.")
     static final class Create implements Callable<Integer> {
         @ParentCommand
         VolumeCommand volume;
@@ -74,7 +71,7 @@ final class VolumeCommand implements Callable<Integer> {
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, versionProvider = Cli.VersionText.class,
-            synopsisHeading = "usage: ", description = "Lists the volumes: size, space used, engine, NBD connections, export URI.")
+            synopsisHeading = "usage: ", usageHelpWidth = 100, descriptionHeading = "%n", optionListHeading = "%noptions:%n", description = "Lists the volumes: size, space used, engine, NBD connections, export URI.")
     static final class ListVolumes implements Callable<Integer> {
         @ParentCommand
         VolumeCommand volume;
@@ -97,7 +94,7 @@ final class VolumeCommand implements Callable<Integer> {
     }
 
     @Command(name = "delete", mixinStandardHelpOptions = true, versionProvider = Cli.VersionText.class,
-            synopsisHeading = "usage: ", sortOptions = false, description = "Deletes a volume and frees its blocks.")
+            synopsisHeading = "usage: ", usageHelpWidth = 100, descriptionHeading = "%n", optionListHeading = "%noptions:%n", sortOptions = false, description = "Deletes a volume and frees its blocks.")
     static final class Delete implements Callable<Integer> {
         @ParentCommand
         VolumeCommand volume;
@@ -127,7 +124,7 @@ final class VolumeCommand implements Callable<Integer> {
     }
 
     @Command(name = "resize", mixinStandardHelpOptions = true, versionProvider = Cli.VersionText.class,
-            synopsisHeading = "usage: ", description = "Grows a volume online; new connections see the new size.")
+            synopsisHeading = "usage: ", usageHelpWidth = 100, descriptionHeading = "%n", optionListHeading = "%noptions:%n", description = "Grows a volume online; new connections see the new size.")
     static final class Resize implements Callable<Integer> {
         @ParentCommand
         VolumeCommand volume;
