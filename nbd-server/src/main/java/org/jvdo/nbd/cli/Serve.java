@@ -111,6 +111,10 @@ final class Serve {
                                 : String.valueOf(e.getMessage())));
             }
         }
+        // from here on SIGTERM/SIGINT/SIGHUP mean a clean stop: one during the start (a client
+        // racing the banner, systemd stopping a slow open) stops the server as soon as it is up
+        CountDownLatch stop = new CountDownLatch(1);
+        Signals.onTermination(stop::countDown);
         int loops = Math.max(1, Runtime.getRuntime().availableProcessors());
         Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true).setEventLoopPoolSize(loops));
         // the admin API comes up first, so /health says "recovering" while the pool opens
@@ -197,8 +201,6 @@ final class Serve {
         }
         out.flush();
         if (rc == 0) {
-            CountDownLatch stop = new CountDownLatch(1);
-            Signals.onTermination(stop::countDown);
             try {
                 stop.await();
             } catch (InterruptedException e) {
