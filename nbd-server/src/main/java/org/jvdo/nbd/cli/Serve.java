@@ -269,7 +269,10 @@ final class Serve {
                 a = CompressionEngineProvider.Availability.no(String.valueOf(e));
             }
             if (a.available()) return;
-            throw new Failure("--engine " + name + " is not available here: " + a.reason() + "; use --engine lz4");
+            // the loader's reason goes on with its search path over lines; its first line says it
+            String why = String.valueOf(a.reason()).lines().findFirst().orElse("").strip();
+            if (why.indexOf('(') > 0 && why.indexOf(')') < 0) why = why.replaceFirst(" \\(", ": ");
+            throw new Failure("--engine " + name + " is not available here: " + why + "; use --engine lz4");
         }
         throw new Failure("--engine " + name + " is not available here: this build has no " + name + " engine; use --engine lz4");
     }
