@@ -225,12 +225,18 @@ public final class NbdServer implements AutoCloseable {
                     java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
                             java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
             java.nio.file.Path tmp = dir.resolve("nbd.sock");
-            deployments.add(await(vertx.deployVerticle(new Listener(tmp))));
-            java.nio.file.Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
-            java.nio.file.Files.move(tmp, abs, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            // sun_path holds 107 bytes: a path that fits only without the detour is bound where it is
+            // (and made 0600 a moment later; the folder it is in is the caller's to protect)
+            boolean detour = tmp.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length < 108;
+            java.nio.file.Path bind = detour ? tmp : abs;
+            deployments.add(await(vertx.deployVerticle(new Listener(bind))));
+            if (!detour) createdSocket = abs;
+            java.nio.file.Files.setPosixFilePermissions(bind, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            if (detour) java.nio.file.Files.move(tmp, abs, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             createdSocket = abs;
-        } catch (java.io.IOException e) {
-            throw new IllegalStateException("cannot listen on Unix socket " + abs + ": " + e.getMessage(), e);
+        } catch (java.io.IOException | RuntimeException e) {
+            Throwable why = e instanceof IllegalStateException && e.getCause() != null ? e.getCause() : e;
+            throw new IllegalStateException("cannot listen on Unix socket " + abs + ": " + why.getMessage(), e);
         } finally {
             if (dir != null) {
                 try {

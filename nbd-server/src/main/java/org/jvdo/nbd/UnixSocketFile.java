@@ -28,6 +28,11 @@ public final class UnixSocketFile {
         if (parent == null || !Files.isDirectory(parent)) {
             throw new IllegalStateException("cannot listen on Unix socket " + abs + ": no folder " + parent);
         }
+        int bytes = abs.toString().getBytes(StandardCharsets.UTF_8).length;
+        if (bytes > 107) {
+            throw new IllegalStateException("cannot listen on Unix socket " + abs + ": the path is " + bytes
+                    + " bytes long, a Unix socket's at most 107");
+        }
         if (!Files.exists(abs, LinkOption.NOFOLLOW_LINKS)) return;
         int mode;
         try {

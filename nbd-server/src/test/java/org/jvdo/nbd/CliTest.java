@@ -275,6 +275,8 @@ class CliTest {
             assertTrue(p.out().contains("at " + uri + "\n"), p.out());
             assertFalse(p.out().contains("nbd://"), "-U alone serves no TCP:\n" + p.out());
             assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(sock)));
+            Run list = run("volume", "list", "--data", data.toString(), "--admin-port", String.valueOf(p.adminPort()));
+            assertTrue(list.out().contains(" " + uri + "\n"), "the API gives the socket's URI too:\n" + list);
             Tools.Result info = Tools.run(T, "nbdinfo", uri);
             assertEquals(0, info.exit(), info.output());
             assertTrue(info.output().contains("67108864"), info.output());
