@@ -27,6 +27,7 @@ public final class Cli {
         PrintWriter o = new PrintWriter(out, true);
         PrintWriter e = new PrintWriter(err, true);
         cl.setOut(o).setErr(e);
+        cl.setExpandAtFiles(false); // `jvdo check @pool` names a folder, not a file of arguments
         cl.setParameterExceptionHandler((ex, a) -> {
             CommandLine c = ex.getCommandLine();
             if (ex instanceof CommandLine.UnmatchedArgumentException u && !c.getSubcommands().isEmpty()
