@@ -137,7 +137,7 @@ class CliTest {
         assertOneLineError(2, run("serve", "--data", data.toString(), "-p", "1", "--port", "2"), "--port", "only once");
         Run at = run("check", "@" + tmp.resolve("args"));
         assertEquals(8, at.exit(), "@FILE is a folder name, not a file of arguments: " + at);
-        assertTrue(at.err().contains("no pool in @"), at.err());
+        assertTrue((at.out() + at.err()).contains("no pool in @"), at.toString());
         assertFalse(Files.exists(data), "a usage error creates nothing");
         try (ServeProcess p = ServeProcess.start(tmp, "bad-port", 0, "serve", "--data", data.toString(), "-p", "-3")) {
             assertOneLineError(2, ofProcess(p), "-3");
