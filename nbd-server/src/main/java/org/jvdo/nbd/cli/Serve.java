@@ -233,6 +233,9 @@ final class Serve {
      * have, when formatting now), so a typo never leaves a volume writable that was meant not to be.
      */
     private void checkVolumeNames(boolean fresh) {
+        boolean asked = o.physicalSize != null || o.slabSize != null || o.journalSize != null || o.logicalSize != null
+                || !o.volumes.isEmpty() || o.exportName != null || !o.readOnlyVolumes.isEmpty();
+        if (!asked) return; // nothing to check: a damaged pool is left to Pool.open, which says what is wrong
         Set<String> names;
         if (fresh) {
             names = new HashSet<>(o.newVolumes());
