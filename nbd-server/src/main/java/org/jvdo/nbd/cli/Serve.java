@@ -114,7 +114,16 @@ final class Serve {
         // from here on SIGTERM/SIGINT/SIGHUP mean a clean stop: one during the start (a client
         // racing the banner, systemd stopping a slow open) stops the server as soon as it is up
         CountDownLatch stop = new CountDownLatch(1);
-        Signals.onTermination(stop::countDown);
+        Runnable restoreSignals = Signals.onTermination(stop::countDown);
+        try {
+            return start(stop, cfg, nbd, pid, fresh);
+        } finally {
+            restoreSignals.run(); // an in-process run (tests) leaves the JVM's handlers as it found them
+        }
+    }
+
+    /** The start after every check passed, the wait for {@code stop}, and the clean close. */
+    private int start(CountDownLatch stop, PoolConfig cfg, NbdServer.Options nbd, PidFile pid, boolean fresh) {
         int loops = Math.max(1, Runtime.getRuntime().availableProcessors());
         Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true).setEventLoopPoolSize(loops));
         // the admin API comes up first, so /health says "recovering" while the pool opens
