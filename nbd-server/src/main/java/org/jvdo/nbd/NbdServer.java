@@ -37,7 +37,7 @@ import java.util.function.Predicate;
  * accepting, lets in-flight requests finish, closes connections). A closed server can't be
  * restarted; make a new one on the same registry.
  *
- * <p>Why over 400 lines: listening, the connection registry, the payload budget, TLS loading and the
+ * <p>Why over 400 lines: listening (TCP and the Unix socket), the connection registry, the payload budget, TLS loading and the
  * ordered shutdown (drain, then close) share the server's state; the protocol phases are their own classes.
  */
 public final class NbdServer implements AutoCloseable {
