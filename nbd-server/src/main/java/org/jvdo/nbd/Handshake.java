@@ -148,7 +148,7 @@ final class Handshake {
         switch (opt) {
             case OPT_EXPORT_NAME -> {
                 String name = StandardCharsets.UTF_8.decode(data).toString();
-                Optional<BlockDevice> dev = server.registry().resolve(name);
+                Optional<BlockDevice> dev = server.resolve(name);
                 if (dev.isEmpty()) {
                     conn.abort();
                     return;
@@ -358,7 +358,7 @@ final class Handshake {
 
     /** The export named {@code name}, or null after answering NBD_REP_ERR_UNKNOWN. */
     private BlockDevice exportOrUnknown(int opt, String name) {
-        Optional<BlockDevice> dev = server.registry().resolve(name);
+        Optional<BlockDevice> dev = server.resolve(name);
         if (dev.isEmpty()) {
             optionReply(opt, REP_ERR_UNKNOWN, errorText("no export named '" + name + "'"));
             return null;

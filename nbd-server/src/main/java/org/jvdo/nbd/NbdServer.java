@@ -23,7 +23,7 @@ import java.util.function.Function;
 import java.util.function.Predicate;
 
 /**
- * Serves the volumes of an {@link ExportRegistry} to NBD clients over TCP.
+ * Serves the volumes of an {@link ExportRegistry} to NBD clients over TCP and/or a Unix-domain socket.
  *
  * <p>This is how a jvdo volume becomes a disk: qemu, libnbd tools, nbdfuse or the kernel's
  * nbd-client connect here. The server speaks fixed-newstyle NBD with structured replies,
@@ -37,7 +37,7 @@ import java.util.function.Predicate;
  * accepting, lets in-flight requests finish, closes connections). A closed server can't be
  * restarted; make a new one on the same registry.
  *
- * <p>Why over 400 lines: listening, the connection registry, the payload budget, TLS loading and the
+ * <p>Why over 400 lines: listening (TCP and the Unix socket), the connection registry, the payload budget, TLS loading and the
  * ordered shutdown (drain, then close) share the server's state; the protocol phases are their own classes.
  */
 public final class NbdServer implements AutoCloseable {
@@ -82,6 +82,14 @@ public final class NbdServer implements AutoCloseable {
         public long closeTimeoutMillis = 5_000;
         /** Whether and how NBD_OPT_STARTTLS upgrades a connection to TLS; off by default. */
         public TlsSettings tls = TlsSettings.OFF;
+        /** Every export is read-only (NBD_FLAG_READ_ONLY; WRITE, TRIM, WRITE_ZEROES answered EPERM). */
+        public boolean readOnly;
+        /** These exports are read-only, the others as {@link #readOnly} says. */
+        public Set<String> readOnlyExports = Set.of();
+        /** Listen on TCP ({@code host}, {@code port}); false with a {@link #unixSocket} serves that socket only. */
+        public boolean tcp = true;
+        /** Also listen on this Unix-domain socket (created 0600, removed at close); null: none. */
+        public java.nio.file.Path unixSocket;
 
         /** A quarter of the maximum heap, at least 32 MiB and at most 256 MiB. */
         public static long defaultInflightBytes() {
@@ -97,6 +105,8 @@ public final class NbdServer implements AutoCloseable {
             }
             if (maxConnections < 1) throw new IllegalArgumentException("maxConnections must be >= 1");
             if (tls == null) throw new IllegalArgumentException("tls must not be null (TlsSettings.OFF)");
+            if (readOnlyExports == null) throw new IllegalArgumentException("readOnlyExports must not be null (Set.of())");
+            if (!tcp && unixSocket == null) throw new IllegalArgumentException("neither TCP nor a Unix socket to listen on");
         }
     }
 
@@ -116,6 +126,9 @@ public final class NbdServer implements AutoCloseable {
     private final List<String> deployments = new ArrayList<>();
     private volatile boolean closing;
     private volatile int actualPort = -1;
+    private volatile boolean started;
+    /** The Unix socket this server created (and removes at close); null when none. */
+    private volatile java.nio.file.Path createdSocket;
     /** What STARTTLS upgrades a socket with (certificates loaded by {@link #start()}); null when TLS is off. */
     private volatile ServerSSLOptions tlsOptions;
 
@@ -166,10 +179,23 @@ public final class NbdServer implements AutoCloseable {
 
     /** Binds and starts accepting; returns once listening. */
     public synchronized NbdServer start() {
-        if (actualPort >= 0) {
+        if (started) {
             throw new IllegalStateException("already started");
         }
+        started = true;
         tlsOptions = options.tls.load(vertx); // a bad certificate fails here, before anything listens
+        if (options.unixSocket != null) UnixSocketFile.prepare(options.unixSocket); // a live one is refused before anything listens
+        try {
+            if (options.tcp) startTcp();
+            if (options.unixSocket != null) startUnix(options.unixSocket);
+        } catch (RuntimeException e) {
+            undeployAll();
+            throw e;
+        }
+        return this;
+    }
+
+    private void startTcp() {
         // The first listener binds the requested (maybe ephemeral) port; the others listen on the
         // bound port in the same Vert.x instance, which shares the one socket and spreads
         // connections over the event loops. No SO_REUSEPORT: a port another process listens on
@@ -186,13 +212,107 @@ public final class NbdServer implements AutoCloseable {
             deployments.add(await(vertx.deployVerticle(() -> new Listener(port),
                     new DeploymentOptions().setInstances(eventLoops - 1))));
         }
-        return this;
     }
 
-    /** The TCP port clients connect to; valid after {@link #start()}. */
+    /**
+     * One listener on a Unix-domain socket. It is bound in a fresh 0700 folder beside the
+     * socket's path, made 0600 and only then renamed into place, so no other user can ever
+     * connect to it.
+     */
+    private void startUnix(java.nio.file.Path path) {
+        java.nio.file.Path abs = path.toAbsolutePath();
+        java.nio.file.Path dir = null;
+        try {
+            dir = java.nio.file.Files.createTempDirectory(abs.getParent(), ".jvdo-socket-",
+                    java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                            java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+            java.nio.file.Path tmp = dir.resolve("nbd.sock");
+            // sun_path holds 107 bytes: a path that fits only without the detour is bound where it is
+            // (and made 0600 a moment later; the folder it is in is the caller's to protect)
+            boolean detour = tmp.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length < 108;
+            java.nio.file.Path bind = detour ? tmp : abs;
+            deployments.add(await(vertx.deployVerticle(new Listener(bind))));
+            if (!detour) createdSocket = abs;
+            java.nio.file.Files.setPosixFilePermissions(bind, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            if (detour) java.nio.file.Files.move(tmp, abs, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            createdSocket = abs;
+        } catch (java.io.IOException | RuntimeException e) {
+            Throwable why = e instanceof IllegalStateException && e.getCause() != null ? e.getCause() : e;
+            throw new IllegalStateException("cannot listen on Unix socket " + abs + ": " + why.getMessage(), e);
+        } finally {
+            if (dir != null) {
+                try {
+                    java.nio.file.Files.deleteIfExists(dir.resolve("nbd.sock"));
+                    java.nio.file.Files.deleteIfExists(dir);
+                } catch (java.io.IOException e) {
+                    // a leftover empty folder is harmless
+                }
+            }
+        }
+    }
+
+    private void undeployAll() {
+        for (String id : deployments) {
+            try {
+                await(vertx.undeploy(id));
+            } catch (RuntimeException e) {
+                // already gone
+            }
+        }
+        deployments.clear();
+        java.nio.file.Path sock = createdSocket;
+        if (sock != null) {
+            createdSocket = null;
+            try {
+                java.nio.file.Files.deleteIfExists(sock);
+            } catch (java.io.IOException e) {
+                // left behind: the next start finds it stale and replaces it
+            }
+        }
+    }
+
+    /** Whether this server listens on TCP. */
+    public boolean listensOnTcp() {
+        return options.tcp;
+    }
+
+    /** The Unix socket served, or null. */
+    public java.nio.file.Path unixSocket() {
+        return options.unixSocket == null ? null : options.unixSocket.toAbsolutePath();
+    }
+
+    /**
+     * The URI a client uses for export {@code name}: {@code nbd://HOST:PORT/NAME} on TCP, else
+     * {@code nbd+unix:///NAME?socket=PATH}; {@code nbds} instead of {@code nbd} when TLS is required.
+     */
+    public String exportUri(String host, String name) {
+        return options.tcp ? tcpUri(host, name) : unixUri(name);
+    }
+
+    /** {@code nbd://HOST:PORT/NAME} (nbds under {@code --tls=require}). */
+    public String tcpUri(String host, String name) {
+        return (options.tls.required() ? "nbds" : "nbd") + "://" + host + ":" + actualPort() + "/" + name;
+    }
+
+    /** {@code nbd+unix:///NAME?socket=PATH} (nbds+unix under {@code --tls=require}); null without a Unix socket. */
+    public String unixUri(String name) {
+        if (options.unixSocket == null) return null;
+        return (options.tls.required() ? "nbds" : "nbd") + "+unix:///" + name + "?socket=" + UnixSocketFile.uriEscape(unixSocket().toString());
+    }
+
+    /**
+     * The device a client gets for {@code name} ({@code ""}: the default export), read-only
+     * when {@link Options#readOnly} or {@link Options#readOnlyExports} says so.
+     */
+    java.util.Optional<org.jvdo.core.api.BlockDevice> resolve(String name) {
+        return registry.resolve(name).map(d -> d.readOnly() || !(options.readOnly || options.readOnlyExports.contains(d.name()))
+                ? d : new ReadOnlyDevice(d));
+    }
+
+    /** The TCP port clients connect to; valid after {@link #start()} when listening on TCP. */
     public int actualPort() {
         if (actualPort < 0) {
-            throw new IllegalStateException("not started");
+            throw new IllegalStateException(started ? "not listening on TCP" : "not started");
         }
         return actualPort;
     }
@@ -304,13 +424,7 @@ public final class NbdServer implements AutoCloseable {
             // close what is left; requests still in the device complete into closed sockets
             forceCloseAll(c -> true);
         }
-        for (String id : deployments) {
-            try {
-                await(vertx.undeploy(id));
-            } catch (RuntimeException e) {
-                // already gone
-            }
-        }
+        undeployAll();
         if (ownsVertx) {
             try {
                 await(vertx.close());
@@ -402,14 +516,27 @@ public final class NbdServer implements AutoCloseable {
     /** One event loop's acceptor. */
     private final class Listener extends VerticleBase {
         private final int port;
+        private final java.nio.file.Path socket;
         private NetServer server;
 
         Listener(int port) {
             this.port = port;
+            this.socket = null;
+        }
+
+        /** A listener on a Unix-domain socket at {@code socket}. */
+        Listener(java.nio.file.Path socket) {
+            this.port = 0;
+            this.socket = socket;
         }
 
         @Override
         public Future<?> start() {
+            if (socket != null) {
+                server = vertx.createNetServer(new NetServerOptions());
+                server.connectHandler(NbdServer.this::accept);
+                return server.listen(io.vertx.core.net.SocketAddress.domainSocketAddress(socket.toString()));
+            }
             server = vertx.createNetServer(new NetServerOptions().setHost(host).setPort(port)
                     .setTcpNoDelay(true).setReuseAddress(true).setReusePort(false));
             server.connectHandler(NbdServer.this::accept);

@@ -7,16 +7,20 @@ package org.jvdo.nbd;
  * away, or a supervisor sending SIGHUP, must not leave a pool that needs a journal replay.
  */
 @SuppressWarnings("removal")
-final class Signals {
+public final class Signals {
     private Signals() { }
 
-    static void onTermination(Runnable action) {
+    /** Runs {@code action} on SIGTERM, SIGINT and SIGHUP; the returned runnable puts the previous handlers back. */
+    public static Runnable onTermination(Runnable action) {
+        java.util.Map<sun.misc.Signal, sun.misc.SignalHandler> previous = new java.util.LinkedHashMap<>();
         for (String name : new String[]{"TERM", "INT", "HUP"}) {
             try {
-                sun.misc.Signal.handle(new sun.misc.Signal(name), s -> action.run());
+                sun.misc.Signal signal = new sun.misc.Signal(name);
+                previous.put(signal, sun.misc.Signal.handle(signal, s -> action.run()));
             } catch (IllegalArgumentException e) {
                 // signal not available on this platform: the default handling remains
             }
         }
+        return () -> previous.forEach(sun.misc.Signal::handle);
     }
 }

@@ -9,10 +9,10 @@ import java.util.Properties;
  * {@code jvdo-version.properties} at build time, else "dev". Each source is read defensively: a
  * manifest without the entry, or a missing resource, only moves on to the next.
  */
-final class Version {
+public final class Version {
     private Version() { }
 
-    static String get() {
+    public static String get() {
         try {
             Package p = Version.class.getPackage();
             String v = p == null ? null : p.getImplementationVersion();

@@ -485,7 +485,9 @@ class AdminApiTest {
         Run r = main(with("stats"));
         assertEquals(0, r.rc(), r.err());
         String[] lines = r.out().split("\n");
-        assertEquals(2, lines.length, r.out());
+        assertEquals(2 + pool.volumes().size(), lines.length, "a row for the pool and one per volume:\n" + r.out());
+        assertTrue(r.out().lines().anyMatch(l -> java.util.Arrays.equals(l.trim().split("\\s+"),
+                new String[] {"vol0", "8192", "32", "8160", "1%", "N/A"})), "vol0's row:\n" + r.out());
         assertTrue(lines[0].matches("Device\\s+1K-blocks\\s+Used\\s+Available\\s+Use%\\s+Space saving%"), lines[0]);
         String[] f = lines[1].trim().split("\\s+");
         assertEquals(dir.toString(), f[0]);
@@ -571,7 +573,7 @@ class AdminApiTest {
         Run wrongPort = main("stats", "--data", dir.toString(), "--admin-port", "1");
         assertEquals(1, wrongPort.rc());
         assertTrue(wrongPort.err().contains("cannot reach"), wrongPort.err());
-        assertTrue(main("serve", "--help").out().contains("--admin-port N"));
+        assertTrue(main("serve", "--help").out().contains("--admin-port=N"));
         assertTrue(main("stats", "--help").out().contains("--verbose"));
     }
 

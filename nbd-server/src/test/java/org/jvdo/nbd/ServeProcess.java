@@ -103,7 +103,7 @@ final class ServeProcess implements AutoCloseable {
 
     /** The admin API port the server printed (after {@link #awaitServing}). */
     int adminPort() throws IOException {
-        java.util.regex.Pattern admin = java.util.regex.Pattern.compile("admin API at http://[^:]+:(\\d+)/");
+        java.util.regex.Pattern admin = java.util.regex.Pattern.compile("admin API at https?://[^:]+:(\\d+)/");
         java.util.regex.Matcher[] m = {null};
         try {
             Await.until(Conditions.checked(() -> {
@@ -119,12 +119,13 @@ final class ServeProcess implements AutoCloseable {
         return Integer.parseInt(m[0].group(1));
     }
 
-    /** Waits until the server prints that it serves {@code volume}; fails if it exits first. */
+    /** Waits until the server prints that it serves {@code volume} (over TCP or a Unix socket); fails if it exits first. */
     ServeProcess awaitServing(String volume, Duration timeout) throws IOException, InterruptedException {
         String want = "/" + volume;
         Await.until(Conditions.checked(() -> {
             String out = out();
-            if (out.lines().anyMatch(l -> l.startsWith("jvdo: serving " + volume + " ") && l.endsWith(want))) {
+            if (out.lines().anyMatch(l -> l.startsWith("jvdo: serving " + volume + " ")
+                    && (l.endsWith(want) || l.contains(want + "?socket=")))) {
                 return true;
             }
             if (!process.isAlive()) {

@@ -387,7 +387,7 @@ public final class AdminServer implements AutoCloseable {
                 .put("logical_size", v.size())
                 .put("engine", v.engineName())
                 .put("logical_blocks_used", v.stats().getOrDefault("logical_blocks_used", 0L))
-                .put("export", "nbd://" + b.exportHost() + ":" + b.nbd().actualPort() + "/" + v.name())
+                .put("export", b.nbd().exportUri(b.exportHost(), v.name()))
                 .put("connections", b.nbd().connectionsTo(v.name()));
         for (Operation op : b.pool().operations()) {
             if (op.volume().equals(v.name())) o.put("operation", operationJson(op));
