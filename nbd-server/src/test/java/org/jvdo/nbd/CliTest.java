@@ -416,4 +416,30 @@ class CliTest {
         System.arraycopy(b, 0, r, a.length, b.length);
         return r;
     }
+
+    // ------------------------------------------------------------------ admin API over HTTPS
+
+    @Test
+    void adminTlsServesHttpsAndTheCommandsFollowWithTheirFlag() throws Exception {
+        TestCertificates certs = TestCertificates.make(tmp.resolve("certs"));
+        Path data = tmp.resolve("tls-pool");
+        try (ServeProcess p = ServeProcess.serve(tmp, "admin-tls", data, 0, "--logical-size", "64M", "--physical-size", "256M",
+                "--admin-tls", "--tls-certificates", certs.server.toString())) {
+            p.awaitServing("vdo0", T);
+            String port = String.valueOf(p.adminPort());
+            assertTrue(p.out().contains("admin API at https://"), p.out());
+            Run ok = run("stats", "--data", data.toString(), "--admin-port", port, "--admin-tls", "--tls-certificates", certs.server.toString());
+            assertEquals(0, ok.exit(), ok.toString());
+            assertTrue(ok.out().contains("vdo0"), "a row for the volume: " + ok.out());
+            // without the flag the client speaks HTTP to the HTTPS port: one line, and the hint
+            Run plain = run("stats", "--data", data.toString(), "--admin-port", port);
+            assertOneLineError(1, plain, "--admin-tls");
+            // a CA that did not sign the server's certificate is refused
+            Path otherCa = Files.createDirectories(tmp.resolve("other-ca"));
+            Files.copy(tmp.resolve("certs/work/other-ca-cert.pem"), otherCa.resolve("ca-cert.pem"));
+            Run stranger = run("stats", "--data", data.toString(), "--admin-port", port, "--admin-tls", "--tls-certificates", otherCa.toString());
+            assertEquals(1, stranger.exit(), stranger.toString());
+            assertEquals("", stranger.out(), stranger.toString());
+        }
+    }
 }

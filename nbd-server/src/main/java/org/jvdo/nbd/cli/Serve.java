@@ -59,7 +59,9 @@ final class Serve {
         n.tcp = o.tcp();
         n.unixSocket = o.unix;
         try {
-            n.tls = TlsSettings.of(o.tls, o.tlsCertificates, o.tlsVerifyPeer);
+            // --tls-certificates also serves --admin-tls: with NBD TLS off it is the admin API's alone
+            boolean nbdTlsOff = o.tls == null || o.tls.equals("off");
+            n.tls = TlsSettings.of(o.tls, nbdTlsOff && o.adminTls && !o.tlsVerifyPeer ? null : o.tlsCertificates, o.tlsVerifyPeer);
         } catch (IllegalArgumentException e) {
             throw new UsageError(e.getMessage());
         }
@@ -85,6 +87,13 @@ final class Serve {
             for (String f : needed) {
                 Path file = nbd.tls.certificates().resolve(f);
                 if (!Files.isReadable(file)) throw new UsageError("--tls: cannot read " + file.toAbsolutePath());
+            }
+        }
+        if (o.adminTls) { // the admin API's certificate too, before anything is created
+            Path dir = o.tlsCertificates != null ? o.tlsCertificates : TlsSettings.defaultDirectory();
+            for (String f : List.of(TlsSettings.SERVER_CERT, TlsSettings.SERVER_KEY)) {
+                Path file = dir.resolve(f);
+                if (!Files.isReadable(file)) throw new UsageError("--admin-tls: cannot read " + file.toAbsolutePath());
             }
         }
         PoolConfig cfg = poolConfig();
