@@ -147,7 +147,7 @@ public final class MemoryIndex implements DedupIndex {
         Files.deleteIfExists(tmp);
         try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(java.nio.channels.Channels.newOutputStream(
                 org.jvdo.core.api.FileModes.open(tmp, java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)), 1 << 16))) {
-            IndexFileLayout.writeHeader(out, keys.length, count);
+            IndexFileLayout.writeHeaderV1(out, keys.length, count);
             DataOutputStream body = new DataOutputStream(new CheckedOutputStream(out, crc));
             for (int s = 0; s < keys.length; s++) {
                 if (keys[s] == 0) continue;
@@ -187,7 +187,7 @@ public final class MemoryIndex implements DedupIndex {
         try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
             if (in.readLong() != IndexFileLayout.MAGIC) throw new CorruptPoolException(file + ": not a jvdo index file");
             int version = in.readInt();
-            if (version != IndexFileLayout.VERSION) throw new CorruptPoolException(file + ": unsupported index version " + version);
+            if (version != IndexFileLayout.VERSION_1) throw new CorruptPoolException(file + ": unsupported index version " + version);
             int cap = in.readInt();
             long count = in.readLong();
             if (cap < 64 || count < 0 || count > cap) throw new CorruptPoolException(file + ": bad index geometry (" + count + " of " + cap + ")");
