@@ -23,8 +23,10 @@ import java.util.concurrent.atomic.LongAdder;
  * every proposal byte for byte, so a wrong one costs one read, never data. When the block is
  * stored the index hears its mapping ({@link #update(long, long, long, int, long)}): equal to
  * the proposal, the cursor's anchor moves there; after {@value #MISS_LIMIT} wrong proposals in a
- * row the cursor is dropped (a new hook makes a new one). Up to {@value #CURSORS} cursors per
- * volume, so a few streams writing one volume each keep theirs.
+ * row it only probes (proposes for one LBN in {@value #PROBE_EVERY}) until one is right again, so
+ * a changed run costs few reads and the copy is picked up again right after it; a cursor is
+ * not used more than {@value #WINDOW} LBNs away from its anchor (a new hook makes a new one). Up
+ * to {@value #CURSORS} cursors per volume, so a few streams writing one volume each keep theirs.
  *
  * <p>Memory: the hook table (three {@code long}s a slot, 1/2..3/4 full: at most 48 bytes a
  * hook, under 0.8 bytes per distinct block) plus about 5 KiB per volume with cursors; bounded
@@ -33,8 +35,10 @@ import java.util.concurrent.atomic.LongAdder;
 public final class SparseIndex implements DedupIndex {
     static final int SAMPLE_BITS = 6;
     static final int SAMPLE = 1 << SAMPLE_BITS;
-    static final int WINDOW = 1 << 16;
-    static final int MISS_LIMIT = 48;
+    static final int WINDOW = 1 << 12;
+    static final int MISS_LIMIT = 32;
+    /** A cursor past its miss limit proposes only for LBNs that are multiples of this (probing for the copy to resume). */
+    static final int PROBE_EVERY = 16;
     static final int CURSORS = 4;
     static final int PROPOSALS = 256;
     private static final int PROBE_LIMIT = 64;
@@ -132,7 +136,7 @@ public final class SparseIndex implements DedupIndex {
         VolumeState vs = volumes.get(volume);
         if (vs == null) return -1;
         Cursor c = vs.cursorFor(lbn);
-        if (c == null) return -1;
+        if (c == null || (c.misses >= MISS_LIMIT && lbn % PROBE_EVERY != 0)) return -1;
         long proposal;
         try {
             proposal = reader.mappingAt(c.srcVolume, lbn + c.delta);   // no index lock held: this may read a block-map page
@@ -273,8 +277,8 @@ public final class SparseIndex implements DedupIndex {
                 if (right) {
                     c.misses = 0;
                     c.anchor = lbn;
-                } else if (++c.misses >= MISS_LIMIT) {
-                    cursors[i] = null;
+                } else {
+                    c.misses++;
                 }
                 return;
             }

@@ -124,16 +124,24 @@ class SparseIndexTest {
         while (!SparseIndex.isHook(lo(hook + 1))) hook++;
         assertEquals(sim.map[1][hook], sim.idx.lookup(hi(hook + 1), lo(hook + 1), 2, hook + 10));
         for (int k = 1; k < 50; k++) assertEquals(sim.map[1][hook + k], sim.idx.lookup(hi(hook + k + 1), lo(hook + k + 1), 2, hook + 10 + k), "k " + k);
-        // a cursor that keeps being wrong is dropped
-        for (int k = 0; k < SparseIndex.MISS_LIMIT + 5; k++) {
-            int l = hook + 100 + k;
+        // a cursor that keeps being wrong only probes (one LBN in 16), until a probe is right again
+        int l = hook + 100;
+        for (int misses = 0; misses < SparseIndex.MISS_LIMIT; l++) {
             long c = 1_000_000 + l;
             if (SparseIndex.isHook(lo(c))) continue;
             sim.write(2, l, c);
+            misses++;
         }
         int probe = 5_000_000;
         while (SparseIndex.isHook(lo(probe))) probe++;
-        assertEquals(-1, sim.idx.lookup(hi(probe), lo(probe), 2, hook + 200), "dropped after " + SparseIndex.MISS_LIMIT + " misses");
+        int off = l % SparseIndex.PROBE_EVERY == 0 ? l + 1 : l;
+        assertEquals(-1, sim.idx.lookup(hi(probe), lo(probe), 2, off), "only probing after " + SparseIndex.MISS_LIMIT + " misses");
+        int at = (l / SparseIndex.PROBE_EVERY + 1) * SparseIndex.PROBE_EVERY;
+        assertEquals(sim.map[1][at - 10], sim.idx.lookup(hi(probe), lo(probe), 2, at), "a probe");
+        sim.write(2, at, at - 10 + 1);     // the copy resumes: the probe was right
+        assertEquals(sim.map[1][at + 1 - 10], sim.idx.lookup(hi(probe), lo(probe), 2, at + 1), "following again");
+        // beyond the window from its anchor a cursor proposes nothing
+        assertEquals(-1, sim.idx.lookup(hi(probe), lo(probe), 2, at + SparseIndex.WINDOW + 1 < 4096 ? at + SparseIndex.WINDOW + 1 : 4095 + SparseIndex.WINDOW));
     }
 
     @Test
