@@ -22,11 +22,14 @@ import java.util.concurrent.atomic.LongAdder;
  * found block by block although only 1 in 64 of its fingerprints is indexed. The engine verifies
  * every proposal byte for byte, so a wrong one costs one read, never data. When the block is
  * stored the index hears its mapping ({@link #update(long, long, long, int, long)}): equal to
- * the proposal, the cursor's anchor moves there; after {@value #MISS_LIMIT} wrong proposals in a
- * row it only probes (proposes for one LBN in {@value #PROBE_EVERY}) until one is right again, so
+ * the proposal, the cursor's anchor moves there. A cursor never confirmed is dropped after
+ * {@value #UNCONFIRMED_MISS_LIMIT} wrong proposals; after {@value #MISS_LIMIT} wrong proposals in a
+ * row a confirmed one only probes (proposes for one LBN in {@value #PROBE_EVERY}) until one is right again, so
  * a changed run costs few reads and the copy is picked up again right after it; a cursor is
  * not used more than {@value #WINDOW} LBNs away from its anchor (a new hook makes a new one). Up
- * to {@value #CURSORS} cursors per volume, so a few streams writing one volume each keep theirs.
+ * to {@value #CURSORS} cursors per volume, so a few streams writing one volume each keep theirs;
+ * the one confirmed most recently is followed, so a hook of a block that is repeated elsewhere
+ * (its hook points at another offset) does not derail the copy being followed.
  *
  * <p>Memory: the hook table (three {@code long}s a slot, 1/2..3/4 full: at most 48 bytes a
  * hook, under 0.8 bytes per distinct block) plus about 5 KiB per volume with cursors; bounded
@@ -37,6 +40,8 @@ public final class SparseIndex implements DedupIndex {
     static final int SAMPLE = 1 << SAMPLE_BITS;
     static final int WINDOW = 1 << 12;
     static final int MISS_LIMIT = 32;
+    /** A cursor never confirmed is dropped after this many wrong proposals in a row. */
+    static final int UNCONFIRMED_MISS_LIMIT = 4;
     /** A cursor past its miss limit proposes only for LBNs that are multiples of this (probing for the copy to resume). */
     static final int PROBE_EVERY = 16;
     static final int CURSORS = 4;
@@ -215,7 +220,10 @@ public final class SparseIndex implements DedupIndex {
         final long delta;
         long anchor;
         int misses;
+        /** When it was last created or found again by a hook (the least recently used one is replaced). */
         long used;
+        /** When a proposal of it was last right (0: never). */
+        long confirmed;
 
         Cursor(int srcVolume, long delta, long anchor) { this.srcVolume = srcVolume; this.delta = delta; this.anchor = anchor; }
     }
@@ -236,7 +244,7 @@ public final class SparseIndex implements DedupIndex {
                 Cursor c = cursors[i];
                 if (c == null) { if (free < 0) free = i; continue; }
                 if (c.srcVolume == srcVolume && c.delta == delta) {
-                    c.anchor = lbn; c.misses = 0; c.used = ++tick;
+                    c.anchor = lbn; c.misses = 0; c.used = ++tick; c.confirmed = c.used;
                     return;
                 }
                 if (cursors[oldest] == null || c.used < cursors[oldest].used) oldest = i;
@@ -246,17 +254,26 @@ public final class SparseIndex implements DedupIndex {
             cursors[free >= 0 ? free : oldest] = n;
         }
 
-        /** The cursor whose anchor is nearest {@code lbn}, within the window. */
+        /**
+         * The cursor to follow at {@code lbn}: among those within the window of their anchor, one
+         * not past its miss limit before one that is, then the one confirmed most recently (a new
+         * cursor has no confirmation yet, so a hook of a block repeated elsewhere does not take
+         * over from the stream being followed), then the nearest anchor.
+         */
         synchronized Cursor cursorFor(long lbn) {
             Cursor best = null;
-            long bestDist = Long.MAX_VALUE;
             for (Cursor c : cursors) {
-                if (c == null) continue;
-                long d = Math.abs(lbn - c.anchor);
-                if (d <= WINDOW && d < bestDist) { best = c; bestDist = d; }
+                if (c == null || Math.abs(lbn - c.anchor) > WINDOW) continue;
+                if (best == null || better(c, best, lbn)) best = c;
             }
-            if (best != null) best.used = ++tick;
             return best;
+        }
+
+        private static boolean better(Cursor a, Cursor b, long lbn) {
+            boolean pa = a.misses >= MISS_LIMIT, pb = b.misses >= MISS_LIMIT;
+            if (pa != pb) return !pa;
+            if (a.confirmed != b.confirmed) return a.confirmed > b.confirmed;
+            return Math.abs(lbn - a.anchor) < Math.abs(lbn - b.anchor);
         }
 
         synchronized void proposed(long lbn, long mapping, Cursor c) {
@@ -277,8 +294,9 @@ public final class SparseIndex implements DedupIndex {
                 if (right) {
                     c.misses = 0;
                     c.anchor = lbn;
-                } else {
-                    c.misses++;
+                    c.confirmed = ++tick;
+                } else if (++c.misses >= UNCONFIRMED_MISS_LIMIT && c.confirmed == 0) {
+                    cursors[i] = null;      // never right: a hook of a block repeated elsewhere, not a copy
                 }
                 return;
             }

@@ -20,6 +20,10 @@ class SparseIndexTest {
 
     static long lo(long c) { return DenseIndexTest.fp(12, c); }
 
+    /*
+     * Contents are numbers; a block "written" gets a new PBN unless the advice names a PBN
+     * holding the same content (what the engine's byte comparison decides).
+     */
     /** The simulated pool: block maps of two volumes, content per PBN, and the engine's dedupe step. */
     static final class Sim {
         final long[][] map = new long[3][];
@@ -73,8 +77,11 @@ class SparseIndexTest {
         SplittableRandom r = new SplittableRandom(5);
         double worst = 0;
         long worstAt = 0;
+        // the image: unique blocks, but 5% repeat an earlier block (their hooks point elsewhere)
+        long[] image = new long[n];
+        for (int l = 0; l < n; l++) image[l] = l > 0 && r.nextInt(100) < 5 ? image[r.nextInt(l)] : l + 1;
         for (int lbn : order(n, r)) {
-            sim.write(1, lbn, lbn + 1);
+            sim.write(1, lbn, image[lbn]);
             if (sim.written >= 65536 && (sim.written & 1023) == 0) {
                 double b = (double) sim.idx.memoryBytes() / sim.written;
                 if (b > worst) { worst = b; worstAt = sim.written; }
@@ -84,12 +91,12 @@ class SparseIndexTest {
         long[] copy = new long[n];
         long fresh = 10L * n;
         long present = 0;
-        for (int l = 0; l < n; l++) copy[l] = r.nextInt(100) < 2 ? fresh++ : l + 1;
+        for (int l = 0; l < n; l++) copy[l] = r.nextInt(100) < 2 ? fresh++ : image[l];
         for (int run = 0; run < 3; run++) {
             int s = r.nextInt(n - 300);
             for (int l = s; l < s + 300; l++) copy[l] = fresh++;
         }
-        for (int l = 0; l < n; l++) if (copy[l] <= n) present++;
+        for (int l = 0; l < n; l++) if (copy[l] <= n) present++;   // the image's contents are 1..n
         long found0 = sim.found;
         for (int lbn : order(n, r)) {
             sim.write(2, lbn, copy[lbn]);
@@ -124,7 +131,9 @@ class SparseIndexTest {
         while (!SparseIndex.isHook(lo(hook + 1))) hook++;
         assertEquals(sim.map[1][hook], sim.idx.lookup(hi(hook + 1), lo(hook + 1), 2, hook + 10));
         for (int k = 1; k < 50; k++) assertEquals(sim.map[1][hook + k], sim.idx.lookup(hi(hook + k + 1), lo(hook + k + 1), 2, hook + 10 + k), "k " + k);
-        // a cursor that keeps being wrong only probes (one LBN in 16), until a probe is right again
+        // the copy's block at +50 is written: the proposal was right, the cursor is confirmed
+        assertEquals(sim.found + 1, foundAfter(sim, 2, hook + 10 + 50, hook + 50 + 1));
+        // a confirmed cursor that keeps being wrong only probes (one LBN in 16), until a probe is right again
         int l = hook + 100;
         for (int misses = 0; misses < SparseIndex.MISS_LIMIT; l++) {
             long c = 1_000_000 + l;
@@ -142,6 +151,34 @@ class SparseIndexTest {
         assertEquals(sim.map[1][at + 1 - 10], sim.idx.lookup(hi(probe), lo(probe), 2, at + 1), "following again");
         // beyond the window from its anchor a cursor proposes nothing
         assertEquals(-1, sim.idx.lookup(hi(probe), lo(probe), 2, at + SparseIndex.WINDOW + 1 < 4096 ? at + SparseIndex.WINDOW + 1 : 4095 + SparseIndex.WINDOW));
+    }
+
+    static long foundAfter(Sim sim, int vol, int lbn, long c) {
+        sim.write(vol, lbn, c);
+        return sim.found;
+    }
+
+    @Test
+    void aCursorNeverConfirmedIsDroppedAfterAFewMisses() {
+        Sim sim = new Sim(4096, 1 << 20);
+        for (int l = 0; l < 4096; l++) sim.write(1, l, l + 1);
+        int hook = 100;
+        while (!SparseIndex.isHook(lo(hook + 1))) hook++;
+        // a hook of volume 1's block written again to volume 2 at LBN 3000: a cursor (offset hook - 3000)
+        sim.write(2, 3000, hook + 1);
+        int probe = 5_000_000;
+        while (SparseIndex.isHook(lo(probe))) probe++;
+        assertEquals(sim.map[1][hook + 1], sim.idx.lookup(hi(probe), lo(probe), 2, 3001), "the new cursor proposes");
+        // but what follows is other data: wrong proposals; after 4 the cursor is gone
+        int written = 0;
+        for (int l = 3001; written < SparseIndex.UNCONFIRMED_MISS_LIMIT; l++) {
+            long c = 2_000_000 + l;
+            if (SparseIndex.isHook(lo(c))) continue;
+            sim.write(2, l, c);
+            written++;
+        }
+        assertEquals(SparseIndex.UNCONFIRMED_MISS_LIMIT, sim.wrong);
+        for (int l = 3100; l < 3140; l++) assertEquals(-1, sim.idx.lookup(hi(probe), lo(probe), 2, l), "lbn " + l);
     }
 
     @Test
