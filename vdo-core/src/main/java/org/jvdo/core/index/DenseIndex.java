@@ -341,33 +341,82 @@ public final class DenseIndex implements DedupIndex {
             count--;
         }
 
+        /**
+         * This segment at {@code newM} slots and {@code newPbnBits}-bit PBNs. The entries are read
+         * in quotient order (a Robin Hood table keeps them sorted by home slot, and homes are
+         * monotonic in the quotient) and laid out in one pass; only the few that would wrap past
+         * the end go through the normal insert. A run too long for the displacement field grows
+         * the segment further (or, at the maximum, drops an entry: advice only).
+         */
         void rebuild(int newM, int newPbnBits) {
-            long[] oldWords = words;
-            int oldM = m, oldWidth = width, oldRbits = rbits;
-            long oldMask = mask, oldRmask = rmask;
-            Segment old = new Segment(ix, MIN_SEGMENT_SLOTS, 1);
-            old.words = oldWords; old.m = oldM; old.width = oldWidth; old.rbits = oldRbits; old.mask = oldMask; old.rmask = oldRmask;
-            allocate(newM, newPbnBits);
-            for (int i = 0; i < oldM; i++) {
-                long e = old.get(i);
-                if (state(e) == 0) continue;
-                int h = i - disp(e);
-                if (h < 0) h += oldM;
-                long q = old.start(h) + old.rem(e);
-                if (place(q, state(e), old.pbn(e)) != 0 && m < ix.maxSegSlots) {
-                    // a run too long even after growing: grow further and start over
-                    words = oldWords; m = oldM; width = oldWidth; rbits = oldRbits; mask = oldMask; rmask = oldRmask;
-                    count = countSlots();
-                    rebuild(Math.min(ix.maxSegSlots, newM + Math.max(8, newM >> 4)), newPbnBits);
-                    return;
-                }
+            int n = count;
+            long[] qs = new long[n];
+            long[] pay = new long[n];
+            int k = sorted(qs, pay);
+            int slots = newM;
+            while (!layout(qs, pay, k, slots, newPbnBits) && slots < ix.maxSegSlots) {
+                slots = (int) Math.min(ix.maxSegSlots, slots + Math.max(8, slots >> 4));
             }
         }
 
-        private int countSlots() {
-            int n = 0;
-            for (int i = 0; i < m; i++) if (state(get(i)) != 0) n++;
-            return n;
+        /** The entries in ascending quotient order into {@code qs} (and state | pbn << 4 into {@code pay}); returns how many. */
+        private int sorted(long[] qs, long[] pay) {
+            int empty = -1;
+            for (int i = 0; i < m; i++) if (state(get(i)) == 0) { empty = i; break; }
+            int k = 0, wrapAt = 0;
+            int[] homes = new int[qs.length];
+            // from just after an empty slot no run crosses the start: homes come in circular order
+            for (int j = 1; j <= m && k < qs.length; j++) {
+                int i = empty + j;
+                if (i >= m) i -= m;
+                long e = get(i);
+                if (state(e) == 0) continue;
+                int h = i - disp(e);
+                if (h < 0) h += m;
+                long q = start(h) + rem(e);
+                int t = k++;
+                qs[t] = q; pay[t] = state(e) | (pbn(e) << STATE_BITS); homes[t] = h;
+                // entries of one home are in insertion order: sort them (groups are tiny)
+                while (t > 0 && homes[t - 1] == homes[t] && qs[t - 1] > qs[t]) {
+                    long x = qs[t]; qs[t] = qs[t - 1]; qs[t - 1] = x;
+                    x = pay[t]; pay[t] = pay[t - 1]; pay[t - 1] = x;
+                    t--;
+                }
+                if (t > 0 && t == k - 1 && homes[t - 1] > homes[t]) wrapAt = t;
+            }
+            if (wrapAt > 0) { rotate(qs, k, wrapAt); rotate(pay, k, wrapAt); }
+            return k;
+        }
+
+        private static void rotate(long[] a, int n, int by) {
+            long[] c = new long[n];
+            System.arraycopy(a, by, c, 0, n - by);
+            System.arraycopy(a, 0, c, n - by, by);
+            System.arraycopy(c, 0, a, 0, n);
+        }
+
+        /** Lays the sorted entries into a new table of {@code slots}; false when one does not fit below the maximum. */
+        private boolean layout(long[] qs, long[] pay, int n, int slots, int pbnBitsNew) {
+            allocate(slots, pbnBitsNew);
+            int prev = -1;
+            int tailFrom = n;
+            for (int t = 0; t < n; t++) {
+                long q = qs[t];
+                int h = home(q);
+                int pos = Math.max(h, prev + 1);
+                if (pos >= m) { tailFrom = t; break; }
+                if (pos - h > MAX_DISP) {
+                    if (m < ix.maxSegSlots) return false;
+                    continue;   // at the maximum: dropped (advice only)
+                }
+                set(pos, pack((int) (pay[t] & 0xF), pos - h, q - start(h), pay[t] >>> STATE_BITS));
+                count++;
+                prev = pos;
+            }
+            for (int t = tailFrom; t < n; t++) {
+                if (place(qs[t], (int) (pay[t] & 0xF), pay[t] >>> STATE_BITS) != 0 && m < ix.maxSegSlots) return false;
+            }
+            return true;
         }
 
         /** Writes every entry as (key, location); returns how many. */
