@@ -93,6 +93,7 @@ class DenseIndexTest {
     void atMostEightBytesPerEntryFrom64kUpwardsByDefault() {
         DenseIndex idx = new DenseIndex(1024, 64 << 20, PBN_16GIB);
         double[] w = worstBytesPerEntry(idx, 2_000_000, PBN_16GIB);
+        System.out.printf("dense, default maximum, 16 GiB pool: worst %.3f bytes per entry at %d entries%n", w[0], (long) w[1]);
         assertTrue(w[0] <= 8.0, w[0] + " bytes per entry at " + (long) w[1] + " entries");
     }
 
@@ -108,6 +109,8 @@ class DenseIndexTest {
             DenseIndex idx = new DenseIndex(1024, max, maxPbn);
             long n = max + (max >> 2);
             double[] w = worstBytesPerEntry(idx, n, maxPbn);
+            System.out.printf("dense, maximum %d, max PBN %d: worst %.3f bytes per entry at %d entries, %.3f at the end%n",
+                    max, maxPbn, w[0], (long) w[1], (double) idx.memoryBytes() / idx.entries());
             assertTrue(idx.capacity() <= max, "capacity " + idx.capacity() + " beyond " + max);
             assertTrue(w[0] <= 8.0, "max PBN " + maxPbn + ": " + w[0] + " bytes per entry at " + (long) w[1] + " entries");
             int hits = 0;
