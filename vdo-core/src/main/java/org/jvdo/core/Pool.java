@@ -143,8 +143,8 @@ public final class Pool implements AutoCloseable {
         }
         checkpointer.attach(fresh ? Recovery.createJournal(store, sb) : recovery.open(dir, store, sb, cfg, admin.all(), depot, mode));
         StringBuilder report = recovery.report();
-        this.index = IndexFactory.loadOrEmpty(dir.resolve(INDEX_FILE), indexMode,
-                Math.min(cfg.indexMaxSlots, Math.max(1024, depot.dataBlocksUsed() * 2)), cfg.indexMaxSlots,
+        // starts small (or at the saved file's size) and grows in small steps: its memory follows its entries
+        this.index = IndexFactory.loadOrEmpty(dir.resolve(INDEX_FILE), indexMode, Math.min(cfg.indexMaxSlots, 1024), cfg.indexMaxSlots,
                 sb.mapAreaStart, this::mappingAt, report);
         for (String n : repairNotes) report.append("; repair: ").append(n);
         this.openReport = report.toString();

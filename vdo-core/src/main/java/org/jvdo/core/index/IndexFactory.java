@@ -77,6 +77,7 @@ public final class IndexFactory {
                 if (!fileMode.equals(m)) {
                     throw new Unusable(file + ": saved by a " + fileMode + " index (version " + h.version() + "), this pool runs " + m);
                 }
+                // sized for what the file holds (dense: about 0.89 full, within its bound at once)
                 long slots = Math.max(initialSlots, m.equals(SPARSE) ? h.count() * SparseIndex.SAMPLE * 2 : h.count() + h.count() / 8);
                 made[0] = create(m, Math.min(slots, maxSlots), maxSlots, maxPbn, reader);
                 if (made[0] instanceof DenseIndex d && h.keyBits() < d.keyBits()) {

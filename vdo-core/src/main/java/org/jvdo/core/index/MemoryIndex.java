@@ -18,7 +18,8 @@ import java.util.zip.CheckedInputStream;
 import java.util.zip.CheckedOutputStream;
 
 /**
- * The embedded dedup index: an open-addressing (linear probing) table in three parallel primitive
+ * The first dedup index (index file version 1), kept to compare with {@link DenseIndex} (which
+ * replaced it as the pool's index) and to write version-1 files in the conversion tests: an open-addressing (linear probing) table in three parallel primitive
  * arrays, 13 bytes a slot: the fingerprint's high 64 bits as the key, and a 36-bit location
  * (PBN, as dm-vdo's) with a 4-bit state (1 raw, 2..15 packed slot 0..13).
  *
