@@ -42,18 +42,20 @@ class IndexFileTest {
     @Test
     void denseRoundTripKeepsEveryEntryAndKeepsWorking() throws Exception {
         DenseIndex idx = new DenseIndex(1000, 1 << 20, MAX_PBN);
-        for (int i = 0; i < 50_000; i++) idx.update(fp(i), 0, mapping(i));
+        for (int i = 0; i < 70_000; i++) idx.update(fp(i), 0, mapping(i));
         Path f = dir.resolve("index.jvdo");
         idx.save(f);
         StringBuilder report = new StringBuilder();
         DedupIndex back = IndexFactory.loadOrEmpty(f, "dense", 1024, 1 << 20, MAX_PBN, null, report);
         assertEquals(idx.entries(), back.entries());
         assertTrue(report.toString().contains("loaded " + idx.entries() + " entries (dense)"), report.toString());
-        long[] e1 = expected(idx, 50_000);
-        for (int i = 0; i < 50_000; i++) assertEquals(e1[i], back.lookup(fp(i), 0), "entry " + i);
-        for (int i = 50_000; i < 80_000; i++) back.update(fp(i), 0, mapping(i));
-        long[] e2 = expected(idx, 80_000);
-        for (int i = 0; i < 80_000; i++) assertEquals(e2[i], back.lookup(fp(i), 0), "entry " + i);
+        double perEntry = (double) back.memoryBytes() / back.entries();
+        assertTrue(perEntry <= 8.0, "right after loading: " + perEntry + " bytes per entry");
+        long[] e1 = expected(idx, 70_000);
+        for (int i = 0; i < 70_000; i++) assertEquals(e1[i], back.lookup(fp(i), 0), "entry " + i);
+        for (int i = 70_000; i < 100_000; i++) back.update(fp(i), 0, mapping(i));
+        long[] e2 = expected(idx, 100_000);
+        for (int i = 0; i < 100_000; i++) assertEquals(e2[i], back.lookup(fp(i), 0), "entry " + i);
         assertThrows(NoSuchFileException.class, () -> IndexFactory.load(dir.resolve("missing"), "dense", 64, 1 << 20, MAX_PBN, null, new StringBuilder()));
     }
 
