@@ -34,6 +34,10 @@ import java.nio.file.Path;
  * home) instead of growing: memory stays bounded, and what is lost is only advice.
  *
  * <p>Threads: one lock per segment (updates of different segments do not wait for each other).
+ *
+ * <p>Why over 400 lines: the bit-packed slot access, the Robin Hood insert, delete and lookup,
+ * the one-pass rebuild and the file output all depend on the same quotient arithmetic and slot
+ * layout, so they are kept in one class (with its {@code Segment}) to be read together.
  */
 public final class DenseIndex implements DedupIndex {
     static final int STATE_BITS = 4;
