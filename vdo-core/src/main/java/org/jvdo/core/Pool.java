@@ -10,7 +10,7 @@ import org.jvdo.core.durability.Recovery;
 import org.jvdo.core.durability.SpaceReservation;
 import org.jvdo.core.durability.SuperBlockWriter;
 import org.jvdo.core.index.DedupIndex;
-import org.jvdo.core.index.MemoryIndex;
+import org.jvdo.core.index.IndexFactory;
 import org.jvdo.core.logical.LogicalVolume;
 import org.jvdo.core.physical.SegmentedBlockStore;
 import org.jvdo.core.physical.SlabDepot;
@@ -113,6 +113,12 @@ public final class Pool implements AutoCloseable {
 
     Pool(Path dir, PoolConfig cfg, FileChannel lockChannel, FileLock lock, BlockStore store, SuperBlock sb,
                  boolean fresh) throws IOException {
+        String indexMode;
+        try {
+            indexMode = IndexFactory.checkMode(cfg.indexMode);
+        } catch (IllegalArgumentException e) {
+            throw new org.jvdo.core.api.VdoException(org.jvdo.core.api.Errno.EINVAL, e.getMessage());
+        }
         this.dir = dir;
         this.cfg = cfg;
         this.lockChannel = lockChannel;
@@ -137,8 +143,9 @@ public final class Pool implements AutoCloseable {
         }
         checkpointer.attach(fresh ? Recovery.createJournal(store, sb) : recovery.open(dir, store, sb, cfg, admin.all(), depot, mode));
         StringBuilder report = recovery.report();
-        this.index = MemoryIndex.loadOrEmpty(dir.resolve(INDEX_FILE), cfg.indexMaxSlots,
-                (int) Math.min(cfg.indexMaxSlots, Math.max(1024, depot.dataBlocksUsed() * 2)), report);
+        // starts small (or at the saved file's size) and grows in small steps: its memory follows its entries
+        this.index = IndexFactory.loadOrEmpty(dir.resolve(INDEX_FILE), indexMode, Math.min(cfg.indexMaxSlots, 1024), cfg.indexMaxSlots,
+                sb.mapAreaStart, this::mappingAt, report);
         for (String n : repairNotes) report.append("; repair: ").append(n);
         this.openReport = report.toString();
         this.ioExecutor = Executors.newFixedThreadPool(cfg.ioThreads, daemon("jvdo-io"));
@@ -170,6 +177,21 @@ public final class Pool implements AutoCloseable {
         flusherThread.scheduleWithFixedDelay(this::packerTimeout, period, period, TimeUnit.MILLISECONDS);
         flusherThread.scheduleWithFixedDelay(this::background, 100, 100, TimeUnit.MILLISECONDS);
         PoolObserver.notifyOpened(this);
+    }
+
+    /** A volume's current mapping at an LBN for the sparse index (-1: no such volume or LBN, no block, unreadable). */
+    private long mappingAt(int volumeId, long lbn) {
+        for (LogicalVolume v : admin.all()) {
+            if (v.id() != volumeId) continue;
+            if (v.isDeleted() || lbn < 0 || lbn >= v.logicalBlocks()) return -1;
+            try {
+                long m = v.blockMap().get(lbn);
+                return org.jvdo.core.logical.Mapping.hasBlock(m) ? m : -1;
+            } catch (IOException | RuntimeException e) {
+                return -1;
+            }
+        }
+        return -1;
     }
 
     private static ThreadFactory daemon(String name) {

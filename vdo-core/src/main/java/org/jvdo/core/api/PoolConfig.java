@@ -26,8 +26,14 @@ public final class PoolConfig {
     public int ioThreads = Math.max(2, Runtime.getRuntime().availableProcessors());
     /** A packer bin is written at the latest this long after its first fragment arrived. */
     public long packerTimeoutMillis = 20;
-    /** Dedup index slots at most (13 bytes each). */
+    /** Dedup index entries at most (dense: at most 8 bytes each; sparse: hooks, 1 per 64 of these). */
     public int indexMaxSlots = 64 << 20;
+    /**
+     * The dedup index: "dense" (every fingerprint, at most 8 bytes per distinct block) or
+     * "sparse" (1 in 64 fingerprints plus following the old block map: under 1 byte per block
+     * written, for copies of images). Any other value is refused when the pool opens.
+     */
+    public String indexMode = "dense";
     /** The compression engine for new volumes: "lz4", "none", or "qat" when available. */
     public String defaultEngine = "lz4";
     /** Open for checking only: nothing is written (read-only), stored reference counts are kept for comparison. */
@@ -67,6 +73,7 @@ public final class PoolConfig {
         c.blockMapTreeCachePages = blockMapTreeCachePages;
         c.compressionThreads = compressionThreads; c.ioThreads = ioThreads; c.cpuThreads = cpuThreads;
         c.packerTimeoutMillis = packerTimeoutMillis; c.indexMaxSlots = indexMaxSlots;
+        c.indexMode = indexMode;
         c.defaultEngine = defaultEngine;
         c.strictEngines = strictEngines;
         c.disabledEngines = new java.util.HashSet<>(disabledEngines);

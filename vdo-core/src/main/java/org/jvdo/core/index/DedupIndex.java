@@ -8,8 +8,11 @@ import java.nio.file.Path;
 /**
  * Dedup advice: fingerprint → where a block with that fingerprint was last stored. Advice only:
  * the engine reads and compares the candidate before sharing it, so a lost, stale or wrong
- * entry costs a missed dedup, never data. Implementations: {@link MemoryIndex} (embedded); a
- * clustered one can live behind this interface.
+ * entry costs a missed dedup (or one extra read), never data. Implementations:
+ * {@link DenseIndex} (every fingerprint, the default), {@link SparseIndex} (sampled "hook"
+ * fingerprints plus following the old block map), {@link MemoryIndex} (the version-1 table,
+ * kept for comparison); {@link IndexFactory} builds the configured one. A clustered index can
+ * live behind this interface.
  */
 public interface DedupIndex extends AutoCloseable {
     /** The mapping ({@link Mapping#raw} or packed) last recorded for the fingerprint, or -1. */
@@ -18,14 +21,37 @@ public interface DedupIndex extends AutoCloseable {
     /** Records where a block with this fingerprint now lives. */
     void update(long fpHigh, long fpLow, long mapping);
 
+    /**
+     * {@link #lookup(long, long)} for a block being written to {@code lbn} of volume
+     * {@code volume} (the id of {@code LogicalVolume}). An index that follows streams (sparse)
+     * may propose a mapping from the write's context; the default ignores it.
+     */
+    default long lookup(long fpHigh, long fpLow, int volume, long lbn) { return lookup(fpHigh, fpLow); }
+
+    /** {@link #update(long, long, long)} for a block now mapped at {@code lbn} of {@code volume}. */
+    default void update(long fpHigh, long fpLow, long mapping, int volume, long lbn) { update(fpHigh, fpLow, mapping); }
+
+    /** Entries held (fingerprints; hooks for the sparse index). */
     long entries();
 
     /** Heap bytes held by the index structure. */
     long memoryBytes();
+
+    /** "dense" or "sparse" (the version-1 table is "dense"). */
+    default String mode() { return IndexFactory.DENSE; }
 
     /** Saves the index (clean shutdown). */
     void save(Path file) throws IOException;
 
     @Override
     default void close() { }
+
+    /** A volume's current mapping at an LBN, for an index that follows the old block map (supplied by the pool). */
+    @FunctionalInterface
+    interface MappingReader {
+        /** The mapping of {@code lbn} in volume {@code volume}, or -1 when there is no such volume, LBN or block. */
+        long mappingAt(int volume, long lbn);
+
+        MappingReader NONE = (v, l) -> -1;
+    }
 }

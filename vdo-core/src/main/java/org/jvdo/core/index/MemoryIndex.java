@@ -18,7 +18,8 @@ import java.util.zip.CheckedInputStream;
 import java.util.zip.CheckedOutputStream;
 
 /**
- * The embedded dedup index: an open-addressing (linear probing) table in three parallel primitive
+ * The first dedup index (index file version 1), kept to compare with {@link DenseIndex} (which
+ * replaced it as the pool's index) and to write version-1 files in the conversion tests: an open-addressing (linear probing) table in three parallel primitive
  * arrays, 13 bytes a slot: the fingerprint's high 64 bits as the key, and a 36-bit location
  * (PBN, as dm-vdo's) with a 4-bit state (1 raw, 2..15 packed slot 0..13).
  *
@@ -147,7 +148,7 @@ public final class MemoryIndex implements DedupIndex {
         Files.deleteIfExists(tmp);
         try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(java.nio.channels.Channels.newOutputStream(
                 org.jvdo.core.api.FileModes.open(tmp, java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)), 1 << 16))) {
-            IndexFileLayout.writeHeader(out, keys.length, count);
+            IndexFileLayout.writeHeaderV1(out, keys.length, count);
             DataOutputStream body = new DataOutputStream(new CheckedOutputStream(out, crc));
             for (int s = 0; s < keys.length; s++) {
                 if (keys[s] == 0) continue;
@@ -187,7 +188,7 @@ public final class MemoryIndex implements DedupIndex {
         try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
             if (in.readLong() != IndexFileLayout.MAGIC) throw new CorruptPoolException(file + ": not a jvdo index file");
             int version = in.readInt();
-            if (version != IndexFileLayout.VERSION) throw new CorruptPoolException(file + ": unsupported index version " + version);
+            if (version != IndexFileLayout.VERSION_1) throw new CorruptPoolException(file + ": unsupported index version " + version);
             int cap = in.readInt();
             long count = in.readLong();
             if (cap < 64 || count < 0 || count > cap) throw new CorruptPoolException(file + ": bad index geometry (" + count + " of " + cap + ")");

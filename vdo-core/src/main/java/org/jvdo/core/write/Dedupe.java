@@ -40,7 +40,7 @@ final class Dedupe {
 
     void queryIndex(DataVio v) {
         long ti = System.nanoTime();
-        long advice = index.lookup(v.hash[0], v.hash[1]);
+        long advice = index.lookup(v.hash[0], v.hash[1], v.volume.id(), v.lbn);
         latIndex.since(ti);
         if (advice >= 0) {
             long pbn = Mapping.pbn(advice);

@@ -68,7 +68,7 @@ final class HashLocks {
 
     /** The agent has a location: teach the index, share it with the waiting identical writes. */
     void stored(DataVio v) {
-        if (Mapping.hasBlock(v.newMapping)) index.update(v.hash[0], v.hash[1], v.newMapping);
+        if (Mapping.hasBlock(v.newMapping)) index.update(v.hash[0], v.hash[1], v.newMapping, v.volume.id(), v.lbn);
         release(v, true);
     }
 
