@@ -105,6 +105,11 @@ class PackagingIT {
         // the JVM the tests run on, through JAVA_HOME, as an operator would point it at one
         serveAndProbe(List.of(launcher.toString()), Map.of("JAVA_HOME", System.getProperty("java.home"),
                 "JVDO_JAVA_OPTS", "-Xmx256m"), "dist");
+        // without -Xmx the launcher sizes the heap from the pool's needs: the JVM has exactly the planned heap
+        String err = serveAndProbe(List.of(launcher.toString()), Map.of("JAVA_HOME", System.getProperty("java.home")), "planned");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("memory plan: .*, heap (\\S+ \\S+); this JVM's heap (\\S+ \\S+)").matcher(err);
+        assertTrue(m.find(), "a memory plan line in\n" + err);
+        assertEquals(m.group(1), m.group(2), "the launcher started the JVM with the planned heap: " + m.group());
     }
 
     /**
@@ -148,7 +153,7 @@ class PackagingIT {
     }
 
     /** {@code cmd serve} on free ports: it serves vdo0, nbdinfo reads its size, SIGTERM closes it with 0. */
-    private void serveAndProbe(List<String> cmd, Map<String, String> env, String name) throws Exception {
+    private String serveAndProbe(List<String> cmd, Map<String, String> env, String name) throws Exception {
         Tools.require("nbdinfo");
         int port = ServeProcess.freePort();
         List<String> full = new ArrayList<>(cmd);
@@ -159,6 +164,7 @@ class PackagingIT {
             Tools.Result info = Tools.run(T, "nbdinfo", "--size", p.uri("vdo0")).assertOk("nbdinfo");
             assertEquals(String.valueOf(64L << 20), info.output().strip());
             assertEquals(0, p.terminate(T), p.err());
+            return p.err();
         }
     }
 }

@@ -144,4 +144,13 @@ final class Converters {
     static long roundUp(long bytes) {
         return (bytes + 4095) / 4096 * 4096;
     }
+
+    /** The dedup index mode: dense or sparse. */
+    static final class IndexMode implements ITypeConverter<String> {
+        @Override
+        public String convert(String v) {
+            if (v.equals("dense") || v.equals("sparse")) return v;
+            throw new TypeConversionException("must be dense or sparse, not " + v);
+        }
+    }
 }

@@ -49,7 +49,8 @@ final class Serve {
     /** The NBD server's options from the command line. */
     private NbdServer.Options nbdOptions() {
         NbdServer.Options n = new NbdServer.Options();
-        if (o.maxInflightBytes != null) n.maxInflightBytes = o.maxInflightBytes;
+        // the heap plan counts this budget, so it is fixed here rather than a share of whatever heap the JVM got
+        n.maxInflightBytes = o.maxInflightBytes != null ? o.maxInflightBytes : HeapPlan.DEFAULT_INFLIGHT_BYTES;
         if (o.maxConnections != null) n.maxConnections = o.maxConnections;
         if (o.handshakeTimeoutMillis != null) n.handshakeTimeoutMillis = o.handshakeTimeoutMillis;
         if (o.idleTimeoutMillis != null) n.idleTimeoutMillis = o.idleTimeoutMillis;
@@ -75,12 +76,39 @@ final class Serve {
         if (o.slabSize != null) cfg.slabDataBlocks = (int) (o.slabSize / 4096);
         if (o.journalSize != null) cfg.journalBlocks = (int) (o.journalSize / 4096);
         cfg.defaultEngine = o.engine;
+        cfg.indexMode = o.indexMode;
+        cfg.indexMaxSlots = o.indexMemory != null ? HeapPlan.indexEntriesFor(o.indexMemory, o.indexMode)
+                : HeapPlan.defaultIndexEntries(facts != null ? facts.physicalBytes() : cfg.physicalBytes);
+        if (o.blockMapCache != null) cfg.blockMapCachePages = (int) Math.max(64, Math.min(1 << 24, o.blockMapCache / 4096));
         return cfg;
+    }
+
+    /** The existing pool's super block, or null (no pool yet, or unreadable: Pool.open says what is wrong). */
+    private FormatFlags.PoolFacts facts;
+
+    private void readFacts() {
+        if (!Pool.exists(o.data)) return;
+        try {
+            facts = FormatFlags.PoolFacts.read(o.data);
+        } catch (IOException | RuntimeException e) {
+            facts = null;
+        }
+    }
+
+    /** The heap plan of this serve: the pool's volumes (or the new ones) plus one created later. */
+    private HeapPlan heapPlan(PoolConfig cfg, NbdServer.Options nbd) {
+        int volumes = (facts != null ? facts.volumeBytes().size() : o.newVolumes().size()) + 1;
+        return new HeapPlan(cfg, volumes, nbd.maxInflightBytes);
     }
 
     int run() {
         if (Main.configureLogging) LogSetup.configure(o.logLevel);
         NbdServer.Options nbd = nbdOptions();
+        readFacts();
+        if (o.printJavaOptions) { // the launcher's question: nothing is created, opened or listened on
+            out.println(heapPlan(poolConfig(), nbd).javaOptions());
+            return 0;
+        }
         if (nbd.tls.offered()) { // a missing certificate is a usage error before anything is formatted
             List<String> needed = new ArrayList<>(List.of(TlsSettings.SERVER_CERT, TlsSettings.SERVER_KEY));
             if (o.tlsVerifyPeer) needed.add(TlsSettings.CA_CERT);
@@ -160,6 +188,11 @@ final class Serve {
             return 1;
         }
         cfg.recoveryProgress = admin.recoveryListener(); // /health shows the journal replay's progress while the pool opens
+        HeapPlan plan = heapPlan(cfg, nbd);
+        long maxHeap = Runtime.getRuntime().maxMemory();
+        java.util.logging.Logger.getLogger("org.jvdo.nbd.serve").info(plan.describe() + "; this JVM's heap "
+                + Sizes.human(maxHeap) + (maxHeap < plan.heapBytes() * 9 / 10
+                        ? ": below the plan, caches may not fit (start through the jvdo launcher, or give -Xmx)" : ""));
         Pool pool;
         try {
             pool = fresh ? Pool.create(o.data, cfg) : Pool.open(o.data, cfg);

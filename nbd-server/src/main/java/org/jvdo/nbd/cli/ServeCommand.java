@@ -80,6 +80,24 @@ final class ServeCommand implements Callable<Integer> {
     String engine = "lz4";
 
     // admin API
+    // memory (the launcher sizes the heap from these, see HeapPlan)
+    @Option(names = "--index-mode", paramLabel = "dense|sparse", converter = Converters.IndexMode.class,
+            description = "dedup index: dense (every block, at most 8 bytes each; default) or sparse (1 in 64 plus following"
+                    + " the old block map: under 1 byte per block, for copies of images)")
+    String indexMode = "dense";
+
+    @Option(names = "--index-memory", paramLabel = "SIZE", converter = Converters.Size.class,
+            description = "most memory for the dedup index (default: room for twice the pool's data blocks, 64k..64M entries)")
+    Long indexMemory;
+
+    @Option(names = "--block-map-cache", paramLabel = "SIZE", converter = Converters.Size.class,
+            description = "block-map pages cached per volume (default 64M: 16384 pages, about 5.6M mappings)")
+    Long blockMapCache;
+
+    @Option(names = "--print-java-options", hidden = true,
+            description = "print the JVM options (heap) this serve needs and exit: used by the jvdo launcher")
+    boolean printJavaOptions;
+
     @Option(names = "--admin-listen", paramLabel = "ADDR", description = "admin API address (default 127.0.0.1)")
     String adminListen = "127.0.0.1";
 
