@@ -428,6 +428,9 @@ class CliTest {
             p.awaitServing("vdo0", T);
             String port = String.valueOf(p.adminPort());
             assertTrue(p.out().contains("admin API at https://"), p.out());
+            String dashboard = "dashboard at https://127.0.0.1:" + port + "/ui";
+            org.jvdo.testsupport.Await.until(Conditions.checked(() -> p.out().contains(dashboard)), 20,
+                    Conditions.text(() -> "no '" + dashboard + "' line in\n" + p.out()));
             Run ok = run("stats", "--data", data.toString(), "--admin-port", port, "--admin-tls", "--tls-certificates", certs.server.toString());
             assertEquals(0, ok.exit(), ok.toString());
             assertTrue(ok.out().contains("vdo0"), "a row for the volume: " + ok.out());

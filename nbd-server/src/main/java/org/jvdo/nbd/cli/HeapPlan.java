@@ -17,7 +17,8 @@ import org.jvdo.nbd.Sizes;
  * 8 bytes an entry, sparse 48 bytes a hook, one hook per 64 entries), the block-map page cache of
  * every volume the pool has plus one more (a page holds {@value BlockMap#ENTRIES_PER_PAGE}
  * mappings and checksums, about {@value #PAGE_HEAP_BYTES} bytes of heap with its cache node),
- * the vio pool (three 4 KiB buffers a vio), the NBD in-flight payload budget and its pool of
+ * the slab depot's reference counts and free bitmaps (a byte and a bit per physical block), the
+ * vio pool (three 4 KiB buffers a vio), the NBD in-flight payload budget and its pool of
  * reusable arrays, and a base for the rest (Vert.x, classes, packer bins, journal and slab
  * buffers). The sum gets 30% room for the collector and is rounded up to 64 MiB.
  */
@@ -37,6 +38,9 @@ final class HeapPlan {
                 sparse ? (slots / 64) * 48 + 5120L * volumes : slots * 8));
         parts.add(new Part("block-map caches (" + volumes + " volumes x " + cfg.blockMapCachePages + " pages)",
                 (long) volumes * (cfg.blockMapCachePages + cfg.blockMapTreeCachePages) * PAGE_HEAP_BYTES));
+        long physicalBlocks = cfg.physicalBytes / 4096;
+        parts.add(new Part("slab depot (reference counts, free bitmaps of " + physicalBlocks + " blocks)",
+                physicalBlocks + physicalBlocks / 8 + physicalBlocks / 512));
         parts.add(new Part("vio pool (" + cfg.vioPoolSize + " vios)", cfg.vioPoolSize * 3L * 4096));
         parts.add(new Part("NBD in-flight payloads and their pool", inflightBytes + Math.min(64L << 20, inflightBytes / 4)));
         parts.add(new Part("base (Vert.x, classes, packer, journal, slabs)", BASE_BYTES));

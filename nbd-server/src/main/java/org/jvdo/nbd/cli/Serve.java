@@ -72,7 +72,8 @@ final class Serve {
     /** The pool's settings from the command line (format-time ones matter only when formatting). */
     private PoolConfig poolConfig() {
         PoolConfig cfg = new PoolConfig();
-        cfg.physicalBytes = o.physicalSize != null ? o.physicalSize : 16L << 30;
+        // an existing pool's size (for the index default and the heap plan; formatting reads it only when new)
+        cfg.physicalBytes = o.physicalSize != null ? o.physicalSize : facts != null ? facts.physicalBytes() : 16L << 30;
         if (o.slabSize != null) cfg.slabDataBlocks = (int) (o.slabSize / 4096);
         if (o.journalSize != null) cfg.journalBlocks = (int) (o.journalSize / 4096);
         cfg.defaultEngine = o.engine;
@@ -241,6 +242,8 @@ final class Serve {
         registry.defaultExportName().ifPresent(d -> out.println("jvdo: the empty export name gets " + d));
         out.println("jvdo: admin API at " + admin.scheme() + "://" + Main.uriHost(o.adminListen) + ":" + admin.actualPort() + "/api/v1 (token in "
                 + AdminToken.file(o.data) + ")");
+        out.println("jvdo: dashboard at " + admin.scheme() + "://" + Main.uriHost(o.adminListen) + ":" + admin.actualPort()
+                + "/ui (paste the token, or open it with #token=TOKEN)");
         // the token itself is never printed: under systemd stdout goes to the journal; its file is named above
         if (pool.isReadOnly()) out.println("jvdo: pool is READ-ONLY: " + pool.readOnlyReason());
         int rc = 0;
