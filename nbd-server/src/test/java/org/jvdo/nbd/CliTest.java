@@ -44,17 +44,13 @@ class CliTest {
     @TempDir
     Path tmp;
 
-    record Run(int exit, String out, String err) { }
-
-    static Run run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int rc = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Run(rc, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    /** In-process runs, as MainTest's. */
+    static MainTest.Run run(String... args) {
+        return MainTest.run(args);
     }
 
     /** exit {@code code}, nothing on stdout, one line on stderr starting "jvdo: " and naming each of {@code mentions}. */
-    private static void assertOneLineError(int code, Run r, String... mentions) {
+    private static void assertOneLineError(int code, MainTest.Run r, String... mentions) {
         assertEquals(code, r.exit(), r.toString());
         assertEquals("", r.out(), r.toString());
         List<String> lines = r.err().lines().toList();
@@ -63,9 +59,9 @@ class CliTest {
         for (String m : mentions) assertTrue(lines.get(0).contains(m), r.err() + " should mention " + m);
     }
 
-    private static Run ofProcess(ServeProcess p) throws Exception {
+    private static MainTest.Run ofProcess(ServeProcess p) throws Exception {
         int rc = p.awaitExit(T);
-        return new Run(rc, p.out(), p.err());
+        return new MainTest.Run(rc, p.out(), p.err());
     }
 
     /** Every regular file under {@code dir} with its SHA-256: equal maps mean nothing there changed. */
@@ -83,14 +79,14 @@ class CliTest {
 
     @Test
     void everySubcommandHasItsOwnHelp() throws Exception {
-        Run serve = run("serve", "--help");
+        MainTest.Run serve = run("serve", "--help");
         assertEquals(0, serve.exit(), serve.toString());
         assertTrue(serve.out().startsWith("usage: jvdo serve"), serve.out());
         for (String opt : List.of("-p, --port", "-i, --listen", "-U, --unix", "-r, --read-only", "--read-only-volume",
                 "-e, --export-name", "-P, --pid-file", "--physical-size", "--tls-verify-peer", "--log-level")) {
             assertTrue(serve.out().contains(opt), "serve --help names " + opt + ":\n" + serve.out());
         }
-        Run stats = run("stats", "--help");
+        MainTest.Run stats = run("stats", "--help");
         assertEquals(0, stats.exit());
         assertTrue(stats.out().startsWith("usage: jvdo stats"), stats.out());
         for (String opt : List.of("--human-readable", "--si", "--verbose", "--json", "--admin-port", "--data")) {
@@ -98,15 +94,15 @@ class CliTest {
         }
         assertFalse(stats.out().contains("SIZE"), "stats takes no size:\n" + stats.out());
         assertFalse(stats.out().contains("--physical-size"), stats.out());
-        Run volume = run("volume", "--help");
+        MainTest.Run volume = run("volume", "--help");
         assertEquals(0, volume.exit());
         for (String sub : List.of("create", "list", "delete", "resize")) assertTrue(volume.out().contains(sub), volume.out());
-        Run create = run("volume", "create", "--help");
+        MainTest.Run create = run("volume", "create", "--help");
         assertTrue(create.out().startsWith("usage: jvdo volume create") && create.out().contains("--engine"), create.out());
-        Run check = run("check", "--help");
+        MainTest.Run check = run("check", "--help");
         assertTrue(check.out().startsWith("usage: jvdo check") && check.out().contains("--repair"), check.out());
         assertEquals(serve.out(), run("help", "serve").out(), "jvdo help serve is serve --help");
-        Run top = run();
+        MainTest.Run top = run();
         assertEquals(2, top.exit(), "jvdo alone: a command is missing");
         assertTrue(top.out().contains("serve") && top.out().contains("stats") && top.out().contains("check"), top.out());
         String version = run("--version").out();
@@ -116,7 +112,7 @@ class CliTest {
         }
         // as a real process, the exit code is the JVM's
         try (ServeProcess p = ServeProcess.start(tmp, "stats-help", 0, "stats", "--help")) {
-            Run r = ofProcess(p);
+            MainTest.Run r = ofProcess(p);
             assertEquals(0, r.exit(), r.toString());
             assertTrue(r.out().startsWith("usage: jvdo stats"), r.out());
             assertEquals("", r.err());
@@ -135,7 +131,7 @@ class CliTest {
         assertOneLineError(8, run("check"), "DIR", "jvdo check --help");
         assertOneLineError(8, run("check", "--bogus", tmp.toString()), "--bogus");
         assertOneLineError(2, run("serve", "--data", data.toString(), "-p", "1", "--port", "2"), "--port", "only once");
-        Run at = run("check", "@" + tmp.resolve("args"));
+        MainTest.Run at = run("check", "@" + tmp.resolve("args"));
         assertEquals(8, at.exit(), "@FILE is a folder name, not a file of arguments: " + at);
         assertTrue((at.out() + at.err()).contains("no pool in @"), at.toString());
         assertFalse(Files.exists(data), "a usage error creates nothing");
@@ -279,7 +275,7 @@ class CliTest {
             assertTrue(p.out().contains("at " + uri + "\n"), p.out());
             assertFalse(p.out().contains("nbd://"), "-U alone serves no TCP:\n" + p.out());
             assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(sock)));
-            Run list = run("volume", "list", "--data", data.toString(), "--admin-port", String.valueOf(p.adminPort()));
+            MainTest.Run list = run("volume", "list", "--data", data.toString(), "--admin-port", String.valueOf(p.adminPort()));
             assertTrue(list.out().contains(" " + uri + "\n"), "the API gives the socket's URI too:\n" + list);
             Tools.Result info = Tools.run(T, "nbdinfo", uri);
             assertEquals(0, info.exit(), info.output());
@@ -376,7 +372,7 @@ class CliTest {
                 assertEquals(0, c.write(1, 0, block));
             }
             String[] at = {"--data", data.toString(), "--admin-port", String.valueOf(p.adminPort())};
-            Run plain = run(concat(new String[] {"stats"}, at));
+            MainTest.Run plain = run(concat(new String[] {"stats"}, at));
             assertEquals(0, plain.exit(), plain.err());
             List<String> lines = plain.out().lines().toList();
             assertEquals(4, lines.size(), "header, the pool, a, b:\n" + plain.out());
@@ -385,19 +381,19 @@ class CliTest {
             assertArrayEquals(new String[] {"a", "65536", "0", "65536", "0%", "N/A"}, lines.get(2).trim().split("\\s+"));
             assertArrayEquals(new String[] {"b", "65536", "16", "65520", "1%", "N/A"}, lines.get(3).trim().split("\\s+"));
 
-            Run human = run(concat(new String[] {"stats", "--human-readable"}, at));
+            MainTest.Run human = run(concat(new String[] {"stats", "--human-readable"}, at));
             List<String> h = human.out().lines().toList();
             assertTrue(h.get(0).matches("Device\\s+Size\\s+Used\\s+Available\\s+Use%\\s+Space saving%"), h.get(0));
             assertEquals("256.0M", h.get(1).trim().split("\\s+")[1]);
             assertArrayEquals(new String[] {"b", "64.0M", "16.0K", "64.0M", "1%", "N/A"}, h.get(3).trim().split("\\s+"));
-            Run si = run(concat(new String[] {"stats", "--human-readable", "--si"}, at));
+            MainTest.Run si = run(concat(new String[] {"stats", "--human-readable", "--si"}, at));
             assertEquals("268.4M", si.out().lines().toList().get(1).trim().split("\\s+")[1], "256 MiB in powers of 1000");
             assertEquals(plain.out(), run(concat(new String[] {"stats", "--si"}, at)).out(), "--si alone changes nothing (vdostats)");
 
-            Run one = run(concat(new String[] {"stats", "b"}, at));
+            MainTest.Run one = run(concat(new String[] {"stats", "b"}, at));
             assertEquals(2, one.out().lines().count(), one.out());
 
-            Run verbose = run(concat(new String[] {"stats", "--verbose"}, at));
+            MainTest.Run verbose = run(concat(new String[] {"stats", "--verbose"}, at));
             assertEquals(0, verbose.exit(), verbose.err());
             for (String name : List.of("version", "operating mode", "1K-blocks used", "1K-blocks available", "used percent",
                     "write policy", "data blocks used", "physical blocks", "block size", "journal disk full count")) {
@@ -431,16 +427,16 @@ class CliTest {
             String dashboard = "dashboard at https://127.0.0.1:" + port + "/ui";
             org.jvdo.testsupport.Await.until(Conditions.checked(() -> p.out().contains(dashboard)), 20,
                     Conditions.text(() -> "no '" + dashboard + "' line in\n" + p.out()));
-            Run ok = run("stats", "--data", data.toString(), "--admin-port", port, "--admin-tls", "--tls-certificates", certs.server.toString());
+            MainTest.Run ok = run("stats", "--data", data.toString(), "--admin-port", port, "--admin-tls", "--tls-certificates", certs.server.toString());
             assertEquals(0, ok.exit(), ok.toString());
             assertTrue(ok.out().contains("vdo0"), "a row for the volume: " + ok.out());
             // without the flag the client speaks HTTP to the HTTPS port: one line, and the hint
-            Run plain = run("stats", "--data", data.toString(), "--admin-port", port);
+            MainTest.Run plain = run("stats", "--data", data.toString(), "--admin-port", port);
             assertOneLineError(1, plain, "--admin-tls");
             // a CA that did not sign the server's certificate is refused
             Path otherCa = Files.createDirectories(tmp.resolve("other-ca"));
             Files.copy(tmp.resolve("certs/work/other-ca-cert.pem"), otherCa.resolve("ca-cert.pem"));
-            Run stranger = run("stats", "--data", data.toString(), "--admin-port", port, "--admin-tls", "--tls-certificates", otherCa.toString());
+            MainTest.Run stranger = run("stats", "--data", data.toString(), "--admin-port", port, "--admin-tls", "--tls-certificates", otherCa.toString());
             assertEquals(1, stranger.exit(), stranger.toString());
             assertEquals("", stranger.out(), stranger.toString());
         }

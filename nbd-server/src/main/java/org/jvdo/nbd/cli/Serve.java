@@ -50,7 +50,9 @@ final class Serve {
     private NbdServer.Options nbdOptions() {
         NbdServer.Options n = new NbdServer.Options();
         // the heap plan counts this budget, so it is fixed here rather than a share of whatever heap the JVM got
-        n.maxInflightBytes = o.maxInflightBytes != null ? o.maxInflightBytes : HeapPlan.DEFAULT_INFLIGHT_BYTES;
+        // (at most 128 MiB; on a heap smaller than planned, a quarter of it, as an embedded NbdServer's default)
+        n.maxInflightBytes = o.maxInflightBytes != null ? o.maxInflightBytes
+                : Math.min(HeapPlan.DEFAULT_INFLIGHT_BYTES, NbdServer.Options.defaultInflightBytes());
         if (o.maxConnections != null) n.maxConnections = o.maxConnections;
         if (o.handshakeTimeoutMillis != null) n.handshakeTimeoutMillis = o.handshakeTimeoutMillis;
         if (o.idleTimeoutMillis != null) n.idleTimeoutMillis = o.idleTimeoutMillis;
@@ -99,7 +101,7 @@ final class Serve {
     /** The heap plan of this serve: the pool's volumes (or the new ones) plus one created later. */
     private HeapPlan heapPlan(PoolConfig cfg, NbdServer.Options nbd) {
         int volumes = (facts != null ? facts.volumeBytes().size() : o.newVolumes().size()) + 1;
-        return new HeapPlan(cfg, volumes, nbd.maxInflightBytes);
+        return new HeapPlan(cfg, volumes, o.maxInflightBytes != null ? o.maxInflightBytes : HeapPlan.DEFAULT_INFLIGHT_BYTES);
     }
 
     int run() {
@@ -189,11 +191,6 @@ final class Serve {
             return 1;
         }
         cfg.recoveryProgress = admin.recoveryListener(); // /health shows the journal replay's progress while the pool opens
-        HeapPlan plan = heapPlan(cfg, nbd);
-        long maxHeap = Runtime.getRuntime().maxMemory();
-        java.util.logging.Logger.getLogger("org.jvdo.nbd.serve").info(plan.describe() + "; this JVM's heap "
-                + Sizes.human(maxHeap) + (maxHeap < plan.heapBytes() * 9 / 10
-                        ? ": below the plan, caches may not fit (start through the jvdo launcher, or give -Xmx)" : ""));
         Pool pool;
         try {
             pool = fresh ? Pool.create(o.data, cfg) : Pool.open(o.data, cfg);
@@ -212,6 +209,12 @@ final class Serve {
             vertx.close();
             return 1;
         }
+        // logged once the pool is open: a refused start stays one line
+        HeapPlan plan = heapPlan(cfg, nbd);
+        long maxHeap = Runtime.getRuntime().maxMemory();
+        java.util.logging.Logger.getLogger("org.jvdo.nbd.serve").info(plan.describe() + "; this JVM's heap "
+                + Sizes.human(maxHeap) + (maxHeap < plan.heapBytes() * 9 / 10
+                        ? ": below the plan, caches may not fit (start through the jvdo launcher, or give -Xmx)" : ""));
         SimpleExportRegistry registry = new SimpleExportRegistry();
         for (Volume v : pool.volumes()) registry.add(v);
         if (o.exportName != null) registry.setDefaultExport(o.exportName);

@@ -273,6 +273,11 @@ public final class BlockMap {
     }
 
     public long get(long lbn) throws IOException {
+        return read(lbn, false);
+    }
+
+    /** {@code lbn}'s mapping, or with {@code checksum} its stored checksum: under its page's stripe, loading the page if needed. */
+    private long read(long lbn, boolean checksum) throws IOException {
         checkLbn(lbn);
         long pi = lbn / ENTRIES_PER_PAGE;
         Stripe s = stripe(pi);
@@ -280,14 +285,15 @@ public final class BlockMap {
         s.lock.lock();
         try {
             Page p = s.pages.get(pi);
-            if (p != null) return p.entries[e];
+            if (p != null) return checksum ? p.checksums[e] : p.entries[e];
         } finally {
             s.lock.unlock();
         }
         makeRoom(s);
         s.lock.lock();
         try {
-            return pageLocked(s, pi).entries[e];
+            Page p = pageLocked(s, pi);
+            return checksum ? p.checksums[e] : p.entries[e];
         } finally {
             s.lock.unlock();
         }
@@ -343,24 +349,7 @@ public final class BlockMap {
 
     /** The content checksum stored with {@code lbn}'s entry (0 for unmapped and zero entries). */
     public int checksum(long lbn) throws IOException {
-        checkLbn(lbn);
-        long pi = lbn / ENTRIES_PER_PAGE;
-        Stripe s = stripe(pi);
-        int e = (int) (lbn % ENTRIES_PER_PAGE);
-        s.lock.lock();
-        try {
-            Page p = s.pages.get(pi);
-            if (p != null) return p.checksums[e];
-        } finally {
-            s.lock.unlock();
-        }
-        makeRoom(s);
-        s.lock.lock();
-        try {
-            return pageLocked(s, pi).checksums[e];
-        } finally {
-            s.lock.unlock();
-        }
+        return (int) read(lbn, true);
     }
 
     /**
