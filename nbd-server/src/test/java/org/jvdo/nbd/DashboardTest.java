@@ -265,7 +265,8 @@ class DashboardTest {
             // writes while the page watches: throughput and IOPS have something to show
             for (int b = 1; b <= 4; b++) {
                 writeBatch(c, 64L * b, b + 1);
-                Thread.sleep(400);
+                int polls = page().getInteger("polls");   // the next batch once the page has polled again
+                waitForPage(p -> p.getInteger("polls") > polls, "a poll after batch " + b);
             }
             for (int i = 0; i < 32; i++) c.read(100 + i, 4096L * i, 4096);
             f.pool.quiesce();
