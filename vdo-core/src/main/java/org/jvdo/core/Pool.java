@@ -144,8 +144,13 @@ public final class Pool implements AutoCloseable {
         checkpointer.attach(fresh ? Recovery.createJournal(store, sb) : recovery.open(dir, store, sb, cfg, admin.all(), depot, mode));
         StringBuilder report = recovery.report();
         // starts small (or at the saved file's size) and grows in small steps: its memory follows its entries
-        this.index = IndexFactory.loadOrEmpty(dir.resolve(INDEX_FILE), indexMode, Math.min(cfg.indexMaxSlots, 1024), cfg.indexMaxSlots,
-                sb.mapAreaStart, this::mappingAt, report);
+        if (cfg.indexSupplier != null) {
+            this.index = cfg.indexSupplier.apply(sb.uuid);
+            report.append("; index: ").append(index.mode());
+        } else {
+            this.index = IndexFactory.loadOrEmpty(dir.resolve(INDEX_FILE), indexMode, Math.min(cfg.indexMaxSlots, 1024),
+                    cfg.indexMaxSlots, sb.mapAreaStart, this::mappingAt, report);
+        }
         for (String n : repairNotes) report.append("; repair: ").append(n);
         this.openReport = report.toString();
         this.ioExecutor = Executors.newFixedThreadPool(cfg.ioThreads, daemon("jvdo-io"));
@@ -260,6 +265,11 @@ public final class Pool implements AutoCloseable {
         } finally {
             closed = true;
             shutdownThreads();
+            try {
+                index.close();
+            } catch (RuntimeException e) {
+                LOG.warning("closing the dedup index: " + e);
+            }
             store.close();
             lock.release();
             lockChannel.close();

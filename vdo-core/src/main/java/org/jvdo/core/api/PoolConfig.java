@@ -34,6 +34,12 @@ public final class PoolConfig {
      * written, for copies of images). Any other value is refused when the pool opens.
      */
     public String indexMode = "dense";
+    /**
+     * Builds the pool's dedup index from the pool's UUID instead of {@link #indexMode} and the
+     * saved file (the clustered index; tests' indexes that answer later). Null: the embedded index.
+     * The pool closes it; its {@code save} is called at a clean close (an external index may ignore it).
+     */
+    public java.util.function.Function<java.util.UUID, org.jvdo.core.index.DedupIndex> indexSupplier;
     /** The compression engine for new volumes: "lz4", "none", or "qat" when available. */
     public String defaultEngine = "lz4";
     /** Open for checking only: nothing is written (read-only), stored reference counts are kept for comparison. */
@@ -73,7 +79,7 @@ public final class PoolConfig {
         c.blockMapTreeCachePages = blockMapTreeCachePages;
         c.compressionThreads = compressionThreads; c.ioThreads = ioThreads; c.cpuThreads = cpuThreads;
         c.packerTimeoutMillis = packerTimeoutMillis; c.indexMaxSlots = indexMaxSlots;
-        c.indexMode = indexMode;
+        c.indexMode = indexMode; c.indexSupplier = indexSupplier;
         c.defaultEngine = defaultEngine;
         c.strictEngines = strictEngines;
         c.disabledEngines = new java.util.HashSet<>(disabledEngines);

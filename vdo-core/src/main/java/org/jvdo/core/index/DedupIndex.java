@@ -4,6 +4,7 @@ import org.jvdo.core.logical.Mapping;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.UUID;
 
 /**
  * Dedup advice: fingerprint → where a block with that fingerprint was last stored. Advice only:
@@ -30,6 +31,40 @@ public interface DedupIndex extends AutoCloseable {
 
     /** {@link #update(long, long, long)} for a block now mapped at {@code lbn} of {@code volume}. */
     default void update(long fpHigh, long fpLow, long mapping, int volume, long lbn) { update(fpHigh, fpLow, mapping); }
+
+    // ------------------------------------------------------------ asynchronous form (a network index)
+
+    /**
+     * True when lookups answer later, on another thread (a network index such as the clustered
+     * one). The write path then calls {@link #lookupAsync} instead of {@link #lookup}, never waits
+     * on a CPU thread for the answer, and goes on without dedup when no answer came within
+     * {@link #answerTimeoutNanos()} ({@code dedupe_advice_timeouts}). Such an index must not block
+     * in {@link #update}: it sends the update and returns.
+     */
+    default boolean answersLater() { return false; }
+
+    /** How long the write path waits for {@link #lookupAsync}'s answer before writing without dedup. */
+    default long answerTimeoutNanos() { return Long.MAX_VALUE; }
+
+    /**
+     * Starts a lookup whose answer comes later: {@code answer} is called at most once, on any
+     * thread (possibly before this returns); a lookup that fails calls it with -1. The default
+     * answers at once from {@link #lookup(long, long, int, long)}.
+     */
+    default void lookupAsync(long fpHigh, long fpLow, int volume, long lbn, Advice answer) {
+        answer.advice(lookup(fpHigh, fpLow, volume, lbn), null);
+    }
+
+    /** The answer of {@link #lookupAsync}. */
+    @FunctionalInterface
+    interface Advice {
+        /**
+         * @param mapping     the mapping last recorded for the fingerprint, or -1
+         * @param foreignPool null when {@code mapping} is in this pool; else the UUID of the pool
+         *                    (served by another cluster member) that holds it
+         */
+        void advice(long mapping, UUID foreignPool);
+    }
 
     /** Entries held (fingerprints; hooks for the sparse index). */
     long entries();

@@ -14,6 +14,10 @@ public final class Counters {
     public final LongAdder bytesRead = new LongAdder();
     public final LongAdder dedupeAdviceValid = new LongAdder();
     public final LongAdder dedupeAdviceStale = new LongAdder();
+    /** Lookups of an index that answers later ({@code DedupIndex#answersLater}) not answered in time: written without dedup. */
+    public final LongAdder dedupeAdviceTimeouts = new LongAdder();
+    /** Advice naming a block of another member's pool (not shared yet: written here). */
+    public final LongAdder dedupeAdviceForeign = new LongAdder();
     public final LongAdder concurrentDataMatches = new LongAdder();
     public final LongAdder concurrentHashCollisions = new LongAdder();
     public final LongAdder compressedFragmentsWritten = new LongAdder();
@@ -31,6 +35,8 @@ public final class Counters {
         add(m, "bytes_read", bytesRead);
         add(m, "dedupe_advice_valid", dedupeAdviceValid);
         add(m, "dedupe_advice_stale", dedupeAdviceStale);
+        add(m, "dedupe_advice_timeouts", dedupeAdviceTimeouts);
+        add(m, "dedupe_advice_foreign", dedupeAdviceForeign);
         add(m, "concurrent_data_matches", concurrentDataMatches);
         add(m, "concurrent_hash_collisions", concurrentHashCollisions);
         add(m, "compressed_fragments_written", compressedFragmentsWritten);

@@ -7,6 +7,11 @@ import org.jvdo.core.physical.SlabDepot;
 import org.jvdo.core.read.StoredBlocks;
 
 import java.util.Arrays;
+import java.util.UUID;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Logger;
 
 /**
@@ -15,6 +20,14 @@ import java.util.logging.Logger;
  * for its first data write is refused), then it is read, decompressed if packed, and compared
  * byte for byte. Equal: the vio shares it ({@code dedupe_advice_valid}). Otherwise the count is
  * dropped again ({@code dedupe_advice_stale}) and the block goes to compression.
+ *
+ * <p>An index that answers later ({@link DedupIndex#answersLater}, the clustered one) is asked
+ * with {@link DedupIndex#lookupAsync}; the CPU thread goes on with other vios. The first of the
+ * answer and the timeout wins: a late answer is dropped, a timeout counts
+ * {@code dedupe_advice_timeouts} and the block is written without dedup. Either way the vio
+ * continues on a CPU thread ({@link Flow#adviceArrived}). Advice naming another member's pool
+ * counts {@code dedupe_advice_foreign} and is not used (the pin protocol of docs/cluster.md is
+ * not built yet).
  */
 final class Dedupe {
     private static final Logger LOG = Logger.getLogger("org.jvdo.core");
@@ -39,9 +52,18 @@ final class Dedupe {
     }
 
     void queryIndex(DataVio v) {
+        if (index.answersLater()) {
+            new Pending(v).start();
+            return;
+        }
         long ti = System.nanoTime();
         long advice = index.lookup(v.hash[0], v.hash[1], v.volume.id(), v.lbn);
         latIndex.since(ti);
+        useAdvice(v, advice);
+    }
+
+    /** The advice is known (-1: none): verify and share it, or compress. On a CPU thread. */
+    void useAdvice(DataVio v, long advice) {
         if (advice >= 0) {
             long pbn = Mapping.pbn(advice);
             if (depot.incrementIfLive(pbn)) {
@@ -69,5 +91,61 @@ final class Dedupe {
             v.volume.counters.dedupeAdviceStale.increment();
         }
         flow.compress(v);
+    }
+
+    /** Timers of lookups that answer later (one daemon thread for every pool of the process). */
+    private static final class Timer {
+        static final ScheduledThreadPoolExecutor EXEC = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "jvdo-index-timer");
+            t.setDaemon(true);
+            return t;
+        });
+
+        static {
+            EXEC.setRemoveOnCancelPolicy(true);
+        }
+    }
+
+    /** One lookup in flight at an index that answers later; the first of answer and timeout wins. */
+    private final class Pending extends AtomicBoolean implements DedupIndex.Advice, Runnable {
+        private final DataVio v;
+        private final long started = System.nanoTime();
+        private volatile ScheduledFuture<?> timer;
+
+        Pending(DataVio v) { this.v = v; }
+
+        void start() {
+            long timeout = index.answerTimeoutNanos();
+            if (timeout != Long.MAX_VALUE) timer = Timer.EXEC.schedule(this, timeout, TimeUnit.NANOSECONDS);
+            try {
+                index.lookupAsync(v.hash[0], v.hash[1], v.volume.id(), v.lbn, this);
+            } catch (Throwable t) {
+                LOG.fine(() -> "dedupe lookup failed: " + t);
+                advice(-1, null);
+            }
+        }
+
+        @Override
+        public void advice(long mapping, UUID foreignPool) {
+            if (!compareAndSet(false, true)) return; // timed out: the vio has moved on (and may be reused)
+            ScheduledFuture<?> t = timer;
+            if (t != null) t.cancel(false);
+            latIndex.since(started);
+            long use = mapping;
+            if (foreignPool != null && mapping >= 0) {
+                v.volume.counters.dedupeAdviceForeign.increment();
+                use = -1;
+            }
+            flow.adviceArrived(v, use);
+        }
+
+        /** The timeout. */
+        @Override
+        public void run() {
+            if (!compareAndSet(false, true)) return;
+            latIndex.since(started);
+            v.volume.counters.dedupeAdviceTimeouts.increment();
+            flow.adviceArrived(v, -1);
+        }
     }
 }

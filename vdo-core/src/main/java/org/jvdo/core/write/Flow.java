@@ -13,6 +13,9 @@ interface Flow {
     /** A hash-lock agent (or a waiter whose data differed from the agent's): ask the index. */
     void dedupe(DataVio v);
 
+    /** An index that answers later did (on its thread, or the timer's: -1 after a timeout): use it on a CPU thread. */
+    void adviceArrived(DataVio v, long advice);
+
     /** No usable advice: to the compression engine. */
     void compress(DataVio v);
 

@@ -200,6 +200,18 @@ public final class WritePipeline implements Flow {
     }
 
     @Override
+    public void adviceArrived(DataVio v, long advice) {
+        threads.runOnCpu(() -> {
+            try {
+                enter(v, Stage.DEDUPE);
+                dedupe.useAdvice(v, advice);
+            } catch (Throwable t) {
+                fail(v, t);
+            }
+        });
+    }
+
+    @Override
     public void compress(DataVio v) {
         v.stage = Stage.COMPRESS;
         compression.submit(v);
