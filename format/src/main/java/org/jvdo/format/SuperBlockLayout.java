@@ -4,7 +4,7 @@ import java.nio.ByteBuffer;
 import java.util.zip.CRC32C;
 
 /**
- * The super block (pool format 3.0): two copies, blocks {@code 0..7} and {@code 8..15}, written
+ * The super block (pool format 3.1; 3.0 lacks the owner fields): two copies, blocks {@code 0..7} and {@code 8..15}, written
  * alternately with a generation number (odd: copy 1, even: copy 0). Layout of a copy
  * ({@value #COPY_BYTES} bytes, little-endian):
  * <pre>
@@ -18,6 +18,7 @@ import java.util.zip.CRC32C;
  * 112 refcount CRC u32 (see {@link RefCountLayout#update})
  * 116 read-only reason length u16, reason (up to 200 bytes, UTF-8) at 118
  * 320 slab area start u64  328 slab count u32  332 segment shift u32  336 map area start u64
+ * 344 owner epoch u64  352 owner member UUID (16; zero: none)   (format 3.1; zero in 3.0)
  * 384 volumes: id u16, name length u8, name (64), engine u8 ({@link Codes}), logical blocks u64,
  *     map start u64, map pages u64, used blocks u64, zero blocks u64
  *     CRC32C u32 of everything before it (the used length ends after it)
@@ -26,7 +27,8 @@ import java.util.zip.CRC32C;
 public final class SuperBlockLayout {
     public static final long MAGIC = 0x4C4F4F504F44564AL; // "JVDOPOOL" little-endian
     public static final int MAJOR = 3;
-    public static final int MINOR = 0;
+    /** 1: the owner epoch and owner member (3.0 pools have zeros there and are read as epoch 0, no owner). */
+    public static final int MINOR = 1;
     /** Copies of the super block, written alternately. */
     public static final int COPIES = 2;
     /** Blocks per copy; copy {@code c} starts at block {@code c * COPY_BLOCKS} ({@link #copyBlock}). */
@@ -67,6 +69,10 @@ public final class SuperBlockLayout {
     public static final int SLAB_COUNT = 328;
     public static final int SEGMENT_SHIFT = 332;
     public static final int MAP_AREA_START = 336;
+    /** Format 3.1: bumped by each new owner of a pool on shared storage (docs/cluster.md). */
+    public static final int OWNER_EPOCH = 344;
+    public static final int OWNER_MEMBER_HIGH = 352;
+    public static final int OWNER_MEMBER_LOW = 360;
 
     /** The volume table: {@link #VOLUME_COUNT} records of {@link #VOLUME_RECORD} bytes, then the CRC. */
     public static final int VOLUMES = 384;

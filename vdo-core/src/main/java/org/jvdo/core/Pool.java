@@ -210,6 +210,12 @@ public final class Pool implements AutoCloseable {
 
     // ---------------------------------------------------------------- lifecycle
 
+    /** The owner epoch (format 3.1) this pool was opened or claimed with; 0 when never claimed by a cluster member. */
+    public long ownerEpoch() { synchronized (sb) { return sb.ownerEpoch; } }
+
+    /** The super block's owner epoch and member, read from the pool file without opening it (see docs/cluster.md). */
+    public static SuperBlock superBlockOf(Path dir) throws IOException { return PoolFiles.readSuperBlock(dir); }
+
     public static boolean exists(Path dir) { return Files.exists(dir.resolve(DATA_FILE)); }
 
     /** Formats a new pool in {@code dir} (created if missing); refuses if one is there already (see {@link PoolFiles#create}). */

@@ -59,6 +59,10 @@ final class PoolFiles {
             sb.physicalLimit = cfg.physicalBytes / 4096;
             sb.segmentShift = shift;
             sb.formatLayout();
+            if (cfg.ownerMember != null) {
+                sb.ownerEpoch = 1;
+                sb.ownerMember = cfg.ownerMember;
+            }
             VolumeAdmin.extendLayout(store, sb.nextRegionBlock, "the slab area for " + cfg.physicalBytes + " bytes of physical space");
             sb.write(store);
             try {
@@ -91,8 +95,31 @@ final class PoolFiles {
                 throw new CorruptPoolException(store.describe() + ": file is truncated: " + store.sizeInBlocks() + " blocks, but its layout ends at block "
                         + sb.nextRegionBlock + " (" + sb.nextRegionBlock * 4096 + " bytes)");
             }
+            if (cfg.ownerMember != null && !cfg.checkOnly) claim(sb, store, cfg.ownerMember);
             return new Pool(dir, cfg, lc, lock, store, sb, false);
         });
+    }
+
+    /**
+     * A cluster member's claim (docs/cluster.md): the next owner epoch and this member, written
+     * and synced before the open writes anything else (journal replay included), so a former
+     * owner that checks the epoch finds it changed before any of the new owner's writes exist.
+     */
+    private static void claim(SuperBlock sb, BlockStore store, UUID member) throws IOException {
+        sb.minor = Math.max(sb.minor, SuperBlock.MINOR);
+        sb.ownerEpoch++;
+        sb.ownerMember = member;
+        sb.write(store);
+    }
+
+    /**
+     * The owner epoch and member in a pool's super block, read without opening or locking the pool
+     * (a member checking whether it still owns a pool another may have claimed).
+     */
+    public static SuperBlock readSuperBlock(Path dir) throws IOException {
+        try (SegmentedBlockStore file = SegmentedBlockStore.open(dir)) {
+            return SuperBlock.read(file);
+        }
     }
 
     /** Remembers the store a {@link Opener} opened, so a failed start closes it. */

@@ -42,7 +42,7 @@ class GoldenCodesTest {
     @Test
     void versionsAndMagicsAreUnchanged() {
         assertEquals(3, SuperBlock.MAJOR);
-        assertEquals(0, SuperBlock.MINOR);
+        assertEquals(1, SuperBlock.MINOR); // 3.1: the owner epoch (docs/cluster.md)
         assertEquals(0x4C4F4F504F44564AL, SuperBlock.MAGIC);
         assertEquals(8, SuperBlock.COPY_BLOCKS);
         assertEquals(16, SuperBlock.JOURNAL_START);

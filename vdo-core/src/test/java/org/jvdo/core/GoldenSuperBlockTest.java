@@ -11,9 +11,11 @@ import org.jvdo.testsupport.GoldenBytes;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * Golden bytes of one super block copy (pool format 3.0), see {@link GoldenBytes}. A fixed
- * instance with distinctive values is encoded and compared byte for byte with
- * {@code golden/superblock-copy.hex}; the golden bytes are decoded and every field checked.
+ * Golden bytes of one super block copy, see {@link GoldenBytes}: format 3.0 in
+ * {@code golden/superblock-copy.hex} (still read: a 3.0 pool has no owner, epoch 0) and format 3.1
+ * (the owner epoch and member) in {@code golden/superblock-copy-3.1.hex}. A fixed instance with
+ * distinctive values is encoded and compared byte for byte; the golden bytes are decoded and every
+ * field checked.
  *
  * <p>Regenerating the file ({@code -Djvdo.golden.write=true}) means the on-disk format changed,
  * which must bump the pool format version.
@@ -21,6 +23,7 @@ import static org.junit.jupiter.api.Assertions.*;
 class GoldenSuperBlockTest {
     static SuperBlock fixed() {
         SuperBlock s = new SuperBlock();
+        s.minor = 0;
         s.generation = 0x0102_0304_0506_0708L;
         s.uuid = new UUID(0x1122_3344_5566_7788L, 0x99AA_BBCC_DDEE_FF00L);
         s.nonce = 0x0BAD_F00D_DEAD_BEEFL;
@@ -47,6 +50,34 @@ class GoldenSuperBlockTest {
         s.volumes.add(a);
         s.volumes.add(b);
         return s;
+    }
+
+    @Test
+    void format31AddsTheOwnerEpochAndMember() {
+        SuperBlock s = fixed();
+        s.minor = 1;
+        s.ownerEpoch = 0x0E0E_0E0E_0000_0007L;
+        s.ownerMember = new UUID(0x0A0B_0C0D_0E0F_1011L, 0x1213_1415_1617_1819L);
+        ByteBuffer enc = s.encode();
+        byte[] actual = new byte[SuperBlock.COPY_BYTES];
+        enc.get(0, actual);
+        byte[] golden = GoldenBytes.check("superblock-copy-3.1", actual);
+        SuperBlock d = SuperBlock.decode(ByteBuffer.wrap(golden), "golden 3.1");
+        assertEquals(3, d.major);
+        assertEquals(1, d.minor);
+        assertEquals(0x0E0E_0E0E_0000_0007L, d.ownerEpoch);
+        assertEquals(new UUID(0x0A0B_0C0D_0E0F_1011L, 0x1213_1415_1617_1819L), d.ownerMember);
+        assertEquals("alpha", d.volumes.get(0).name);
+        ByteBuffer g = ByteBuffer.wrap(golden).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        assertEquals(1, g.getShort(10));
+        assertEquals(0x0E0E_0E0E_0000_0007L, g.getLong(344));
+        assertEquals(0x0A0B_0C0D_0E0F_1011L, g.getLong(352));
+        assertEquals(0x1213_1415_1617_1819L, g.getLong(360));
+        // the same values in a 3.0 copy: the owner fields are not written, and read back as none
+        s.minor = 0;
+        SuperBlock old = SuperBlock.decode(s.encode(), "3.0");
+        assertEquals(0, old.ownerEpoch);
+        assertNull(old.ownerMember);
     }
 
     @Test

@@ -99,7 +99,7 @@ class PoolCorruptionTest {
             }
         }
         UnsupportedFormatException e = assertThrows(UnsupportedFormatException.class, () -> Pool.open(dir, PoolConfig.small(64L << 20)));
-        assertTrue(e.getMessage().contains((SuperBlock.MAJOR + 1) + ".0") && e.getMessage().contains(file.toString()), e.getMessage());
+        assertTrue(e.getMessage().contains((SuperBlock.MAJOR + 1) + "." + SuperBlock.MINOR) && e.getMessage().contains(file.toString()), e.getMessage());
     }
 
     /** A format-1 pool (listed slab table) is refused with its version and what to do, and the file is left untouched. */

@@ -40,6 +40,12 @@ public final class PoolConfig {
      * The pool closes it; its {@code save} is called at a clean close (an external index may ignore it).
      */
     public java.util.function.Function<java.util.UUID, org.jvdo.core.index.DedupIndex> indexSupplier;
+    /**
+     * The cluster member opening the pool (docs/cluster.md): the open claims the pool first, bumping
+     * the super block's owner epoch and naming this member, synced before anything else is written
+     * (a 3.0 pool becomes 3.1 then). Null: not a cluster member; the epoch is kept as it is.
+     */
+    public java.util.UUID ownerMember;
     /** The compression engine for new volumes: "lz4", "none", or "qat" when available. */
     public String defaultEngine = "lz4";
     /** Open for checking only: nothing is written (read-only), stored reference counts are kept for comparison. */
@@ -79,7 +85,7 @@ public final class PoolConfig {
         c.blockMapTreeCachePages = blockMapTreeCachePages;
         c.compressionThreads = compressionThreads; c.ioThreads = ioThreads; c.cpuThreads = cpuThreads;
         c.packerTimeoutMillis = packerTimeoutMillis; c.indexMaxSlots = indexMaxSlots;
-        c.indexMode = indexMode; c.indexSupplier = indexSupplier;
+        c.indexMode = indexMode; c.indexSupplier = indexSupplier; c.ownerMember = ownerMember;
         c.defaultEngine = defaultEngine;
         c.strictEngines = strictEngines;
         c.disabledEngines = new java.util.HashSet<>(disabledEngines);

@@ -124,6 +124,14 @@ public final class SuperBlock {
     /** log2 of the blocks per segment file ({@link SegmentedBlockStore}); fixed at format. */
     public int segmentShift = SegmentedBlockStore.MAX_SEGMENT_SHIFT;
     public long mapAreaStart;
+    /**
+     * Format 3.1: how many times an owner claimed this pool (docs/cluster.md: a cluster member
+     * bumps it, synced, before any other write; a member whose epoch is no longer the pool's
+     * stops writing). 0 for 3.0 pools and pools never served by a cluster member.
+     */
+    public long ownerEpoch;
+    /** Format 3.1: the cluster member that claimed the pool last, or null. */
+    public UUID ownerMember;
 
     /**
      * Fixes the computed layout for a new pool: the slab area right after the journal, sized for
@@ -192,6 +200,11 @@ public final class SuperBlock {
         b.putInt(SLAB_COUNT, slabCount);
         b.putInt(SEGMENT_SHIFT, segmentShift);
         b.putLong(MAP_AREA_START, mapAreaStart);
+        if (minor >= 1) {
+            b.putLong(OWNER_EPOCH, ownerEpoch);
+            b.putLong(OWNER_MEMBER_HIGH, ownerMember == null ? 0 : ownerMember.getMostSignificantBits());
+            b.putLong(OWNER_MEMBER_LOW, ownerMember == null ? 0 : ownerMember.getLeastSignificantBits());
+        }
         int p = VOLUMES;
         for (VolumeRecord v : volumes) {
             byte[] name = v.name.getBytes(StandardCharsets.UTF_8);
@@ -265,6 +278,12 @@ public final class SuperBlock {
         s.slabCount = b.getInt(SLAB_COUNT);
         s.segmentShift = b.getInt(SEGMENT_SHIFT);
         s.mapAreaStart = b.getLong(MAP_AREA_START);
+        if (minor >= 1) {
+            s.ownerEpoch = b.getLong(OWNER_EPOCH);
+            long hi = b.getLong(OWNER_MEMBER_HIGH), lo = b.getLong(OWNER_MEMBER_LOW);
+            s.ownerMember = hi == 0 && lo == 0 ? null : new UUID(hi, lo);
+            if (s.ownerEpoch < 0) throw new CorruptPoolException(where + ": owner epoch " + s.ownerEpoch);
+        }
         long stride = s.slabRefBlocks + (long) s.slabDataBlocks;
         if (s.slabDataBlocks <= 0 || s.journalBlocks <= 0 || s.physicalLimit <= 0 || s.physicalLimit > MAX_PHYSICAL_BLOCKS
                 || s.slabCount <= 0 || s.slabCount > MAX_SLABS
