@@ -210,6 +210,7 @@ public final class AdminServer implements AutoCloseable {
                 new RouteSpec(HttpMethod.GET, API + "/stats", this::poolStats),
                 new RouteSpec(HttpMethod.GET, API + "/debug/in-flight", this::inFlight),
                 new RouteSpec(HttpMethod.GET, API + "/operations", this::operations),
+                new RouteSpec(HttpMethod.GET, API + "/cluster", this::cluster),
                 new RouteSpec(HttpMethod.GET, API + "/volumes", this::listVolumes),
                 new RouteSpec(HttpMethod.POST, API + "/volumes", this::createVolume),
                 new RouteSpec(HttpMethod.GET, API + "/volumes/:name", this::getVolume),
@@ -292,6 +293,25 @@ public final class AdminServer implements AutoCloseable {
         o.put("last_recovery", new JsonObject().put("clean", pool.wasClean()).put("entries_replayed", pool.replayedEntries())
                 .put("blocks_rebuilt", pool.rebuiltBlocks()).put("duration_ms", pool.recoveryMillis()).put("report", pool.openReport()));
         json(ctx, "normal".equals(mode) ? 200 : 503, o);
+    }
+
+    private volatile ClusterView cluster;
+
+    /** Serves {@code GET /api/v1/cluster} and the cluster's figures in {@code /metrics} from {@code view}. */
+    public AdminServer attachCluster(ClusterView view) {
+        this.cluster = view;
+        metrics.attachCluster(view);
+        return this;
+    }
+
+    /** The cluster this server is a member of (404 when it is not). */
+    private void cluster(RoutingContext ctx) {
+        ClusterView c = cluster;
+        if (c == null) {
+            error(ctx, 404, "this server is not a cluster member (start it with serve --cluster NAME)", null);
+            return;
+        }
+        blocking(ctx, c::status, o -> json(ctx, 200, o));
     }
 
     /** The volume deletes and resizes running now, with their phase and progress. */

@@ -68,6 +68,39 @@ final class Metrics {
         });
     }
 
+    private volatile ClusterView cluster;
+
+    /** Adds the cluster's figures ({@code jvdo_cluster_*}) to every scrape. */
+    void attachCluster(ClusterView view) {
+        boolean first = cluster == null;
+        cluster = view;
+        if (first) registry.register(new MultiCollector() {
+            @Override
+            public MetricSnapshots collect() {
+                ClusterView c = cluster;
+                return c == null ? MetricSnapshots.of() : clusterSnapshots(c.figures());
+            }
+        });
+    }
+
+    /** {@code jvdo_cluster_} + each key: a counter when the key ends in {@code _total}, else a gauge. */
+    static MetricSnapshots clusterSnapshots(Map<String, Number> figures) {
+        List<MetricSnapshot> out = new ArrayList<>();
+        for (Map.Entry<String, Number> f : figures.entrySet()) {
+            String key = f.getKey();
+            double value = f.getValue().doubleValue();
+            if (key.endsWith("_total")) {
+                String name = "jvdo_cluster_" + key.substring(0, key.length() - "_total".length());
+                out.add(CounterSnapshot.builder().name(name).help("Cluster: " + key.replace('_', ' ') + ".")
+                        .dataPoint(CounterSnapshot.CounterDataPointSnapshot.builder().value(value).build()).build());
+            } else {
+                out.add(GaugeSnapshot.builder().name("jvdo_cluster_" + key).help("Cluster: " + key.replace('_', ' ') + ".")
+                        .dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().value(value).build()).build());
+            }
+        }
+        return new MetricSnapshots(out);
+    }
+
     /** One scrape in the text format. */
     String scrape() {
         ByteArrayOutputStream out = new ByteArrayOutputStream(32 << 10);
@@ -125,7 +158,8 @@ final class Metrics {
         CounterSnapshot.Builder written = CounterSnapshot.builder().name("jvdo_blocks_written")
                 .help("Logical blocks written, by volume and how they were stored (compressed fragment, uncompressed block, zero).");
         CounterSnapshot.Builder advice = CounterSnapshot.builder().name("jvdo_dedupe_advice")
-                .help("Deduplication index answers, by volume and result (valid: deduplicated; stale: the block had changed).");
+                .help("Deduplication index answers, by volume and result (valid: deduplicated; stale: the block had changed;"
+                        + " timeout: no answer in time, written without dedup; foreign: the block is in another cluster member's pool).");
         CounterSnapshot.Builder matches = CounterSnapshot.builder().name("jvdo_concurrent_data_matches")
                 .help("Writes deduplicated against a write of the same data still in flight.");
         CounterSnapshot.Builder collisions = CounterSnapshot.builder().name("jvdo_concurrent_hash_collisions")
@@ -146,6 +180,8 @@ final class Metrics {
             for (String[] w : WRITTEN) written.dataPoint(counter(v.getOrDefault(w[1], 0L), "volume", name, "kind", w[0]));
             advice.dataPoint(counter(v.getOrDefault("dedupe_advice_valid", 0L), "volume", name, "result", "valid"));
             advice.dataPoint(counter(v.getOrDefault("dedupe_advice_stale", 0L), "volume", name, "result", "stale"));
+            advice.dataPoint(counter(v.getOrDefault("dedupe_advice_timeouts", 0L), "volume", name, "result", "timeout"));
+            advice.dataPoint(counter(v.getOrDefault("dedupe_advice_foreign", 0L), "volume", name, "result", "foreign"));
             matches.dataPoint(counter(v.getOrDefault("concurrent_data_matches", 0L), "volume", name));
             collisions.dataPoint(counter(v.getOrDefault("concurrent_hash_collisions", 0L), "volume", name));
             compressionErrors.dataPoint(counter(v.getOrDefault("compression_errors", 0L), "volume", name));

@@ -77,7 +77,7 @@ public final class Cli {
     /** The top command; its streams are the ones every subcommand writes to. */
     @Command(name = "jvdo", mixinStandardHelpOptions = true, versionProvider = VersionText.class,
             synopsisHeading = "usage: ", usageHelpWidth = 100, descriptionHeading = "%n", optionListHeading = "%noptions:%n", commandListHeading = "%ncommands:%n",
-            subcommands = {ServeCommand.class, StatsCommand.class, VolumeCommand.class, CheckCommand.class,
+            subcommands = {ServeCommand.class, StatsCommand.class, VolumeCommand.class, CheckCommand.class, ClusterCommand.class,
                     CommandLine.HelpCommand.class},
             description = "A VDO-style deduplicating, compressing block device served over NBD. `jvdo serve` formats a pool on first start and serves its volumes as NBD exports; the other commands talk to a running server (stats, volume) or check a stopped pool (check). Every command has its own --help.")
     static final class Jvdo implements java.util.concurrent.Callable<Integer> {

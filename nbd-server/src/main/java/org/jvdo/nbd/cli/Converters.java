@@ -30,6 +30,39 @@ final class Converters {
         }
     }
 
+    /** ADDR:PORT ({@code [v6]:PORT} for IPv6), port 1..65535: a cluster member's address. */
+    static final class HostPort implements ITypeConverter<String> {
+        @Override
+        public String convert(String v) {
+            String t = v.trim();
+            int colon = t.lastIndexOf(':');
+            if (colon <= 0 || colon == t.length() - 1) throw new TypeConversionException("'" + v + "' is not ADDR:PORT (e.g. 127.0.0.1:5701)");
+            String host = t.substring(0, colon);
+            if (host.contains(":") && !(host.startsWith("[") && host.endsWith("]"))) {
+                throw new TypeConversionException("'" + v + "': an IPv6 address goes in brackets, as [::1]:5701");
+            }
+            int port;
+            try {
+                port = Integer.parseInt(t.substring(colon + 1));
+            } catch (NumberFormatException e) {
+                throw new TypeConversionException("'" + v + "': '" + t.substring(colon + 1) + "' is not a port");
+            }
+            if (port < 1 || port > 65535) throw new TypeConversionException("'" + v + "': a member's port is 1..65535");
+            return host + ":" + port;
+        }
+    }
+
+    /** A cluster name: 1..64 of letters, digits, '.', '_' and '-'. */
+    static final class ClusterName implements ITypeConverter<String> {
+        @Override
+        public String convert(String v) {
+            if (!v.matches("[A-Za-z0-9._-]{1,64}")) {
+                throw new TypeConversionException("'" + v + "' is not a cluster name (1..64 letters, digits, '.', '_', '-')");
+            }
+            return v;
+        }
+    }
+
     /** A size with K, M, G, T, P suffixes (binary), rounded up to whole 4 KiB blocks. */
     static final class Size implements ITypeConverter<Long> {
         @Override

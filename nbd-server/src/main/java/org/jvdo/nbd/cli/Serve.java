@@ -127,6 +127,7 @@ final class Serve {
                 if (!Files.isReadable(file)) throw new UsageError("--admin-tls: cannot read " + file.toAbsolutePath());
             }
         }
+        checkClusterOptions();
         PoolConfig cfg = poolConfig();
         boolean fresh = !Pool.exists(o.data);
         checkVolumeNames(fresh);
@@ -317,6 +318,21 @@ final class Serve {
             if (!names.contains(v)) throw new UsageError("--read-only-volume " + v + ": no such volume" + has);
         }
     }
+
+    /** The --cluster-* options need --cluster; their values are checked before anything starts. */
+    private void checkClusterOptions() {
+        if (o.cluster == null) {
+            String given = o.clusterListen != null ? "--cluster-listen" : !o.clusterMembers.isEmpty() ? "--cluster-members"
+                    : o.clusterBackups != null ? "--cluster-backups" : o.clusterIndexTimeoutMillis != null ? "--cluster-index-timeout" : null;
+            if (given != null) throw new UsageError(given + " needs --cluster NAME");
+            return;
+        }
+        if (o.clusterBackups != null && (o.clusterBackups < 0 || o.clusterBackups > 6)) {
+            throw new UsageError("--cluster-backups is 0..6 (Hazelcast's limit), not " + o.clusterBackups);
+        }
+    }
+
+    String clusterListen() { return o.clusterListen != null ? o.clusterListen : "127.0.0.1:5701"; }
 
     /**
      * Refuses an engine that cannot run here (qat without libqatzip.so.3 or a device), before

@@ -145,6 +145,26 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--admin-tls", description = "serve the admin API over HTTPS with server-cert.pem and server-key.pem of --tls-certificates")
     boolean adminTls;
 
+    // cluster (docs/cluster.md)
+    @Option(names = "--cluster", paramLabel = "NAME", converter = Converters.ClusterName.class,
+            description = "join (or form) the cluster NAME: the dedup index is shared by its members (embedded Hazelcast member)")
+    String cluster;
+
+    @Option(names = "--cluster-listen", paramLabel = "ADDR:PORT", converter = Converters.HostPort.class,
+            description = "where this member listens for the other members (default 127.0.0.1:5701)")
+    String clusterListen;
+
+    @Option(names = "--cluster-members", paramLabel = "ADDR:PORT", split = ",", converter = Converters.HostPort.class,
+            description = "the members to join, comma-separated; the same list on every member is fine (TCP-IP join; multicast is off)")
+    List<String> clusterMembers = new ArrayList<>();
+
+    @Option(names = "--cluster-backups", paramLabel = "N", description = "backup copies of each index partition (default 1; 0..6)")
+    Integer clusterBackups;
+
+    @Option(names = "--cluster-index-timeout", paramLabel = "MILLIS", converter = Converters.Positive.class,
+            description = "a write waits this long for the shared index's advice, then goes on without dedup (default 200)")
+    Integer clusterIndexTimeoutMillis;
+
     // logging
     @Option(names = "--log-level", paramLabel = "LEVEL", converter = Converters.LogLevel.class,
             description = "error, warn, info (default), debug or trace; one line per record on stderr")
