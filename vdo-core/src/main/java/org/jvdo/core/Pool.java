@@ -263,6 +263,7 @@ public final class Pool implements AutoCloseable {
                     sbWriter.writeLocked();
                 }
                 try {
+                    if (cfg.writeFence != null) cfg.writeFence.check(); // a fenced member writes no file of the pool
                     index.save(dir.resolve(INDEX_FILE));
                 } catch (IOException e) {
                     LOG.warning("could not save the dedup index (advice only): " + e.getMessage());
@@ -277,7 +278,7 @@ public final class Pool implements AutoCloseable {
                 LOG.warning("closing the dedup index: " + e);
             }
             store.close();
-            lock.release();
+            if (lock != null) lock.release();
             lockChannel.close();
         }
     }
@@ -293,7 +294,7 @@ public final class Pool implements AutoCloseable {
         closed = true;
         shutdownThreads();
         store.close();
-        lock.release();
+        if (lock != null) lock.release();
         lockChannel.close();
     }
 

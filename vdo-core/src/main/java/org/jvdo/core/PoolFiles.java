@@ -6,6 +6,7 @@ import org.jvdo.core.api.Errno;
 import org.jvdo.core.api.FileModes;
 import org.jvdo.core.api.PoolConfig;
 import org.jvdo.core.api.VdoException;
+import org.jvdo.core.physical.FencedBlockStore;
 import org.jvdo.core.physical.SegmentedBlockStore;
 import org.jvdo.core.physical.SlabDepot;
 import org.jvdo.core.physical.SuperBlock;
@@ -30,6 +31,7 @@ import java.util.UUID;
  * segments, {@code index.jvdo} 0600).
  */
 final class PoolFiles {
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger("org.jvdo.core");
     private PoolFiles() { }
 
     /** Formats a new pool in {@code dir} (created if missing); refuses if one is there already. */
@@ -48,7 +50,7 @@ final class PoolFiles {
         return locked(dir, cfg, true, (lc, lock, stores) -> {
             int shift = cfg.segmentShift > 0 ? cfg.segmentShift : SegmentedBlockStore.probeSegmentShift(dir);
             SegmentedBlockStore file = SegmentedBlockStore.create(dir, shift);
-            BlockStore store = stores.opened(cfg.storeWrapper.apply(file));
+            BlockStore store = stores.opened(cfg.storeWrapper.apply(fenced(file, cfg)));
             SecureRandom rnd = new SecureRandom();
             SuperBlock sb = new SuperBlock();
             sb.uuid = UUID.randomUUID();
@@ -82,7 +84,7 @@ final class PoolFiles {
         if (!Pool.exists(dir)) throw new VdoException(Errno.EINVAL, "no pool in " + dir + " (missing " + dir.resolve(Pool.DATA_FILE) + ")");
         return locked(dir, cfg, false, (lc, lock, stores) -> {
             SegmentedBlockStore file = SegmentedBlockStore.open(dir);
-            BlockStore store = stores.opened(cfg.storeWrapper.apply(file));
+            BlockStore store = stores.opened(cfg.storeWrapper.apply(fenced(file, cfg)));
             if (store.sizeInBlocks() < SuperBlock.JOURNAL_START) {
                 throw new CorruptPoolException(store.describe() + ": file is truncated (" + store.sizeInBlocks() + " blocks, no complete super block)");
             }
@@ -122,6 +124,11 @@ final class PoolFiles {
         }
     }
 
+    /** The file behind the pool's write fence, when it has one (a cluster member's pool). */
+    private static BlockStore fenced(BlockStore file, PoolConfig cfg) {
+        return cfg.writeFence == null ? file : new FencedBlockStore(file, cfg.writeFence);
+    }
+
     /** Remembers the store a {@link Opener} opened, so a failed start closes it. */
     private static final class Stores {
         BlockStore store;
@@ -145,7 +152,12 @@ final class PoolFiles {
         } catch (OverlappingFileLockException e) {
             l = null;
         }
-        if (l == null) {
+        if (l == null && cfg.takeover && cfg.ownerMember != null && !creating) {
+            // a cluster takeover: the former owner, declared dead by the cluster, may still hold the
+            // lock (a stopped process keeps it); the claim's epoch and its fence keep it from writing
+            LOG.warning("pool " + dir + ": the lock file is held by another process (the former owner?); taking the pool over"
+                    + " by its owner epoch (docs/cluster.md)");
+        } else if (l == null) {
             lc.close();
             throw new VdoException(Errno.EBUSY, "pool " + dir + " is in use by another jvdo (lock file " + dir.resolve(Pool.LOCK_FILE) + ")");
         }
@@ -157,7 +169,7 @@ final class PoolFiles {
             if (creating) {
                 for (Path seg : SegmentedBlockStore.existingSegments(dir)) Files.deleteIfExists(seg);
             }
-            l.release();
+            if (l != null) l.release();
             lc.close();
             throw e;
         }

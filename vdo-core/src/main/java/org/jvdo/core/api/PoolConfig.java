@@ -46,6 +46,17 @@ public final class PoolConfig {
      * (a 3.0 pool becomes 3.1 then). Null: not a cluster member; the epoch is kept as it is.
      */
     public java.util.UUID ownerMember;
+    /**
+     * Checked before every write, sync and extension of the pool file (a cluster member's lease,
+     * docs/cluster.md); a refusal fails that I/O with {@link FencedException}. Null: no fence.
+     */
+    public WriteFence writeFence;
+    /**
+     * With {@link #ownerMember}: open even when the lock file is held, by a former owner the
+     * cluster declared dead (a stopped process keeps its lock); the claim's new epoch and the
+     * former owner's fence keep it from writing. Never set outside a cluster takeover.
+     */
+    public boolean takeover;
     /** The compression engine for new volumes: "lz4", "none", or "qat" when available. */
     public String defaultEngine = "lz4";
     /** Open for checking only: nothing is written (read-only), stored reference counts are kept for comparison. */
@@ -85,7 +96,7 @@ public final class PoolConfig {
         c.blockMapTreeCachePages = blockMapTreeCachePages;
         c.compressionThreads = compressionThreads; c.ioThreads = ioThreads; c.cpuThreads = cpuThreads;
         c.packerTimeoutMillis = packerTimeoutMillis; c.indexMaxSlots = indexMaxSlots;
-        c.indexMode = indexMode; c.indexSupplier = indexSupplier; c.ownerMember = ownerMember;
+        c.indexMode = indexMode; c.indexSupplier = indexSupplier; c.ownerMember = ownerMember; c.writeFence = writeFence; c.takeover = takeover;
         c.defaultEngine = defaultEngine;
         c.strictEngines = strictEngines;
         c.disabledEngines = new java.util.HashSet<>(disabledEngines);
