@@ -86,6 +86,15 @@
           if (e.status !== 404) throw e;   // deleted between the two calls
         }
       }
+      // the cluster (serve --cluster): asked every 5th poll, since it asks every member; 404 outside a cluster
+      if (state.cluster !== false && state.polls % 5 === 0) {
+        try {
+          state.cluster = await get('/api/v1/cluster');
+        } catch (e) {
+          if (e.status !== 404) throw e;
+          state.cluster = false;
+        }
+      }
       if (gen !== generation) return;      // forgotten or restarted meanwhile
       state.samples.push({ t: Date.now() / 1000, stats, volumes: list.volumes, volumeStats });
       if (state.samples.length > KEEP) state.samples.shift();
@@ -282,6 +291,35 @@
 
     const all = series();
     for (const name of Object.keys(all)) chart(name, all[name]);
+    drawCluster();
+  }
+
+  function cells(tbody, rows) {
+    tbody.replaceChildren(...rows.map((cs) => {
+      const tr = document.createElement('tr');
+      for (const c of cs) {
+        const td = document.createElement('td');
+        td.textContent = c;
+        tr.appendChild(td);
+      }
+      return tr;
+    }));
+  }
+
+  function drawCluster() {
+    const c = state.cluster;
+    $('cluster').hidden = !c;
+    if (!c) return;
+    $('cluster-name').textContent = c.name + ': ' + c.members.length + ' member' + (c.members.length === 1 ? '' : 's');
+    cells($('cluster-members').tBodies[0], c.members.map((m) => [m.address + (m.local ? ' (this one)' : ''),
+      String(m.partitions ?? '–'), String(m.index_entries ?? '–'), bytes(m.index_memory_bytes || 0),
+      bytes(m.index_backup_memory_bytes || 0)]));
+    cells($('cluster-pools').tBodies[0], c.pools.map((p) => [p.uuid, p.owner_address, String(p.epoch), p.nbd || '–',
+      (p.exports || []).join(' ')]));
+    const i = c.index || {};
+    $('cluster-index').textContent = 'index: ' + (i.lookups ?? 0) + ' lookups, ' + (i.hits ?? 0) + ' hits, '
+      + (i.failures ?? 0) + ' failures' + (i.lookup_p99_us !== undefined ? ', p99 ' + number(i.lookup_p99_us, 0) + ' µs' : '')
+      + ', ' + (i.backups ?? '–') + ' backup(s)';
   }
 
   window.addEventListener('resize', () => {
