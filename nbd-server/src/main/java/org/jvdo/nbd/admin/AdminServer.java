@@ -374,6 +374,7 @@ public final class AdminServer implements AutoCloseable {
         if (pool.noSpaceReason() != null) o.put("no_space_reason", pool.noSpaceReason());
         o.put("directory", pool.directory().toAbsolutePath().toString());
         o.put("block_size", 4096);
+        o.put("cluster_member", cluster != null);
         for (Map.Entry<String, Long> e : s.entrySet()) o.put(e.getKey(), e.getValue());
         JsonObject mm = new JsonObject();
         Map<String, Long> saved = new java.util.LinkedHashMap<>();

@@ -86,15 +86,9 @@
           if (e.status !== 404) throw e;   // deleted between the two calls
         }
       }
-      // the cluster (serve --cluster): asked every 5th poll, since it asks every member; 404 outside a cluster
-      if (state.cluster !== false && state.polls % 5 === 0) {
-        try {
-          state.cluster = await get('/api/v1/cluster');
-        } catch (e) {
-          if (e.status !== 404) throw e;
-          state.cluster = false;
-        }
-      }
+      // the cluster (serve --cluster): asked every 5th poll, since it asks every member
+      if (!stats.cluster_member) state.cluster = false;
+      else if (!state.cluster || state.polls % 5 === 0) state.cluster = await get('/api/v1/cluster');
       if (gen !== generation) return;      // forgotten or restarted meanwhile
       state.samples.push({ t: Date.now() / 1000, stats, volumes: list.volumes, volumeStats });
       if (state.samples.length > KEEP) state.samples.shift();
