@@ -352,7 +352,7 @@ public final class AdminServer implements AutoCloseable {
     private void poolStats(RoutingContext ctx) {
         Backend b = backendOr503(ctx);
         if (b == null) return;
-        blocking(ctx, () -> poolStatsJson(b.pool()), o -> json(ctx, 200, o));
+        blocking(ctx, () -> poolStatsJson(b.pool()).put("cluster_member", cluster != null), o -> json(ctx, 200, o));
     }
 
     /** The writes in flight with the stage each is in (for a dump when something is stuck). */
@@ -374,7 +374,6 @@ public final class AdminServer implements AutoCloseable {
         if (pool.noSpaceReason() != null) o.put("no_space_reason", pool.noSpaceReason());
         o.put("directory", pool.directory().toAbsolutePath().toString());
         o.put("block_size", 4096);
-        o.put("cluster_member", cluster != null);
         for (Map.Entry<String, Long> e : s.entrySet()) o.put(e.getKey(), e.getValue());
         JsonObject mm = new JsonObject();
         Map<String, Long> saved = new java.util.LinkedHashMap<>();
