@@ -57,17 +57,28 @@ class AsyncIndexEngineTest {
             switch (how) {
                 case SOON -> answers.schedule(() -> answer.advice(found, null), 50, TimeUnit.MICROSECONDS);
                 case NEVER -> { }
-                // after the timeout, with a mapping that is not this block's (the newest one stored):
-                // used by the vio now carrying another block, it would map that block to wrong data
-                case LATE_AND_WRONG -> answers.schedule(() -> {
-                    lateAnswers.incrementAndGet();
-                    answer.advice(last.get(), null);
-                }, 20, TimeUnit.MILLISECONDS);
+                // after the timeout (the answer waits until the write went on without it), with a
+                // mapping that is not this block's (the newest one stored): used by the vio now
+                // carrying another block, it would map that block to wrong data
+                case LATE_AND_WRONG -> answerWhenTimedOut(answer, System.nanoTime());
                 case FOREIGN -> answers.execute(() -> answer.advice(found, UUID.randomUUID()));
             }
         }
 
         final AtomicLong last = new AtomicLong(-1);
+
+        /** Polls each millisecond until the writer stopped waiting, then answers (wrongly). */
+        void answerWhenTimedOut(Advice answer, long asked) {
+            answers.schedule(() -> {
+                if (!answer.done()) {
+                    if (System.nanoTime() - asked > TimeUnit.SECONDS.toNanos(60)) throw new AssertionError("the timeout never fired");
+                    answerWhenTimedOut(answer, asked);
+                    return;
+                }
+                lateAnswers.incrementAndGet();
+                answer.advice(last.get(), null);
+            }, 1, TimeUnit.MILLISECONDS);
+        }
 
         @Override public long lookup(long fpHigh, long fpLow) { throw new AssertionError("the write path must ask lookupAsync"); }
 

@@ -64,6 +64,13 @@ public interface DedupIndex extends AutoCloseable {
          *                    (served by another cluster member) that holds it
          */
         void advice(long mapping, UUID foreignPool);
+
+        /**
+         * True once the writer no longer waits: answered, or timed out and written without
+         * dedup. An index may skip the work of a lookup whose writer has moved on; an answer
+         * given now is dropped.
+         */
+        default boolean done() { return false; }
     }
 
     /** Entries held (fingerprints; hooks for the sparse index). */

@@ -126,6 +126,9 @@ final class Dedupe {
         }
 
         @Override
+        public boolean done() { return get(); }
+
+        @Override
         public void advice(long mapping, UUID foreignPool) {
             if (!compareAndSet(false, true)) return; // timed out: the vio has moved on (and may be reused)
             ScheduledFuture<?> t = timer;
