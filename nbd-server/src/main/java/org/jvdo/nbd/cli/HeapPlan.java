@@ -60,7 +60,9 @@ final class HeapPlan {
     /** The JVM options the launcher starts the server with. */
     String javaOptions() {
         long mib = heapBytes() >> 20;
-        return "-Xms" + mib + "m -Xmx" + mib + "m -XX:+AlwaysPreTouch -XX:+UseG1GC -XX:MaxGCPauseMillis=50";
+        return "-Xms" + mib + "m -Xmx" + mib + "m -XX:+AlwaysPreTouch -XX:+UseG1GC -XX:MaxGCPauseMillis=50"
+                // the cluster index's callbacks run on the common pool (one thread per callback when it has one)
+                + " -Djava.util.concurrent.ForkJoinPool.common.parallelism=4";
     }
 
     /** One line for the log: the parts and the total. */
