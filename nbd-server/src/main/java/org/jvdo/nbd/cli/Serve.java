@@ -192,6 +192,19 @@ final class Serve {
             return 1;
         }
         cfg.recoveryProgress = admin.recoveryListener(); // /health shows the journal replay's progress while the pool opens
+        ClusterServe cluster = null;
+        if (o.cluster != null) { // the member first: the pool's index lives in the cluster
+            try {
+                cluster = ClusterServe.start(org.jvdo.cluster.ClusterSettings.of(o.cluster, clusterListen(), o.clusterMembers,
+                        o.clusterBackups, o.clusterIndexTimeoutMillis));
+                cluster.configure(cfg);
+            } catch (RuntimeException e) {
+                err.println("jvdo: cannot join cluster " + o.cluster + " on " + clusterListen() + ": " + e.getMessage());
+                admin.close();
+                vertx.close();
+                return 1;
+            }
+        }
         Pool pool;
         try {
             pool = fresh ? Pool.create(o.data, cfg) : Pool.open(o.data, cfg);
@@ -202,11 +215,13 @@ final class Serve {
         } catch (VdoException e) {
             err.println("jvdo: " + e.getMessage());
             admin.close();
+            if (cluster != null) cluster.close();
             vertx.close();
             return 1;
         } catch (Exception e) {
             err.println("jvdo: cannot open pool " + o.data + ": " + e);
             admin.close();
+            if (cluster != null) cluster.close();
             vertx.close();
             return 1;
         }
@@ -230,11 +245,18 @@ final class Serve {
                     + (inUse ? "the port is already in use (another jvdo or NBD server running? choose one with --port)" : why));
             admin.close();
             closeQuietly(pool);
+            if (cluster != null) cluster.close();
             vertx.close();
             return 1;
         }
         String host = Main.uriHost(o.nbdHost());
         admin.attach(pool, registry, server, host);
+        if (cluster != null) {
+            cluster.serving(pool, o.data.toAbsolutePath(), server.listensOnTcp() ? host + ":" + o.nbdPort() : String.valueOf(server.unixSocket()));
+            admin.attachCluster(cluster);
+            out.println("jvdo: cluster " + o.cluster + " member at " + clusterListen() + " (index in the cluster, "
+                    + (o.clusterBackups == null ? 1 : o.clusterBackups) + " backup(s))");
+        }
         out.println("jvdo: pool " + o.data.toAbsolutePath() + (fresh ? " (formatted)" : "")
                 + (pool.openReport().isEmpty() ? "" : " - " + pool.openReport()));
         for (Volume v : pool.volumes()) {
@@ -277,6 +299,7 @@ final class Serve {
             rc = 1;
         }
         if (!closeQuietly(pool)) rc = 1;
+        if (cluster != null) cluster.close(); // after the pool: its index updates in flight are applied first
         try {
             vertx.close().toCompletionStage().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
         } catch (Exception e) {
