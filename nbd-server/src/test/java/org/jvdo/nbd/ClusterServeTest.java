@@ -79,6 +79,15 @@ class ClusterServeTest {
             for (int i = 0; i < ms.size(); i++) entries += ms.getJsonObject(i).getLong("index_entries");
             assertTrue(entries >= 0.95 * BLOCKS && entries <= 2L * BLOCKS, "one entry per distinct block in the cluster: " + entries);
             assertEquals(2, status.getJsonArray("pools").size(), "both pools published: " + status.encodePrettily());
+            // jvdo cluster status, as an operator runs it, against the second member
+            MainTest.Run cli = MainTest.run("cluster", "status", "--data", tmp.resolve("pool1").toString(),
+                    "--admin-port", String.valueOf(members.get(1).adminPort()));
+            assertEquals(0, cli.exit(), cli.toString());
+            assertTrue(cli.out().contains("cluster ct: 2 members"), cli.out());
+            for (int m = 0; m < 2; m++) {
+                assertTrue(cli.out().contains(cluster[m]), "member " + cluster[m] + " listed:\n" + cli.out());
+                assertTrue(cli.out().contains("m" + m), "export m" + m + " listed:\n" + cli.out());
+            }
             for (int m = 0; m < 2; m++) assertEquals(0, members.get(m).terminate(T), "clean stop of member " + m);
         } finally {
             for (ServeProcess p : members) p.close();
