@@ -5,6 +5,8 @@ package org.jvdo.nbd;
  * of the JVM's default of running shutdown hooks and exiting 143/130 (SIGHUP: 129, and without
  * closing the pool, since the hooks do not run the server's close). A daemon's terminal going
  * away, or a supervisor sending SIGHUP, must not leave a pool that needs a journal replay.
+ * A signal the parent ignored stays ignored (the JVM installs no handler for it): under
+ * {@code nohup} SIGHUP does nothing, which is what nohup is for.
  */
 @SuppressWarnings("removal")
 public final class Signals {

@@ -54,6 +54,9 @@ final class ServeProcess implements AutoCloseable {
     static ServeProcess startJvm(List<String> jvmOptions, Path logDir, String logName, int port, String... args)
             throws IOException {
         List<String> cmd = new ArrayList<>();
+        // SIGHUP as a terminal or supervisor sends it: a test run under nohup (a CI runner) ignores
+        // SIGHUP, children inherit that, and a JVM leaves an ignored SIGHUP ignored (as it should)
+        cmd.addAll(List.of("env", "--default-signal=HUP"));
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmOptions);
         cmd.add("-cp");
@@ -141,10 +144,37 @@ final class ServeProcess implements AutoCloseable {
     /** Waits for the process to exit and returns its exit code; fails (after killing it) on timeout. */
     int awaitExit(Duration timeout) throws IOException, InterruptedException {
         if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            String threads = threadDump();
             Tools.kill(process);
-            fail("jvdo did not exit within " + timeout + "\nstdout:\n" + out() + "\nstderr:\n" + err());
+            fail("jvdo did not exit within " + timeout + "\nstdout:\n" + out() + "\nstderr:\n" + err() + "\nthreads:\n" + threads);
         }
         return process.exitValue();
+    }
+
+    /**
+     * The server's threads (jstack, bounded to 30 s), for a failure message when it hangs; what
+     * went wrong instead when it cannot be had.
+     */
+    String threadDump() {
+        try {
+            Path dump = Files.createTempFile("jvdo-threads", ".txt");
+            try {
+                Process j = new ProcessBuilder("jstack", String.valueOf(process.pid())).redirectErrorStream(true)
+                        .redirectOutput(dump.toFile()).start();
+                if (!j.waitFor(30, TimeUnit.SECONDS)) {
+                    j.destroyForcibly();
+                    return "(jstack did not answer within 30 s)";
+                }
+                return Files.readString(dump, StandardCharsets.UTF_8);
+            } finally {
+                Files.deleteIfExists(dump);
+            }
+        } catch (IOException e) {
+            return "(no thread dump: " + e + ")";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "(no thread dump: interrupted)";
+        }
     }
 
     /** SIGTERM (what {@link Process#destroy()} sends) and the exit code. */

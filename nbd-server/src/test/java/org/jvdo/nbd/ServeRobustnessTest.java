@@ -130,11 +130,26 @@ class ServeRobustnessTest {
         assertTrue(failures.isEmpty(), "client failures: " + failures + "\nstderr:\n" + tail(p.err()));
         assertEquals(clients, outcomes.size());
         int ok = 0;
-        try (RawClient c = RawClient.open(port)) {
+        RawClient reader;
+        try {
+            reader = RawClient.open(port);
+        } catch (java.net.SocketTimeoutException e) {
+            fail("a new connection after the pressure got no greeting within 15 s\nstderr:\n" + tail(p.err())
+                    + "\nthreads:\n" + p.threadDump(), e);
+            return;
+        }
+        try (RawClient c = reader) {
             c.socket.setSoTimeout(120_000);
             c.go("vdo0");
             for (Outcome o : outcomes) {
-                byte[] back = c.read(2000 + o.client(), (long) o.client() * size, size);
+                byte[] back;
+                try {
+                    back = c.read(2000 + o.client(), (long) o.client() * size, size);
+                } catch (java.net.SocketTimeoutException e) {
+                    fail("reading back client " + o.client() + "'s region timed out\nstderr:\n" + tail(p.err())
+                            + "\nthreads:\n" + p.threadDump(), e);
+                    return;
+                }
                 byte[] want = payload(o.client(), size);
                 if (o.error() == 0) {
                     ok++;
