@@ -75,6 +75,9 @@ public final class ClusterMember implements AutoCloseable {
         c.setProperty("hazelcast.logging.type", "jdk");
         c.setProperty("hazelcast.shutdownhook.enabled", "false"); // serve closes the member after the pool
         c.setProperty("hazelcast.socket.bind.any", "false");
+        // failure detection: a member not heard from for failureSeconds is removed (its pools are taken over)
+        c.setProperty("hazelcast.heartbeat.interval.seconds", "1");
+        c.setProperty("hazelcast.max.no.heartbeat.seconds", String.valueOf(s.failureSeconds()));
         c.setProperty("hazelcast.local.localAddress", s.host());
         NetworkConfig n = c.getNetworkConfig();
         n.setPort(s.port()).setPortAutoIncrement(false);

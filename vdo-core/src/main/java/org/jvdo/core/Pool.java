@@ -213,6 +213,17 @@ public final class Pool implements AutoCloseable {
     /** The owner epoch (format 3.1) this pool was opened or claimed with; 0 when never claimed by a cluster member. */
     public long ownerEpoch() { synchronized (sb) { return sb.ownerEpoch; } }
 
+    /**
+     * The owner epoch in the super block of the pool in {@code dir}, read now from the file without
+     * opening or locking the pool (a member's lease checking that nobody took the pool over).
+     */
+    public static long storedOwnerEpoch(java.nio.file.Path dir) throws java.io.IOException {
+        return PoolFiles.readSuperBlock(dir).ownerEpoch;
+    }
+
+    /** The pool's UUID (its super block's). */
+    public java.util.UUID uuid() { synchronized (sb) { return sb.uuid; } }
+
     /** The super block's owner epoch and member, read from the pool file without opening it (see docs/cluster.md). */
     public static SuperBlock superBlockOf(Path dir) throws IOException { return PoolFiles.readSuperBlock(dir); }
 
@@ -416,6 +427,21 @@ public final class Pool implements AutoCloseable {
     void checkpoint() throws IOException { checkpointer.checkpoint(); }
 
     // ---------------------------------------------------------------- mode
+
+    /**
+     * A write, trim or zeroing on a fenced pool (docs/cluster.md: another member took it over)
+     * fails at once instead of being acknowledged into memory; null while this process may write.
+     */
+    java.util.concurrent.CompletableFuture<Void> refusedByFence() {
+        org.jvdo.core.api.WriteFence f = cfg.writeFence;
+        if (f == null) return null;
+        try {
+            f.check();
+            return null;
+        } catch (org.jvdo.core.api.FencedException e) {
+            return java.util.concurrent.CompletableFuture.failedFuture(new org.jvdo.core.api.VdoException(org.jvdo.core.api.Errno.EIO, e.getMessage(), e));
+        }
+    }
 
     public boolean isReadOnly() { return mode.isReadOnly(); }
 

@@ -67,6 +67,7 @@ final class PoolFiles {
             }
             VolumeAdmin.extendLayout(store, sb.nextRegionBlock, "the slab area for " + cfg.physicalBytes + " bytes of physical space");
             sb.write(store);
+            if (cfg.ownerMember != null && cfg.writeFence != null) cfg.writeFence.claimed(sb.ownerEpoch);
             try {
                 // the journal's space is allocated up front, so its writes cannot meet a full filesystem
                 store.reserve(sb.journalStart, sb.journalBlocks);
@@ -97,7 +98,10 @@ final class PoolFiles {
                 throw new CorruptPoolException(store.describe() + ": file is truncated: " + store.sizeInBlocks() + " blocks, but its layout ends at block "
                         + sb.nextRegionBlock + " (" + sb.nextRegionBlock * 4096 + " bytes)");
             }
-            if (cfg.ownerMember != null && !cfg.checkOnly) claim(sb, store, cfg.ownerMember);
+            if (cfg.ownerMember != null && !cfg.checkOnly) {
+                claim(sb, store, cfg.ownerMember);
+                if (cfg.writeFence != null) cfg.writeFence.claimed(sb.ownerEpoch);
+            }
             return new Pool(dir, cfg, lc, lock, store, sb, false);
         });
     }

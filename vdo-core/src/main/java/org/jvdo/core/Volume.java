@@ -103,6 +103,8 @@ public final class Volume implements BlockDevice {
         int length = src.remaining();
         if (v.isDeleted()) return CompletableFuture.failedFuture(deletedError());
         if (outOfRange(offset, length)) return CompletableFuture.failedFuture(rangeError("write", offset, length));
+        CompletableFuture<Void> fenced = pool.refusedByFence();
+        if (fenced != null) return fenced;
         v.counters.biosInWrite.increment();
         v.counters.bytesWritten.add(length);
         return tracked(() -> pool.pipeline().write(v, offset, src, fua));
@@ -118,6 +120,8 @@ public final class Volume implements BlockDevice {
     public CompletableFuture<Void> trim(long offset, long length, boolean fua) {
         if (v.isDeleted()) return CompletableFuture.failedFuture(deletedError());
         if (outOfRange(offset, length)) return CompletableFuture.failedFuture(rangeError("trim", offset, length));
+        CompletableFuture<Void> fenced = pool.refusedByFence();
+        if (fenced != null) return fenced;
         v.counters.biosInDiscard.increment();
         return tracked(() -> pool.pipeline().trim(v, offset, length, fua));
     }
@@ -126,6 +130,8 @@ public final class Volume implements BlockDevice {
     public CompletableFuture<Void> writeZeroes(long offset, long length, boolean noHole, boolean fua) {
         if (v.isDeleted()) return CompletableFuture.failedFuture(deletedError());
         if (outOfRange(offset, length)) return CompletableFuture.failedFuture(rangeError("write zeroes", offset, length));
+        CompletableFuture<Void> fenced = pool.refusedByFence();
+        if (fenced != null) return fenced;
         v.counters.biosInZero.increment();
         return tracked(() -> noHole ? pool.pipeline().writeZeroes(v, offset, length, fua) : pool.pipeline().trim(v, offset, length, fua));
     }

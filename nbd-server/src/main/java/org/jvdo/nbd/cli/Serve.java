@@ -53,6 +53,16 @@ final class Serve {
         // (at most 128 MiB; on a heap smaller than planned, a quarter of it, as an embedded NbdServer's default)
         n.maxInflightBytes = o.maxInflightBytes != null ? o.maxInflightBytes
                 : Math.min(HeapPlan.DEFAULT_INFLIGHT_BYTES, NbdServer.Options.defaultInflightBytes());
+        long heap = Runtime.getRuntime().maxMemory();
+        if (o.maxInflightBytes != null && o.maxInflightBytes > heap / 2) {
+            // payloads beyond the heap do not fail only where they are allocated (answered ENOMEM):
+            // every other thread then meets OutOfMemoryError too, the event loops included, and the
+            // server stops answering. The launcher sizes the heap for the budget; a JVM given less gets a cap.
+            n.maxInflightBytes = heap / 4;
+            java.util.logging.Logger.getLogger("org.jvdo.nbd.serve").warning("--max-inflight-bytes " + Sizes.human(o.maxInflightBytes)
+                    + " is more than half of this JVM's heap (" + Sizes.human(heap) + "): using " + Sizes.human(n.maxInflightBytes)
+                    + " (start through the jvdo launcher, which sizes the heap for the budget, or give a larger -Xmx)");
+        }
         if (o.maxConnections != null) n.maxConnections = o.maxConnections;
         if (o.handshakeTimeoutMillis != null) n.handshakeTimeoutMillis = o.handshakeTimeoutMillis;
         if (o.idleTimeoutMillis != null) n.idleTimeoutMillis = o.idleTimeoutMillis;
@@ -196,8 +206,8 @@ final class Serve {
         if (o.cluster != null) { // the member first: the pool's index lives in the cluster
             try {
                 cluster = ClusterServe.start(org.jvdo.cluster.ClusterSettings.of(o.cluster, clusterListen(), o.clusterMembers,
-                        o.clusterBackups, o.clusterIndexTimeoutMillis));
-                cluster.configure(cfg);
+                        o.clusterBackups, o.clusterIndexTimeoutMillis, o.clusterFailureSeconds));
+                cluster.configure(cfg, o.data);
             } catch (RuntimeException e) {
                 err.println("jvdo: cannot join cluster " + o.cluster + " on " + clusterListen() + ": " + e.getMessage());
                 admin.close();
@@ -252,7 +262,10 @@ final class Serve {
         String host = Main.uriHost(o.nbdHost());
         admin.attach(pool, registry, server, host);
         if (cluster != null) {
-            cluster.serving(pool, o.data.toAbsolutePath(), server.listensOnTcp() ? host + ":" + o.nbdPort() : String.valueOf(server.unixSocket()));
+            NbdServer srv = server;
+            cluster.serving(pool, o.data.toAbsolutePath(), new ClusterServe.Serving(registry,
+                    server.listensOnTcp() ? host + ":" + o.nbdPort() : String.valueOf(server.unixSocket()),
+                    name -> srv.exportUri(host, name), out, cfg));
             admin.attachCluster(cluster);
             out.println("jvdo: cluster " + o.cluster + " member at " + clusterListen() + " (index in the cluster, "
                     + (o.clusterBackups == null ? 1 : o.clusterBackups) + " backup(s))");
@@ -346,9 +359,13 @@ final class Serve {
     private void checkClusterOptions() {
         if (o.cluster == null) {
             String given = o.clusterListen != null ? "--cluster-listen" : !o.clusterMembers.isEmpty() ? "--cluster-members"
-                    : o.clusterBackups != null ? "--cluster-backups" : o.clusterIndexTimeoutMillis != null ? "--cluster-index-timeout" : null;
+                    : o.clusterBackups != null ? "--cluster-backups" : o.clusterIndexTimeoutMillis != null ? "--cluster-index-timeout"
+                    : o.clusterFailureSeconds != null ? "--cluster-failure-timeout" : null;
             if (given != null) throw new UsageError(given + " needs --cluster NAME");
             return;
+        }
+        if (o.clusterFailureSeconds != null && o.clusterFailureSeconds < 2) {
+            throw new UsageError("--cluster-failure-timeout is at least 2 seconds, not " + o.clusterFailureSeconds);
         }
         if (o.clusterBackups != null && (o.clusterBackups < 0 || o.clusterBackups > 6)) {
             throw new UsageError("--cluster-backups is 0..6 (Hazelcast's limit), not " + o.clusterBackups);

@@ -165,6 +165,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "a write waits this long for the shared index's advice, then goes on without dedup (default 200)")
     Integer clusterIndexTimeoutMillis;
 
+    @Option(names = "--cluster-failure-timeout", paramLabel = "SECONDS", converter = Converters.Positive.class,
+            description = "a member not heard from for this long is declared dead and its pools are taken over by a survivor (default 10; at least 2)")
+    Integer clusterFailureSeconds;
+
     // logging
     @Option(names = "--log-level", paramLabel = "LEVEL", converter = Converters.LogLevel.class,
             description = "error, warn, info (default), debug or trace; one line per record on stderr")

@@ -11,6 +11,14 @@ public interface WriteFence {
     /** Returns when this process may still write the pool; throws when it may not. */
     void check() throws FencedException;
 
+    /**
+     * Called once the open's claim is written and synced ({@link PoolConfig#ownerMember}): the
+     * epoch this process now owns the pool at. A fence compares later epochs with it; a
+     * takeover's fence may wait here (the former owner's lease running out) before the open
+     * writes anything else. Before this call {@link #check()} lets the claim itself through.
+     */
+    default void claimed(long epoch) throws java.io.IOException { }
+
     /** No fence (a pool outside a cluster). */
     WriteFence NONE = () -> { };
 }
