@@ -49,6 +49,7 @@ public final class ClusterMember implements AutoCloseable {
     private final ClusterSettings settings;
     private final Map<Integer, UUID> poolNames = new ConcurrentHashMap<>();
     private final Map<UUID, Integer> poolIds = new ConcurrentHashMap<>();
+    private final java.util.Set<UUID> numberedHere = ConcurrentHashMap.newKeySet();
 
     private ClusterMember(HazelcastInstance hz, ClusterSettings settings) {
         this.hz = hz;
@@ -120,6 +121,7 @@ public final class ClusterMember implements AutoCloseable {
             if (next > 0xffff) throw new IllegalStateException("the cluster has numbered 65535 pools: no cluster id left for pool " + pool);
             Integer raced = ids.putIfAbsent(pool.toString(), next);
             id = raced != null ? raced : next;
+            if (raced == null) numberedHere.add(pool);
         }
         IMap<Integer, String> names = hz.getMap(POOL_NAMES);
         names.set(id, pool.toString());
@@ -127,6 +129,12 @@ public final class ClusterMember implements AutoCloseable {
         poolNames.put(id, pool);
         return id;
     }
+
+    /**
+     * True when this member gave {@code pool} its cluster id ({@link #poolId}): the cluster knew
+     * nothing of the pool before, so it holds none of its index entries (a whole-cluster restart).
+     */
+    public boolean numberedHere(UUID pool) { return numberedHere.contains(pool); }
 
     /** The UUID of the pool with this cluster id, or null when unknown. Cached; the first call per id asks the cluster. */
     public UUID poolUuid(int id) {

@@ -20,10 +20,16 @@ import org.jvdo.core.index.DedupIndex;
  * answered with that pool's UUID (the engine counts it as foreign and, until pins exist, does
  * not use it).
  *
- * <p>Not saved: the entries live in the cluster (and its backups) and outlive this process.
+ * <p>The entries live in the cluster (and its backups) and outlive this process. For a restart of
+ * the whole cluster, a clean close also saves this pool's entries into {@value #FILE} beside the
+ * pool's index file, and {@link #load} puts them back when the cluster knew nothing of the pool.
  */
 public final class HazelcastIndex implements DedupIndex {
     private static final Logger LOG = Logger.getLogger(HazelcastIndex.class.getName());
+    /** The pool's entries saved at its clean close, for a whole-cluster restart (beside {@code index.jvdo}). */
+    public static final String FILE = "cluster-index.jvdo";
+    private static final long MAGIC = 0x4a56444f43495831L; // "JVDOCIX1"
+    private static final int VERSION = 1;
 
     private final ClusterMember member;
     private final IMap<Integer, byte[]> map;
@@ -147,8 +153,110 @@ public final class HazelcastIndex implements DedupIndex {
 
     @Override public String mode() { return "cluster"; }
 
-    /** Nothing to save: the entries live in the cluster. */
-    @Override public void save(Path file) { }
+    /**
+     * Saves this pool's entries (every bucket's, asked of its owner with a read-only processor)
+     * into {@value #FILE} beside {@code file}: magic, version, bucket bits, entry count, then per
+     * bucket {int bucket, int pairs, pairs of (long check, long mapping)}, then a CRC-32C of all
+     * before it; written to a temporary file, synced and renamed over the old one.
+     */
+    @Override
+    public void save(Path file) throws java.io.IOException {
+        if (!awaitUpdates(10_000)) LOG.warning("index: " + pending.get() + " updates still unanswered while saving");
+        java.util.Map<Integer, byte[]> parts;
+        try {
+            parts = map.executeOnEntries(new IndexOps.Extract(poolId));
+        } catch (RuntimeException e) {
+            throw new java.io.IOException("cannot read this pool's entries from the cluster: " + e.getMessage(), e);
+        }
+        long count = 0;
+        int buckets = 0;
+        for (byte[] b : parts.values()) {
+            if (b != null) {
+                count += b.length / 16;
+                buckets++;
+            }
+        }
+        java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(Math.toIntExact(24 + buckets * 8L + count * 16 + 4));
+        out.putLong(MAGIC).putInt(VERSION).putInt(ClusterMember.BUCKET_BITS).putLong(count);
+        for (java.util.Map.Entry<Integer, byte[]> e : new java.util.TreeMap<>(parts).entrySet()) {
+            if (e.getValue() == null) continue;
+            out.putInt(e.getKey()).putInt(e.getValue().length / 16).put(e.getValue());
+        }
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(out.array(), 0, out.position());
+        out.putInt((int) crc.getValue());
+        Path target = file.resolveSibling(FILE), tmp = file.resolveSibling(FILE + ".tmp");
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.CREATE,
+                java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+            out.flip();
+            while (out.hasRemaining()) ch.write(out);
+            ch.force(true);
+        }
+        java.nio.file.Files.move(tmp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        saved = count;
+    }
+
+    private volatile long saved = -1, loaded = -1;
+
+    /** Entries written by the last {@link #save} (-1: none yet). */
+    public long savedEntries() { return saved; }
+
+    /** Entries put back by {@link #load} (-1: nothing loaded). */
+    public long loadedEntries() { return loaded; }
+
+    /**
+     * Puts this pool's saved entries ({@value #FILE} in {@code dir}) back into the cluster, when the
+     * cluster knew nothing of the pool ({@link ClusterMember#numberedHere}: a restart of the whole
+     * cluster). Otherwise the cluster still holds them, newer than the file, and the file is left
+     * alone. A missing, damaged or foreign-layout file is skipped with a warning: advice only.
+     * Returns the entries put back.
+     */
+    public long load(Path dir) {
+        Path f = dir.resolve(FILE);
+        if (!member.numberedHere(pool) || !java.nio.file.Files.exists(f)) return 0;
+        java.nio.ByteBuffer in;
+        try {
+            in = java.nio.ByteBuffer.wrap(java.nio.file.Files.readAllBytes(f));
+        } catch (java.io.IOException e) {
+            LOG.warning("index: cannot read " + f + " (advice only, the pool starts without it): " + e.getMessage());
+            return 0;
+        }
+        String bad = null;
+        if (in.remaining() < 28 || in.getLong(0) != MAGIC) bad = "not a jvdo cluster index file";
+        else if (in.getInt(8) != VERSION) bad = "version " + in.getInt(8) + ", this jvdo reads " + VERSION;
+        else if (in.getInt(12) != ClusterMember.BUCKET_BITS) bad = "saved with " + in.getInt(12) + " bucket bits, the cluster uses " + ClusterMember.BUCKET_BITS;
+        else {
+            java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+            crc.update(in.array(), 0, in.limit() - 4);
+            if ((int) crc.getValue() != in.getInt(in.limit() - 4)) bad = "its checksum does not match (damaged)";
+        }
+        if (bad != null) {
+            LOG.warning("index: " + f + " is skipped (advice only): " + bad);
+            return 0;
+        }
+        in.position(24).limit(in.limit() - 4);
+        long count = 0;
+        while (in.remaining() >= 8) {
+            int bucket = in.getInt(), pairs = in.getInt();
+            if (pairs < 0 || pairs * 16L > in.remaining()) {
+                LOG.warning("index: " + f + " is cut short at bucket " + bucket + "; the rest is skipped");
+                break;
+            }
+            byte[] b = new byte[pairs * 16];
+            in.get(b);
+            count += pairs;
+            pending.incrementAndGet();
+            map.submitToKey(bucket, new IndexOps.InsertAll(b, poolId, ClusterMember.BUCKET_ENTRIES)).whenCompleteAsync((a, error) -> {
+                pending.decrementAndGet();
+                if (error != null) failures.increment();
+                else if (a != null) added.add(a);
+            }, ON_ANSWER);
+            while (pending.get() > 256) Thread.onSpinWait(); // a bounded window: the open waits, not the heap
+        }
+        if (!awaitUpdates(60_000)) LOG.warning("index: loading " + f + " did not finish within 60 s");
+        loaded = count;
+        return count;
+    }
 
     /** Updates sent and not yet answered by their partition's owner. */
     public long pendingUpdates() { return pending.get(); }

@@ -23,7 +23,7 @@ import java.util.concurrent.Callable;
  */
 final class IndexOps {
     static final int FACTORY = 0x4a56; // "JV"
-    static final int LOOKUP = 1, INSERT = 2, NEXT_ID = 3, FIGURES = 4;
+    static final int LOOKUP = 1, INSERT = 2, NEXT_ID = 3, FIGURES = 4, EXTRACT = 5, INSERT_ALL = 6;
 
     private IndexOps() { }
 
@@ -33,6 +33,8 @@ final class IndexOps {
             case INSERT -> new Insert();
             case NEXT_ID -> new NextId();
             case FIGURES -> new Figures();
+            case EXTRACT -> new Extract();
+            case INSERT_ALL -> new InsertAll();
             default -> null;
         };
     }
@@ -97,6 +99,86 @@ final class IndexOps {
         public void readData(ObjectDataInput in) throws IOException {
             check = in.readLong();
             mapping = in.readLong();
+            pool = Short.toUnsignedInt(in.readShort());
+            capacity = in.readInt();
+        }
+    }
+
+    /**
+     * Read-only, on every bucket's owner: the bucket's entries of one pool as (check, mapping)
+     * pairs, 16 bytes each, or null when it has none (a pool's index saved at its clean close).
+     */
+    static final class Extract implements EntryProcessor<Integer, byte[], byte[]>, ReadOnly, IdentifiedDataSerializable {
+        int pool;
+
+        Extract() { }
+
+        Extract(int pool) { this.pool = pool; }
+
+        @Override
+        public byte[] process(Map.Entry<Integer, byte[]> entry) {
+            byte[] b = entry.getValue();
+            int n = IndexBuckets.count(b), mine = 0;
+            for (int i = 0; i < n; i++) if (IndexBuckets.pool(b, i) == pool) mine++;
+            if (mine == 0) return null;
+            java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(mine * 16);
+            for (int i = 0; i < n; i++) {
+                if (IndexBuckets.pool(b, i) == pool) out.putLong(IndexBuckets.check(b, i)).putLong(IndexBuckets.mapping(b, i));
+            }
+            return out.array();
+        }
+
+        @Override
+        public EntryProcessor<Integer, byte[], byte[]> getBackupProcessor() { return null; }
+
+        @Override public int getFactoryId() { return FACTORY; }
+        @Override public int getClassId() { return EXTRACT; }
+        @Override public void writeData(ObjectDataOutput out) throws IOException { out.writeInt(pool); }
+        @Override public void readData(ObjectDataInput in) throws IOException { pool = in.readInt(); }
+    }
+
+    /** Many entries of one pool into one bucket ((check, mapping) pairs, as {@link Extract} gives them); runs on the backups too. */
+    static final class InsertAll implements EntryProcessor<Integer, byte[], Integer>, IdentifiedDataSerializable {
+        byte[] pairs;
+        int pool, capacity;
+
+        InsertAll() { }
+
+        InsertAll(byte[] pairs, int pool, int capacity) {
+            this.pairs = pairs;
+            this.pool = pool;
+            this.capacity = capacity;
+        }
+
+        @Override
+        public Integer process(Map.Entry<Integer, byte[]> entry) {
+            byte[] b = entry.getValue();
+            int[] added = new int[1];
+            int total = 0;
+            java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(pairs);
+            while (in.remaining() >= 16) {
+                long check = in.getLong(), mapping = in.getLong();
+                added[0] = 0;
+                b = IndexBuckets.insert(b, check, mapping, pool, capacity, added);
+                total += added[0];
+            }
+            entry.setValue(b);
+            return total;
+        }
+
+        @Override public int getFactoryId() { return FACTORY; }
+        @Override public int getClassId() { return INSERT_ALL; }
+
+        @Override
+        public void writeData(ObjectDataOutput out) throws IOException {
+            out.writeByteArray(pairs);
+            out.writeShort(pool);
+            out.writeInt(capacity);
+        }
+
+        @Override
+        public void readData(ObjectDataInput in) throws IOException {
+            pairs = in.readByteArray();
             pool = Short.toUnsignedInt(in.readShort());
             capacity = in.readInt();
         }

@@ -127,6 +127,35 @@ class HazelcastIndexTest {
 
     @Test
     @Timeout(300)
+    void aPoolsSavedEntriesComeBackAfterTheWholeClusterRestarts(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        UUID pool = UUID.randomUUID();
+        long[][] fp = fingerprints(20_000, 9);
+        try (ClusterFixture c = new ClusterFixture(2, 1)) {
+            HazelcastIndex index = new HazelcastIndex(c.get(0), pool);
+            insert(index, fp, 0, fp.length);
+            insert(new HazelcastIndex(c.get(1), UUID.randomUUID()), fingerprints(5_000, 10), 0, 5_000); // another pool's: not saved
+            index.save(dir.resolve("index.jvdo"));
+            assertEquals(fp.length, index.savedEntries(), "this pool's entries, and only those, saved");
+        }
+        java.nio.file.Path file = dir.resolve(HazelcastIndex.FILE);
+        try (ClusterFixture c = new ClusterFixture(2, 1)) { // a new cluster knows nothing of the pool
+            HazelcastIndex index = new HazelcastIndex(c.get(1), pool);
+            assertEquals(fp.length, index.load(dir), "entries put back");
+            assertEquals(fp.length, found(new HazelcastIndex(c.get(0), UUID.randomUUID()), fp, pool), "found through the other member");
+            assertEquals(0, new HazelcastIndex(c.get(0), pool).load(dir), "a second open of the pool in the same cluster loads nothing");
+        }
+        byte[] b = java.nio.file.Files.readAllBytes(file);
+        b[b.length / 2] ^= 1;
+        java.nio.file.Files.write(file, b);
+        try (ClusterFixture c = new ClusterFixture(1, 0)) {
+            HazelcastIndex index = new HazelcastIndex(c.get(0), pool);
+            assertEquals(0, index.load(dir), "a damaged file is skipped");
+            assertEquals(0, found(new HazelcastIndex(c.get(0), UUID.randomUUID()), fp, pool), "nothing of it reached the cluster");
+        }
+    }
+
+    @Test
+    @Timeout(300)
     void withOneBackupTheEntriesOutliveATerminatedMember() throws Exception {
         try (ClusterFixture c = new ClusterFixture(3, 1)) {
             UUID pool = UUID.randomUUID();

@@ -30,7 +30,9 @@ import org.junit.jupiter.api.io.TempDir;
  * same export on its own address, reads back every write acknowledged before a completed FLUSH,
  * and still finds the dead member's blocks in the index (Hazelcast's backup); and a member paused
  * with SIGSTOP until its pool was taken over writes nothing more to the pool's files after it
- * resumes (compared byte for byte), answering its clients' writes with errors.
+ * resumes (compared byte for byte), answering its clients' writes with errors; and after the whole
+ * cluster was stopped and started again, the old data is still found (each pool's entries saved
+ * at its clean close and put back into the new cluster).
  */
 class ClusterFailoverTest {
     static final Duration T = Duration.ofSeconds(120);
@@ -151,6 +153,46 @@ class ClusterFailoverTest {
             // the pool the survivor took over, offline: its reference counts recompute to the stored ones
             MainTest.Run check = MainTest.run("check", tmp.resolve("pool0").toString());
             assertEquals(0, check.exit(), check.toString());
+        } finally {
+            for (ServeProcess p : started) p.close();
+        }
+    }
+
+    @Test
+    @Timeout(600)
+    void theWholeClusterStoppedAndRestartedStillFindsTheOldData() throws Exception {
+        Tools.require("nbdcopy");
+        cluster = new String[]{"127.0.0.1:" + ServeProcess.freePort(), "127.0.0.1:" + ServeProcess.freePort()};
+        byte[] data = dataset(31);
+        Path in = tmp.resolve("in.img");
+        Files.write(in, data);
+        try {
+            ServeProcess a = member(0, "a");
+            ServeProcess b = member(1, "b");
+            Tools.run(T, "nbdcopy", "--flush", in.toString(), a.uri("a")).assertOk("nbdcopy into a");
+            assertEquals(0, a.terminate(T), "clean stop of a\n" + a.err());
+            assertEquals(0, b.terminate(T), "clean stop of b\n" + b.err());
+            assertTrue(Files.exists(tmp.resolve("pool0").resolve("cluster-index.jvdo")), "a's pool saved its entries");
+            // a new cluster: nothing of the old one survives in memory
+            cluster = new String[]{"127.0.0.1:" + ServeProcess.freePort(), "127.0.0.1:" + ServeProcess.freePort()};
+            a = member(0, "a");
+            b = member(1, "b");
+            Tools.run(T, "nbdcopy", "--flush", in.toString(), b.uri("b")).assertOk("nbdcopy into b");
+            long foreign = ClusterServeTest.number(ClusterServeTest.get(b, tmp.resolve("pool1"), "/stats"), "dedupe_advice_foreign");
+            System.out.println("after the whole cluster restarted: foreign advice " + foreign + " of " + BLOCKS);
+            assertTrue(foreign >= 0.99 * BLOCKS, "the old data is found after the restart: foreign advice " + foreign + " of " + BLOCKS
+                    + "\n" + a.err());
+            for (String v : new String[]{"a", "b"}) {
+                Path out = tmp.resolve("out-" + v + ".img");
+                Tools.run(T, "nbdcopy", (v.equals("a") ? a : b).uri(v), out.toString()).assertOk("nbdcopy out of " + v);
+                assertArrayEquals(data, java.util.Arrays.copyOf(Files.readAllBytes(out), data.length), v + " reads back the dataset");
+            }
+            assertEquals(0, a.terminate(T));
+            assertEquals(0, b.terminate(T));
+            for (int m = 0; m < 2; m++) {
+                MainTest.Run check = MainTest.run("check", tmp.resolve("pool" + m).toString());
+                assertEquals(0, check.exit(), check.toString());
+            }
         } finally {
             for (ServeProcess p : started) p.close();
         }

@@ -52,5 +52,13 @@ public final class LatencyHistogram {
     }
 
     /** {@code cumulative[i]} observations were at most {@link #boundNanos(int) boundNanos(i)}. */
-    public record Snapshot(long[] cumulative, long count, long sumNanos) { }
+    public record Snapshot(long[] cumulative, long count, long sumNanos) {
+        /** The upper bound of the bucket holding quantile {@code q} (0..1), in ns; 0 when nothing was recorded. */
+        public long quantileNanos(double q) {
+            if (count == 0) return 0;
+            long want = Math.max(1, (long) Math.ceil(q * count));
+            for (int b = 0; b < cumulative.length; b++) if (cumulative[b] >= want) return boundNanos(b);
+            return boundNanos(cumulative.length - 1);
+        }
+    }
 }
