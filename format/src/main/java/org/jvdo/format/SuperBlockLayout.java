@@ -29,6 +29,13 @@ public final class SuperBlockLayout {
     public static final int MAJOR = 3;
     /** 1: the owner epoch and owner member (3.0 pools have zeros there and are read as epoch 0, no owner). */
     public static final int MINOR = 1;
+    /**
+     * Format 4.0: a cluster member's pool, whose block maps may hold foreign mappings
+     * ({@link MappingEntry#isForeign}) naming pools of its {@code foreign-pools.jvdo} table. The
+     * super block's layout is 3.1's. A 3.x pool becomes 4.0 when a cluster member first opens it;
+     * a jvdo that reads only 3.x refuses a 4.0 pool. Pools opened without a cluster stay 3.1.
+     */
+    public static final int FOREIGN_MAJOR = 4;
     /** Copies of the super block, written alternately. */
     public static final int COPIES = 2;
     /** Blocks per copy; copy {@code c} starts at block {@code c * COPY_BLOCKS} ({@link #copyBlock}). */

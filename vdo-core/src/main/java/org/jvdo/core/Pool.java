@@ -15,6 +15,7 @@ import org.jvdo.core.logical.LogicalVolume;
 import org.jvdo.core.physical.SegmentedBlockStore;
 import org.jvdo.core.physical.SlabDepot;
 import org.jvdo.core.physical.SuperBlock;
+import org.jvdo.core.read.ForeignPools;
 import org.jvdo.core.read.ReadPath;
 import org.jvdo.core.read.StoredBlocks;
 import org.jvdo.core.volumes.EngineRegistry;
@@ -99,6 +100,8 @@ public final class Pool implements AutoCloseable {
     private final SpaceReservation space;
     private final Recovery recovery;
     final StoredBlocks storedBlocks;
+    /** The pools this pool's foreign mappings name (format 4.0; empty otherwise). */
+    final ForeignPools foreignPools;
     final WritePipeline pipeline;
     private final ReadPath reads;
     private final Flusher flusher;
@@ -157,6 +160,8 @@ public final class Pool implements AutoCloseable {
         this.cpuExecutor = Executors.newFixedThreadPool(cfg.cpuThreads, daemon("jvdo-cpu"));
         this.flusherThread = Executors.newSingleThreadScheduledExecutor(daemon("jvdo-flusher"));
         this.storedBlocks = new StoredBlocks(store);
+        this.foreignPools = ForeignPools.load(dir);
+        storedBlocks.foreignPools(foreignPools);
         this.pipeline = new WritePipeline(cfg.vioPoolSize, store, depot, index, checkpointer, mode, mappingLock, storedBlocks,
                 new PipelineThreads(cpuExecutor, flusherThread), this::flush, cfg.clock);
         this.reads = new ReadPath(storedBlocks, pipeline.logicalReads(), ioExecutor, dir.toString());
@@ -181,8 +186,40 @@ public final class Pool implements AutoCloseable {
         long period = Math.max(1, cfg.packerTimeoutMillis / 4);
         flusherThread.scheduleWithFixedDelay(this::packerTimeout, period, period, TimeUnit.MILLISECONDS);
         flusherThread.scheduleWithFixedDelay(this::background, 100, 100, TimeUnit.MILLISECONDS);
+        if (cfg.foreignBlocks != null && !cfg.checkOnly && !mode.isReadOnly()) {
+            pipeline.enableForeign(cfg.foreignBlocks, foreignPools, this::uuid, this::ownerEpoch);
+        }
         PoolObserver.notifyOpened(this);
     }
+
+    /**
+     * The mapping of {@code volume}'s LBN as the block map holds it now (foreign mappings
+     * included; {@code Mapping.UNMAPPED_ENTRY} for a hole), for the cluster's pins.
+     */
+    public long mappingOf(String volume, long lbn) throws IOException {
+        LogicalVolume v = admin.get(volume);
+        if (v == null || v.isDeleted()) throw new org.jvdo.core.api.VdoException(org.jvdo.core.api.Errno.ENOENT, "no volume " + volume);
+        if (lbn < 0 || lbn >= v.logicalBlocks()) throw new org.jvdo.core.api.VdoException(org.jvdo.core.api.Errno.EINVAL, "lbn " + lbn + " beyond volume " + volume);
+        return v.blockMap().get(lbn);
+    }
+
+    /**
+     * Creates an internal volume (name starting with "~": another pool's reference slots,
+     * docs/cluster.md); never exported.
+     */
+    public Volume createInternalVolume(String name, long logicalBytes) throws IOException {
+        if (!name.startsWith("~")) throw new IllegalArgumentException("not an internal volume name: " + name);
+        return face(admin.createInternal(name, logicalBytes, cfg.defaultEngine));
+    }
+
+    /**
+     * Makes every journal entry appended so far durable (data first, then the journal), without
+     * waiting for the writes in flight as {@link #flush} does: the pins of another pool (docs/cluster.md).
+     */
+    public void commitJournal() throws IOException { checkpointer.commitNow(); }
+
+    /** Pins done, pins refused, unpins sent, unpins waiting for their pool's owner (a cluster member's pool). */
+    public long[] foreignFigures() { return pipeline.foreignFigures(); }
 
     /** A volume's current mapping at an LBN for the sparse index (-1: no such volume or LBN, no block, unreadable). */
     private long mappingAt(int volumeId, long lbn) {
@@ -261,6 +298,7 @@ public final class Pool implements AutoCloseable {
                 try { Thread.sleep(2); } catch (InterruptedException e) { Thread.currentThread().interrupt(); break; }
             }
             if (pipeline.busy()) LOG.warning("pool " + dir + ": closing with writes still in flight after 30 s: " + String.join("; ", pipeline.inFlight()));
+            pipeline.stopForeign(true);
             flusherThread.shutdown();
             try { flusherThread.awaitTermination(10, TimeUnit.SECONDS); } catch (InterruptedException e) { Thread.currentThread().interrupt(); }
             PoolObserver.notifyClosing(this);
@@ -288,6 +326,11 @@ public final class Pool implements AutoCloseable {
             } catch (RuntimeException e) {
                 LOG.warning("closing the dedup index: " + e);
             }
+            try {
+                foreignPools.close();
+            } catch (IOException e) {
+                LOG.fine("closing foreign pools: " + e);
+            }
             store.close();
             if (lock != null) lock.release();
             lockChannel.close();
@@ -303,6 +346,7 @@ public final class Pool implements AutoCloseable {
         mode.crashed();
         closing = true;
         closed = true;
+        pipeline.stopForeign(false);
         shutdownThreads();
         store.close();
         if (lock != null) lock.release();
@@ -386,7 +430,16 @@ public final class Pool implements AutoCloseable {
         return v == null ? null : faces.computeIfAbsent(v, x -> new Volume(this, x));
     }
 
+    /** The volumes users see (and serve): every volume but the internal ones ({@link #allVolumes}). */
     public Collection<Volume> volumes() {
+        List<Volume> l = new ArrayList<>();
+        for (LogicalVolume v : admin.all()) if (!v.isInternal()) l.add(face(v));
+        l.sort((a, b) -> Integer.compare(a.id(), b.id()));
+        return l;
+    }
+
+    /** Every volume, the internal ones included (other pools' reference slots, docs/cluster.md). */
+    public Collection<Volume> allVolumes() {
         List<Volume> l = new ArrayList<>();
         for (LogicalVolume v : admin.all()) l.add(face(v));
         l.sort((a, b) -> Integer.compare(a.id(), b.id()));

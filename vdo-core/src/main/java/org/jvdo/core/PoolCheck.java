@@ -118,15 +118,15 @@ public final class PoolCheck {
      */
     private static void checkMappings(Pool p, List<Problem> problems, ProgressListener progress) throws IOException {
         long total = 0;
-        for (Volume v : p.volumes()) total += v.usedBlocks();
+        for (Volume v : p.allVolumes()) total += v.usedBlocks();
         long all = total;
         long[] seen = {0};
         byte[] block = new byte[4096];
         progress.progress(CHECKING_BLOCKS, 0, all);
-        for (Volume v : p.volumes()) {
+        for (Volume v : p.allVolumes()) {
             v.blockMap().forEachEntry((lbn, m, sum) -> {
                 seen[0]++;
-                if (Mapping.hasBlock(m)) {
+                if (Mapping.hasBlock(m) || Mapping.isForeign(m)) {
                     try {
                         p.storedBlocks.readStored(v.state(), lbn, m, sum, block, "check");
                     } catch (IOException | RuntimeException e) {

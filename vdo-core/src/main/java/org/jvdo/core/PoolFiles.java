@@ -65,6 +65,7 @@ final class PoolFiles {
                 sb.ownerEpoch = 1;
                 sb.ownerMember = cfg.ownerMember;
             }
+            if (cfg.foreignBlocks != null) { sb.major = SuperBlock.FOREIGN_MAJOR; sb.minor = 0; }
             VolumeAdmin.extendLayout(store, sb.nextRegionBlock, "the slab area for " + cfg.physicalBytes + " bytes of physical space");
             sb.write(store);
             if (cfg.ownerMember != null && cfg.writeFence != null) cfg.writeFence.claimed(sb.ownerEpoch);
@@ -99,7 +100,7 @@ final class PoolFiles {
                         + sb.nextRegionBlock + " (" + sb.nextRegionBlock * 4096 + " bytes)");
             }
             if (cfg.ownerMember != null && !cfg.checkOnly) {
-                claim(sb, store, cfg.ownerMember);
+                claim(sb, store, cfg.ownerMember, cfg.foreignBlocks != null);
                 if (cfg.writeFence != null) cfg.writeFence.claimed(sb.ownerEpoch);
             }
             return new Pool(dir, cfg, lc, lock, store, sb, false);
@@ -111,8 +112,14 @@ final class PoolFiles {
      * and synced before the open writes anything else (journal replay included), so a former
      * owner that checks the epoch finds it changed before any of the new owner's writes exist.
      */
-    private static void claim(SuperBlock sb, BlockStore store, UUID member) throws IOException {
-        sb.minor = Math.max(sb.minor, SuperBlock.MINOR);
+    private static void claim(SuperBlock sb, BlockStore store, UUID member, boolean foreign) throws IOException {
+        if (foreign) {
+            // format 4.0: its block maps may name other pools' blocks from now on (docs/cluster.md)
+            sb.major = SuperBlock.FOREIGN_MAJOR;
+            sb.minor = 0;
+        } else if (sb.major == SuperBlock.MAJOR) {
+            sb.minor = Math.max(sb.minor, SuperBlock.MINOR);
+        }
         sb.ownerEpoch++;
         sb.ownerMember = member;
         sb.write(store);

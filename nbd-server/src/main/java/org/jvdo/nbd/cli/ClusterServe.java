@@ -13,6 +13,7 @@ import org.jvdo.cluster.ClusterMember;
 import org.jvdo.cluster.ClusterSettings;
 import org.jvdo.cluster.HazelcastIndex;
 import org.jvdo.cluster.PoolLease;
+import org.jvdo.cluster.PoolPins;
 import org.jvdo.core.Pool;
 import org.jvdo.core.Volume;
 import org.jvdo.core.api.LatencyHistogram;
@@ -93,9 +94,24 @@ final class ClusterServe implements ClusterView, AutoCloseable {
             return i;
         };
         cfg.ownerMember = member.uuid();
+        cfg.foreignBlocks = pins(dataDir);
         PoolLease l = lease(dataDir, false, () -> pool);
         lease = l;
         cfg.writeFence = l;
+    }
+
+    /** Pins of other pools' blocks for the pool in {@code dir} (docs/cluster.md). */
+    private PoolPins pins(java.nio.file.Path dir) {
+        return new PoolPins(member, dir, this::locate, Math.max(10_000, 50L * member.settings().indexTimeoutMillis()));
+    }
+
+    /** A pool's owner and folder, from its record in {@code jvdo-owners}. */
+    private PoolPins.Location locate(UUID uuid) {
+        String rec = owners().get(uuid.toString());
+        if (rec == null) return null;
+        JsonObject r = new JsonObject(rec);
+        if (r.getString("owner") == null || r.getString("data") == null || r.containsKey("state")) return null;
+        return new PoolPins.Location(UUID.fromString(r.getString("owner")), java.nio.file.Path.of(r.getString("data")));
     }
 
     private PoolLease lease(java.nio.file.Path dir, boolean takeover, java.util.function.Supplier<UUID> which) {
@@ -109,6 +125,7 @@ final class ClusterServe implements ClusterView, AutoCloseable {
         Owned o = new Owned(pool, lease, null, p);
         o.record = record(p, dataDir, where.nbdAddress(), null).encode();
         owned.add(o);
+        PoolPins.serve(p);
         owners().set(pool.toString(), o.record);
         takeovers.execute(() -> takeOverOrphans("joined"));
     }
@@ -181,6 +198,7 @@ final class ClusterServe implements ClusterView, AutoCloseable {
             c.writeFence = l;
             c.recoveryProgress = null;
             c.indexSupplier = u -> new HazelcastIndex(member, u);
+            c.foreignBlocks = pins(dir);
             p = Pool.open(dir, c);
             if (!p.uuid().equals(uuid)) {
                 closeQuietly(p);
@@ -197,6 +215,7 @@ final class ClusterServe implements ClusterView, AutoCloseable {
         Owned o = new Owned(uuid, l, p, p);
         o.record = record(p, dir, where.nbdAddress(), from).encode();
         owned.add(o);
+        PoolPins.serve(p);
         for (Volume v : p.volumes()) where.registry().add(v);
         owners().set(key, o.record);
         long ms = (System.nanoTime() - t0) / 1_000_000;
@@ -213,6 +232,7 @@ final class ClusterServe implements ClusterView, AutoCloseable {
     private void fenced(UUID uuid, String why) {
         Serving where = serving;
         if (where == null) return; // fenced during the open: the open fails and says why
+        PoolPins.unserve(uuid);
         for (Owned o : owned) {
             if (o.uuid.equals(uuid)) o.exports.forEach(where.registry()::remove);
         }
@@ -303,6 +323,7 @@ final class ClusterServe implements ClusterView, AutoCloseable {
             Thread.currentThread().interrupt();
         }
         for (Owned o : owned) {
+            PoolPins.unserve(o.uuid);
             if (o.pool != null) closeQuietly(o.pool);
             o.lease.close();
             try {

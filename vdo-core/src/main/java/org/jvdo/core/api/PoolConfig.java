@@ -52,6 +52,11 @@ public final class PoolConfig {
      */
     public WriteFence writeFence;
     /**
+     * A cluster member's pool: pins and unpins of other pools' blocks (docs/cluster.md). Non-null
+     * makes the pool format 4.0 at its claim and lets advice naming another pool be used.
+     */
+    public ForeignBlocks foreignBlocks;
+    /**
      * With {@link #ownerMember}: open even when the lock file is held, by a former owner the
      * cluster declared dead (a stopped process keeps its lock); the claim's new epoch and the
      * former owner's fence keep it from writing. Never set outside a cluster takeover.
@@ -96,7 +101,7 @@ public final class PoolConfig {
         c.blockMapTreeCachePages = blockMapTreeCachePages;
         c.compressionThreads = compressionThreads; c.ioThreads = ioThreads; c.cpuThreads = cpuThreads;
         c.packerTimeoutMillis = packerTimeoutMillis; c.indexMaxSlots = indexMaxSlots;
-        c.indexMode = indexMode; c.indexSupplier = indexSupplier; c.ownerMember = ownerMember; c.writeFence = writeFence; c.takeover = takeover;
+        c.indexMode = indexMode; c.indexSupplier = indexSupplier; c.ownerMember = ownerMember; c.writeFence = writeFence; c.takeover = takeover; c.foreignBlocks = foreignBlocks;
         c.defaultEngine = defaultEngine;
         c.strictEngines = strictEngines;
         c.disabledEngines = new java.util.HashSet<>(disabledEngines);

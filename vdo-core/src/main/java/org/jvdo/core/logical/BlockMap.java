@@ -381,7 +381,7 @@ public final class BlockMap {
         int i = (int) (lbn % ENTRIES_PER_PAGE);
         long old = p.entries[i];
         p.entries[i] = mapping;
-        p.checksums[i] = Mapping.hasBlock(mapping) ? checksum : 0;
+        p.checksums[i] = Mapping.hasBlock(mapping) || Mapping.isForeign(mapping) ? checksum : 0;
         p.dirty = true;
         if (seq > p.lastSeq) p.lastSeq = seq;
         return old;
@@ -524,9 +524,9 @@ public final class BlockMap {
         for (int i = 0; i < ENTRIES_PER_PAGE; i++) {
             long m = LeafPageLayout.entry(b, i);
             int sum = LeafPageLayout.checksum(b, i);
-            if (!Mapping.isValid(m) || (!Mapping.hasBlock(m) && sum != 0)) {
+            if (!Mapping.isValid(m) || (!Mapping.hasBlock(m) && !Mapping.isForeign(m) && sum != 0)) {
                 throw new CorruptPoolException(where.get() + ": entry " + i + " is invalid " + Mapping.describe(m)
-                        + (Mapping.hasBlock(m) ? "" : " with checksum 0x" + Integer.toHexString(sum)));
+                        + (Mapping.hasBlock(m) || Mapping.isForeign(m) ? "" : " with checksum 0x" + Integer.toHexString(sum)));
             }
             entries[i] = m;
             checksums[i] = sum;

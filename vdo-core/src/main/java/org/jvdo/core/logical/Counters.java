@@ -18,6 +18,8 @@ public final class Counters {
     public final LongAdder dedupeAdviceTimeouts = new LongAdder();
     /** Advice naming a block of another member's pool (not shared yet: written here). */
     public final LongAdder dedupeAdviceForeign = new LongAdder();
+    /** Blocks mapped to another pool's block after a pin and a byte comparison (docs/cluster.md). */
+    public final LongAdder dedupeForeignShared = new LongAdder();
     public final LongAdder concurrentDataMatches = new LongAdder();
     public final LongAdder concurrentHashCollisions = new LongAdder();
     public final LongAdder compressedFragmentsWritten = new LongAdder();
@@ -37,6 +39,7 @@ public final class Counters {
         add(m, "dedupe_advice_stale", dedupeAdviceStale);
         add(m, "dedupe_advice_timeouts", dedupeAdviceTimeouts);
         add(m, "dedupe_advice_foreign", dedupeAdviceForeign);
+        add(m, "dedupe_foreign_shared", dedupeForeignShared);
         add(m, "concurrent_data_matches", concurrentDataMatches);
         add(m, "concurrent_hash_collisions", concurrentHashCollisions);
         add(m, "compressed_fragments_written", compressedFragmentsWritten);

@@ -60,6 +60,12 @@ public final class LogicalVolume {
     /** True once a delete has begun: every new request fails. */
     public boolean isDeleted() { return deleted; }
 
+    /**
+     * An internal volume: the reference slots another pool's mappings use (name
+     * {@code "~" + pool UUID + "." + volume id}, docs/cluster.md); never exported, never a source of pins.
+     */
+    public boolean isInternal() { return name().startsWith("~"); }
+
     public synchronized boolean markDeleted() {
         if (deleted) return false;
         deleted = true;

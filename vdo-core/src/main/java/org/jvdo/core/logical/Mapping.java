@@ -39,6 +39,18 @@ public final class Mapping {
     /** True when the entry references a physical block (raw or packed). */
     public static boolean hasBlock(long m) { return MappingEntry.hasBlock(m); }
 
+    /** True for a block of another pool (format 4.0, a cluster member's pool). */
+    public static boolean isForeign(long m) { return MappingEntry.isForeign(m); }
+
+    public static long foreign(long local, int k, int parity) { return MappingEntry.foreign(local, k, parity); }
+
+    public static int foreignPool(long m) { return MappingEntry.foreignPool(m); }
+
+    public static int foreignParity(long m) { return MappingEntry.foreignParity(m); }
+
+    /** What a foreign mapping designates inside its own pool. */
+    public static long local(long m) { return MappingEntry.local(m); }
+
     /** True for states this version understands; anything else is corruption. */
     public static boolean isValid(long m) { return MappingEntry.isValid(m); }
 
@@ -48,6 +60,7 @@ public final class Mapping {
         if (s == ZERO) return "zero";
         if (s == RAW) return "raw@" + pbn(m);
         if (isPacked(m)) return "packed@" + pbn(m) + "#" + slot(m);
+        if (isForeign(m) && isValid(m)) return "pool" + foreignPool(m) + "/p" + foreignParity(m) + ":" + describe(local(m));
         return String.format("invalid(0x%016x)", m);
     }
 }

@@ -53,6 +53,8 @@ import static org.jvdo.format.SuperBlockLayout.*;
 public final class SuperBlock {
     public static final long MAGIC = SuperBlockLayout.MAGIC;
     public static final int MAJOR = SuperBlockLayout.MAJOR;
+    /** Format 4.0 (a cluster member's pool: foreign mappings); this jvdo reads 3.x and 4.0. */
+    public static final int FOREIGN_MAJOR = SuperBlockLayout.FOREIGN_MAJOR;
     public static final int MINOR = SuperBlockLayout.MINOR;
     public static final int COPY_BLOCKS = SuperBlockLayout.COPY_BLOCKS;
     public static final int COPY_BYTES = SuperBlockLayout.COPY_BYTES;
@@ -200,7 +202,7 @@ public final class SuperBlock {
         b.putInt(SLAB_COUNT, slabCount);
         b.putInt(SEGMENT_SHIFT, segmentShift);
         b.putLong(MAP_AREA_START, mapAreaStart);
-        if (minor >= 1) {
+        if (major > MAJOR || minor >= 1) {
             b.putLong(OWNER_EPOCH, ownerEpoch);
             b.putLong(OWNER_MEMBER_HIGH, ownerMember == null ? 0 : ownerMember.getMostSignificantBits());
             b.putLong(OWNER_MEMBER_LOW, ownerMember == null ? 0 : ownerMember.getLeastSignificantBits());
@@ -237,9 +239,9 @@ public final class SuperBlock {
         ByteBuffer b = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         if (b.getLong(MAGIC_OFFSET) != MAGIC) throw new CorruptPoolException(where + ": not a jvdo pool (bad super block magic)");
         int major = b.getShort(MAJOR_OFFSET) & 0xFFFF, minor = b.getShort(MINOR_OFFSET) & 0xFFFF;
-        if (major != MAJOR) {
+        if (major != MAJOR && !(major == FOREIGN_MAJOR && minor == 0)) {
             throw new UnsupportedFormatException(where + ": pool format version " + major + "." + minor
-                    + " is not supported (this jvdo reads format " + MAJOR + ".x only"
+                    + " is not supported (this jvdo reads formats " + MAJOR + ".x and " + FOREIGN_MAJOR + ".0 only"
                     + (major < MAJOR ? "; format " + major + " pools are not converted: copy each volume's contents to a new pool"
                             + " with the jvdo release that wrote this one, or re-create the pool)" : ")"));
         }
@@ -278,7 +280,7 @@ public final class SuperBlock {
         s.slabCount = b.getInt(SLAB_COUNT);
         s.segmentShift = b.getInt(SEGMENT_SHIFT);
         s.mapAreaStart = b.getLong(MAP_AREA_START);
-        if (minor >= 1) {
+        if (major > MAJOR || minor >= 1) {
             s.ownerEpoch = b.getLong(OWNER_EPOCH);
             long hi = b.getLong(OWNER_MEMBER_HIGH), lo = b.getLong(OWNER_MEMBER_LOW);
             s.ownerMember = hi == 0 && lo == 0 ? null : new UUID(hi, lo);

@@ -140,6 +140,11 @@ public final class ReadPath {
                     blocks.verify(vol, first + i, m, sums[i], plain, 0);
                     System.arraycopy(plain, 0, out, i * 4096, 4096);
                     i++;
+                } else if (Mapping.isForeign(m)) {
+                    // a block of another pool on shared storage (docs/cluster.md), read from its file
+                    blocks.readStored(vol, first + i, m, sums[i], plain, "read");
+                    System.arraycopy(plain, 0, out, i * 4096, 4096);
+                    i++;
                 } else {
                     throw new CorruptPoolException("volume " + vol.name() + ": lbn " + (first + i) + " has invalid mapping " + Mapping.describe(m));
                 }

@@ -28,7 +28,13 @@ public final class StoredBlocks {
     /** Reads (and read-modify-writes) whose data did not match its stored checksum. */
     private final LongAdder checksumErrors = new LongAdder();
 
+    /** The pools foreign mappings name (null: a pool without a foreign pool table, or a foreign pool's own reads). */
+    private volatile ForeignPools foreign;
+
     public StoredBlocks(BlockStore store) { this.store = store; }
+
+    /** Where foreign mappings are read from (format 4.0). */
+    public void foreignPools(ForeignPools f) { this.foreign = f; }
 
     public long checksumErrors() { return checksumErrors.sum(); }
 
@@ -43,6 +49,10 @@ public final class StoredBlocks {
         int got = BlockChecksum.compute(data, off);
         if (got == expected) return;
         checksumErrors.increment();
+        if (Mapping.isForeign(m)) {
+            throw new VdoException(Errno.EIO, String.format("volume %s lbn %d: block %s of another pool fails its checksum (stored 0x%08x, read 0x%08x)",
+                    vol.name(), lbn, Mapping.describe(m), expected, got));
+        }
         throw new VdoException(Errno.EIO, String.format("volume %s lbn %d: %s block %d%s fails its checksum (stored 0x%08x, read 0x%08x)",
                 vol.name(), lbn, Mapping.isPacked(m) ? "packed" : "raw", Mapping.pbn(m),
                 Mapping.isPacked(m) ? " slot " + Mapping.slot(m) : "", expected, got));
@@ -51,13 +61,28 @@ public final class StoredBlocks {
     /** The content {@code lbn}'s mapping {@code m} designates, verified against its checksum. */
     public void readStored(LogicalVolume vol, long lbn, long m, int checksum, byte[] dst, String op) throws IOException {
         readUnverified(vol, m, dst, op);
-        if (Mapping.hasBlock(m)) verify(vol, lbn, m, checksum, dst, 0);
+        if (Mapping.hasBlock(m) || Mapping.isForeign(m)) verify(vol, lbn, m, checksum, dst, 0);
     }
 
     /** The content mapping {@code m} designates, as stored. */
     public void readUnverified(LogicalVolume vol, long m, byte[] dst, String op) throws IOException {
         int state = Mapping.state(m);
         if (state == Mapping.UNMAPPED || state == Mapping.ZERO) { Arrays.fill(dst, (byte) 0); return; }
+        if (Mapping.isForeign(m)) {
+            ForeignPools f = foreign;
+            if (f == null || !Mapping.isValid(m)) {
+                throw new CorruptPoolException("volume " + vol.name() + ": foreign mapping " + Mapping.describe(m) + " in a pool without that foreign pool");
+            }
+            StoredBlocks other;
+            try {
+                other = f.blocks(Mapping.foreignPool(m));
+            } catch (IOException e) {
+                throw new VdoException(Errno.EIO, "volume " + vol.name() + ": " + op + " of " + Mapping.describe(m) + ": pool "
+                        + f.folder(Mapping.foreignPool(m)) + " cannot be opened: " + e.getMessage(), e);
+            }
+            other.readUnverified(vol, Mapping.local(m), dst, op + " (pool " + f.folder(Mapping.foreignPool(m)) + ")");
+            return;
+        }
         long pbn = Mapping.pbn(m);
         if (state == Mapping.RAW) {
             try {

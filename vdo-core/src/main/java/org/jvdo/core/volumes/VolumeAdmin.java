@@ -100,6 +100,18 @@ public final class VolumeAdmin {
         if (!isValidName(name)) {
             throw new VdoException(Errno.EINVAL, "bad volume name '" + name + "': 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit");
         }
+        return createNamed(name, logicalBytes, engine);
+    }
+
+    /** An internal volume ("~" and a name no user volume can have: another pool's reference slots, docs/cluster.md). */
+    public LogicalVolume createInternal(String name, long logicalBytes, String engine) throws IOException {
+        if (!name.startsWith("~") || name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > SuperBlock.MAX_NAME) {
+            throw new IllegalArgumentException("not an internal volume name: " + name);
+        }
+        return createNamed(name, logicalBytes, engine);
+    }
+
+    private LogicalVolume createNamed(String name, long logicalBytes, String engine) throws IOException {
         if (logicalBytes <= 0 || logicalBytes % 4096 != 0) {
             throw new VdoException(Errno.EINVAL, "volume size must be a positive multiple of 4096 bytes, not " + logicalBytes);
         }

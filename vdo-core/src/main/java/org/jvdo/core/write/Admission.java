@@ -205,6 +205,9 @@ final class Admission {
             // not while the host filesystem is (or was found) full: then a write is acknowledged only
             // once stored, so its ENOSPC reaches its client instead of the next flush
             boolean early = faults.earlyAckAllowed();
+            // an internal volume's writes (another pool's pins) complete once their mapping is recorded,
+            // so the pin can commit the journal without a flush that waits for every other write
+            if (v.volume.isInternal()) early = false;
             if (v.kind == DataVio.WRITE) {
                 boolean zero = !partial && v.isZeroBlock();
                 if (!zero && early) v.reserved = depot.tryReserve();

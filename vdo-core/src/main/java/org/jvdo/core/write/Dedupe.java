@@ -25,9 +25,9 @@ import java.util.logging.Logger;
  * with {@link DedupIndex#lookupAsync}; the CPU thread goes on with other vios. The first of the
  * answer and the timeout wins: a late answer is dropped, a timeout counts
  * {@code dedupe_advice_timeouts} and the block is written without dedup. Either way the vio
- * continues on a CPU thread ({@link Flow#adviceArrived}). Advice naming another member's pool
- * counts {@code dedupe_advice_foreign} and is not used (the pin protocol of docs/cluster.md is
- * not built yet).
+ * continues on a CPU thread ({@link Flow#adviceArrived}). Advice naming another pool counts
+ * {@code dedupe_advice_foreign}; in a cluster member's pool {@link ForeignPins} asks that pool's
+ * owner to pin the block and compares it, and the vio maps it ({@code dedupe_foreign_shared}).
  */
 final class Dedupe {
     private static final Logger LOG = Logger.getLogger("org.jvdo.core");
@@ -39,10 +39,12 @@ final class Dedupe {
     private final StoredBlocks stored;
     private final JournalAppender journal;
     private final LatencyHistogram latIndex, latVerify;
+    private final ForeignPins foreign;
 
     Dedupe(Flow flow, DedupIndex index, SlabDepot depot, StoredBlocks stored, JournalAppender journal,
-           LatencyHistogram latIndex, LatencyHistogram latVerify) {
+           LatencyHistogram latIndex, LatencyHistogram latVerify, ForeignPins foreign) {
         this.flow = flow;
+        this.foreign = foreign;
         this.index = index;
         this.depot = depot;
         this.stored = stored;
@@ -64,6 +66,15 @@ final class Dedupe {
 
     /** The advice is known (-1: none): verify and share it, or compress. On a CPU thread. */
     void useAdvice(DataVio v, long advice) {
+        if (advice >= 0 && Mapping.isForeign(advice)) {
+            // pinned in the other pool and compared byte for byte by ForeignPins
+            v.newMapping = advice;
+            v.holdsRef = false;
+            v.volume.counters.dedupeForeignShared.increment();
+            v.releaseReservation(depot);
+            flow.stored(v);
+            return;
+        }
         if (advice >= 0) {
             long pbn = Mapping.pbn(advice);
             if (depot.incrementIfLive(pbn)) {
@@ -137,6 +148,8 @@ final class Dedupe {
             long use = mapping;
             if (foreignPool != null && mapping >= 0) {
                 v.volume.counters.dedupeAdviceForeign.increment();
+                // another pool's block: its owner pins it, then ForeignPins continues the vio
+                if (foreign.pinLater(v, foreignPool, mapping)) return;
                 use = -1;
             }
             flow.adviceArrived(v, use);

@@ -80,7 +80,10 @@ final class HashLocks {
         locks.remove(v.fingerprint);
         List<DataVio> needCopy = null;
         for (DataVio w : l.waiters) {
-            if (share && Arrays.equals(w.data, v.data)) {
+            if (share && Mapping.isForeign(v.newMapping)) {
+                // another pool's block: each LBN holds its own reference slot there, so each pins
+                Trampoline.run(() -> flow.dedupe(w));
+            } else if (share && Arrays.equals(w.data, v.data)) {
                 if (depot.incrementIfLive(Mapping.pbn(v.newMapping))) {
                     w.newMapping = v.newMapping;
                     w.holdsRef = true;

@@ -26,10 +26,12 @@ final class MappingUpdate {
     private final SlabDepot depot;
     private final Faults faults;
     private final LatencyHistogram latJournal, latAck;
+    private final ForeignPins foreign;
 
     MappingUpdate(Flow flow, LogicalLocks locks, ReentrantReadWriteLock mappingLock, JournalAppender journal, SlabDepot depot,
-                  Faults faults, LatencyHistogram latJournal, LatencyHistogram latAck) {
+                  Faults faults, LatencyHistogram latJournal, LatencyHistogram latAck, ForeignPins foreign) {
         this.flow = flow;
+        this.foreign = foreign;
         this.locks = locks;
         this.mappingLock = mappingLock;
         this.journal = journal;
@@ -49,7 +51,7 @@ final class MappingUpdate {
         if (!wait[0]) flow.recordMapping(v);
     }
 
-    private static int checksumOf(DataVio v) { return Mapping.hasBlock(v.newMapping) ? v.checksum : 0; }
+    private static int checksumOf(DataVio v) { return Mapping.hasBlock(v.newMapping) || Mapping.isForeign(v.newMapping) ? v.checksum : 0; }
 
     /** Journal entry, block map, reference counts: the write takes effect. */
     void record(DataVio v) {
@@ -83,6 +85,7 @@ final class MappingUpdate {
             vol.blockMap().set(v.lbn, v.newMapping, checksumOf(v), seq);
             v.holdsRef = false;
             if (Mapping.hasBlock(old)) depot.decrement(Mapping.pbn(old), seq);
+            else if (Mapping.isForeign(old)) foreign.unpinLater(vol, v.lbn, old);
             vol.noteMappingChange(old, v.newMapping);
         } catch (Throwable t) {
             mappingLock.readLock().unlock();

@@ -70,6 +70,7 @@ public final class WritePipeline implements Flow {
     private final PhysicalWrite physical;
     private final MappingUpdate mapping;
     private final Release release;
+    private final ForeignPins foreign;
 
     /**
      * @param flush the pool's flush (for FUA writes)
@@ -86,10 +87,25 @@ public final class WritePipeline implements Flow {
         this.admission = new Admission(this, locks, vios, flushTracker, depot, faults, stored, threads, flush, latAck);
         this.zeroCheck = new ZeroCheck(depot);
         this.hashLocks = new HashLocks(this, depot, index, latHash);
-        this.dedupe = new Dedupe(this, index, depot, stored, journal, latIndex, latVerify);
+        this.foreign = new ForeignPins(this, journal);
+        this.dedupe = new Dedupe(this, index, depot, stored, journal, latIndex, latVerify, foreign);
         this.compression = new CompressionHandoff(this, packer, latCompress);
-        this.mapping = new MappingUpdate(this, locks, mappingLock, journal, depot, faults, latJournal, latAck);
+        this.mapping = new MappingUpdate(this, locks, mappingLock, journal, depot, faults, latJournal, latAck, foreign);
         this.release = new Release(this, locks, vios, flushTracker, depot, journal, faults);
+    }
+
+    /** A cluster member's pool: advice naming other pools is pinned there and used (docs/cluster.md). */
+    public void enableForeign(org.jvdo.core.api.ForeignBlocks spi, org.jvdo.core.read.ForeignPools table,
+                              Supplier<java.util.UUID> uuid, java.util.function.LongSupplier epoch) {
+        foreign.enable(spi, table, uuid, epoch);
+    }
+
+    /** Stops the pins thread (the pool closes). */
+    public void stopForeign(boolean drain) { foreign.stop(drain); }
+
+    /** Pins done / refused, unpins sent / waiting (statistics). */
+    public long[] foreignFigures() {
+        return new long[] {foreign.pinned.sum(), foreign.refused.sum(), foreign.unpinned.sum(), foreign.waitingUnpins()};
     }
 
     // ---------------------------------------------------------------- entry points

@@ -1,0 +1,293 @@
+package org.jvdo.core.write;
+
+import org.jvdo.core.api.ForeignBlocks;
+import org.jvdo.core.logical.LogicalVolume;
+import org.jvdo.core.logical.Mapping;
+import org.jvdo.core.read.ForeignPools;
+
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Pins and unpins of other pools' blocks (docs/cluster.md, "Dedup across members"), on one thread
+ * per pool ({@code jvdo-pins}) that sends them in the order they were asked for.
+ *
+ * <p>A pin for LBN l of volume v uses the reference slot {@code 2l + parity} of (this pool, v) in
+ * the other pool, with the parity other than the one l's current foreign mapping of that pool
+ * uses, so the slot a durable mapping relies on is never rewritten. Before a batch is sent the
+ * journal is committed ({@link JournalAppender#commitNow}): every earlier change of l is durable
+ * first, and an unpin goes out only after the mapping change that stopped using its slot is
+ * durable. The pinned block is then read from the other pool's file and compared byte for byte
+ * before the vio maps it ({@code dedupe_foreign_shared}); a mismatch unpins it and writes the
+ * block here. Unpins the other pool's owner cannot take now wait, in order, in memory, and go
+ * before any later pin to that pool (a pin then fails while they still fail). They are not kept
+ * across a restart of this pool: such a slot keeps its block (a leak, never a block freed while
+ * mapped).
+ */
+final class ForeignPins {
+    private static final Logger LOG = Logger.getLogger("org.jvdo.core");
+
+    private final Flow flow;
+    private final JournalAppender journal;
+    private volatile ForeignBlocks spi;
+    private volatile ForeignPools table;
+    private Supplier<UUID> uuid;
+    private LongSupplier epoch;
+    private Thread thread;
+    private volatile boolean stopping;
+    private final ArrayDeque<Op> queue = new ArrayDeque<>();
+    /** Unpins not yet taken by the other pool's owner, per pool, oldest first (guarded by {@code queue}). */
+    private final Map<UUID, List<Op>> retry = new HashMap<>();
+    final LongAdder pinned = new LongAdder(), refused = new LongAdder(), unpinned = new LongAdder();
+
+    /** One pin (with its vio) or unpin. */
+    private record Op(boolean pin, DataVio v, UUID pool, int volume, long volumeBlocks, long slot, int parity, long mapping) { }
+
+    ForeignPins(Flow flow, JournalAppender journal) {
+        this.flow = flow;
+        this.journal = journal;
+    }
+
+    /** Starts the thread: pins become possible. */
+    synchronized void enable(ForeignBlocks spi, ForeignPools table, Supplier<UUID> uuid, LongSupplier epoch) {
+        if (this.spi != null) return;
+        this.table = table;
+        this.uuid = uuid;
+        this.epoch = epoch;
+        this.spi = spi;
+        thread = new Thread(this::run, "jvdo-pins");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    boolean active() { return spi != null && !stopping; }
+
+    /** Unpins still waiting for their pool's owner. */
+    long waitingUnpins() {
+        synchronized (queue) {
+            long n = 0;
+            for (List<Op> l : retry.values()) n += l.size();
+            return n;
+        }
+    }
+
+    /**
+     * Asks for a pin of {@code advice} (a block of pool {@code pool}) for {@code v}; the answer
+     * continues {@code v} through {@link Flow#adviceArrived} (a foreign mapping, or -1). False
+     * when no pin can be asked for (not a cluster pool, an internal volume, the map unreadable).
+     */
+    boolean pinLater(DataVio v, UUID pool, long advice) {
+        if (!active() || v.volume.isInternal() || !Mapping.hasBlock(advice)) return false;
+        long current;
+        try {
+            current = v.volume.blockMap().get(v.lbn);
+        } catch (Exception e) {
+            return false;
+        }
+        int parity = 0;
+        if (Mapping.isForeign(current) && pool.equals(table.uuid(Mapping.foreignPool(current)))) parity = 1 - Mapping.foreignParity(current);
+        enqueue(new Op(true, v, pool, v.volume.id(), v.volume.logicalBlocks(), 2 * v.lbn + parity, parity, advice));
+        return true;
+    }
+
+    /** {@code old}, a foreign mapping of {@code vol}'s {@code lbn}, was replaced: unpin its slot once that is durable. */
+    void unpinLater(LogicalVolume vol, long lbn, long old) {
+        ForeignPools t = table;
+        UUID pool = t == null ? null : t.uuid(Mapping.foreignPool(old));
+        if (pool == null || spi == null) return;
+        enqueue(new Op(false, null, pool, vol.id(), vol.logicalBlocks(), 2 * lbn + Mapping.foreignParity(old), Mapping.foreignParity(old),
+                Mapping.local(old)));
+    }
+
+    private void enqueue(Op op) {
+        synchronized (queue) {
+            queue.add(op);
+            queue.notifyAll();
+        }
+    }
+
+    /**
+     * Stops the thread: no new pins; with {@code drain} what is queued is sent first (a close),
+     * without it nothing more is sent (a crash) and queued pins answer -1.
+     */
+    void stop(boolean drain) {
+        Thread t;
+        synchronized (this) {
+            stopping = true;
+            t = thread;
+        }
+        if (t == null) return;
+        List<Op> dropped;
+        synchronized (queue) {
+            dropped = drain ? List.of() : new ArrayList<>(queue);
+            if (!drain) queue.clear();
+            queue.notifyAll();
+        }
+        for (Op op : dropped) if (op.pin) answer(op, -1);
+        try {
+            t.join(30_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void run() {
+        List<Op> batch = new ArrayList<>();
+        while (true) {
+            synchronized (queue) {
+                while (queue.isEmpty() && !stopping) {
+                    try { queue.wait(); } catch (InterruptedException e) { return; }
+                }
+                if (queue.isEmpty()) return;
+                batch.addAll(queue);
+                queue.clear();
+            }
+            try {
+                process(batch);
+            } catch (Throwable t) {
+                LOG.log(Level.WARNING, "foreign pins failed", t);
+                for (Op op : batch) if (op.pin && op.v != null) answer(op, -1);
+            }
+            batch.clear();
+        }
+    }
+
+    private void process(List<Op> batch) {
+        try {
+            journal.commitNow();
+        } catch (Throwable t) {
+            // nothing may be sent that relies on changes not durable: pins fail, unpins wait
+            LOG.fine(() -> "journal commit before pins failed: " + t);
+            for (Op op : batch) {
+                if (op.pin) answer(op, -1);
+                else keep(op);
+            }
+            return;
+        }
+        int i = 0;
+        while (i < batch.size()) {
+            Op first = batch.get(i);
+            int j = i + 1;
+            while (j < batch.size() && batch.get(j).pin == first.pin && batch.get(j).pool.equals(first.pool)
+                    && batch.get(j).volume == first.volume) j++;
+            List<Op> group = batch.subList(i, j);
+            if (first.pin) pins(first.pool, group);
+            else unpins(first.pool, group, true);
+            i = j;
+        }
+    }
+
+    /** Waiting unpins of {@code pool} first; true when none is left. */
+    private boolean retried(UUID pool) {
+        List<Op> waiting;
+        synchronized (queue) {
+            waiting = retry.remove(pool);
+        }
+        if (waiting == null) return true;
+        int i = 0;
+        while (i < waiting.size()) {
+            int j = i + 1;
+            while (j < waiting.size() && waiting.get(j).volume == waiting.get(i).volume) j++;
+            if (!unpins(pool, waiting.subList(i, j), false)) {
+                synchronized (queue) {
+                    List<Op> rest = new ArrayList<>(waiting.subList(i, waiting.size()));
+                    List<Op> later = retry.remove(pool);
+                    if (later != null) rest.addAll(later);
+                    retry.put(pool, rest);
+                }
+                return false;
+            }
+            i = j;
+        }
+        return true;
+    }
+
+    private void pins(UUID pool, List<Op> group) {
+        if (!retried(pool)) {
+            for (Op op : group) answer(op, -1);
+            return;
+        }
+        Path folder = spi.folder(pool);
+        long[] slots = new long[group.size()];
+        byte[][] data = new byte[group.size()][];
+        for (int i = 0; i < slots.length; i++) {
+            slots[i] = group.get(i).slot;
+            data[i] = group.get(i).v.data;
+        }
+        long[] got;
+        int k;
+        try {
+            if (folder == null) throw new java.io.IOException("no member knows the folder of pool " + pool);
+            k = table.indexOf(pool, folder);
+            got = spi.pin(uuid.get(), epoch.getAsLong(), pool, group.get(0).volume, group.get(0).volumeBlocks, slots, data);
+        } catch (Throwable t) {
+            LOG.fine(() -> "pins at pool " + pool + " failed: " + t);
+            for (Op op : group) answer(op, -1);
+            return;
+        }
+        byte[] candidate = new byte[4096];
+        for (int i = 0; i < slots.length; i++) {
+            Op op = group.get(i);
+            long m = got != null && i < got.length ? got[i] : -1;
+            if (m < 0 || !Mapping.hasBlock(m)) { refused.increment(); answer(op, -1); continue; }
+            boolean same = false;
+            try {
+                table.blocks(k).readUnverified(op.v.volume, m, candidate, "foreign dedupe verify");
+                same = Arrays.equals(candidate, op.v.data);
+            } catch (Throwable t) {
+                LOG.fine(() -> "foreign block " + Mapping.describe(m) + " of pool " + pool + " unreadable: " + t);
+            }
+            if (same) {
+                pinned.increment();
+                answer(op, Mapping.foreign(m, k, op.parity));
+            } else {
+                refused.increment();
+                enqueue(new Op(false, null, pool, op.volume, op.volumeBlocks, op.slot, op.parity, m));
+                answer(op, -1);
+            }
+        }
+    }
+
+    /** Sends unpins; failed ones wait (when {@code keep}); true when sent. */
+    private boolean unpins(UUID pool, List<Op> group, boolean keepFailed) {
+        if (keepFailed && !retried(pool)) {
+            for (Op op : group) keep(op);
+            return false;
+        }
+        long[] slots = new long[group.size()], maps = new long[group.size()];
+        for (int i = 0; i < slots.length; i++) {
+            slots[i] = group.get(i).slot;
+            maps[i] = group.get(i).mapping;
+        }
+        try {
+            spi.unpin(uuid.get(), epoch.getAsLong(), pool, group.get(0).volume, slots, maps);
+            unpinned.add(slots.length);
+            return true;
+        } catch (Throwable t) {
+            LOG.fine(() -> "unpins at pool " + pool + " failed (kept): " + t);
+            if (keepFailed) for (Op op : group) keep(op);
+            return false;
+        }
+    }
+
+    private void keep(Op op) {
+        synchronized (queue) {
+            retry.computeIfAbsent(op.pool, p -> new ArrayList<>()).add(op);
+        }
+    }
+
+    private void answer(Op op, long mapping) {
+        if (op.v != null) flow.adviceArrived(op.v, mapping);
+    }
+}
