@@ -26,6 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
  * check} reads each foreign block from the other pool's file and verifies its checksum, and
  * recomputes each pool's reference counts, the reference volumes' slots included), and with only
  * the third member started again (the first pool has no owner then: its file is read directly).
+ * With the first copy trimmed, the others still read back and the first pool keeps the blocks;
+ * with all three trimmed, the unpins free them.
  */
 class ClusterDedupTest {
     static final Duration T = Duration.ofSeconds(300);
@@ -47,8 +49,16 @@ class ClusterDedupTest {
         return p;
     }
 
+    private final java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+
+    /** One figure of member {@code m}'s /stats (HTTP/1.1 on one client: the wait loops ask often). */
     private long stat(ServeProcess p, int m, String key) throws Exception {
-        return ClusterServeTest.number(ClusterServeTest.get(p, tmp.resolve("pool" + m), "/stats"), key);
+        String token = org.jvdo.nbd.admin.AdminToken.loadOrCreate(tmp.resolve("pool" + m)).value();
+        java.net.http.HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + p.adminPort() + "/api/v1/stats")).header("Authorization", "Bearer " + token)
+                .timeout(Duration.ofSeconds(30)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), "/stats: " + r.body());
+        return ClusterServeTest.number(new JsonObject(r.body()), key);
     }
 
     private void readsBack(ServeProcess p, int m, byte[] data, String when) throws Exception {
@@ -63,8 +73,25 @@ class ClusterDedupTest {
         }
     }
 
+    /** Trims the whole export, 64 MiB a request, then FLUSHes. */
+    private static void trimAll(ServeProcess p, String export) throws Exception {
+        try (RawClient c = RawClient.open(p.port)) {
+            c.go(export);
+            long h = 1;
+            for (long off = 0; off < (long) BLOCKS * Blocks.BS; off += 64L << 20) {
+                long len = Math.min(64L << 20, (long) BLOCKS * Blocks.BS - off);
+                c.request(0, NbdProtocol.CMD_TRIM, h, off, len, null);
+                RawClient.Simple r = c.simple();
+                assertEquals(h++, r.handle());
+                assertEquals(0, r.error(), "trim of " + export + " at " + off);
+            }
+            c.request(0, NbdProtocol.CMD_FLUSH, h, 0, 0, null);
+            assertEquals(0, c.simple().error(), "flush of " + export);
+        }
+    }
+
     @Test
-    @Timeout(1200)
+    @Timeout(1500)
     void theSecondAndThirdCopiesAddAlmostNoDataBlocks() throws Exception {
         Tools.require("nbdcopy");
         byte[] data = new byte[BLOCKS * Blocks.BS];
@@ -109,10 +136,36 @@ class ClusterDedupTest {
                 assertEquals(0, check.exit(), "pool " + m + ": " + check);
             }
             // the third member alone: the first pool has no owner, its blocks are read from its file
-            cluster = new String[]{cluster[0], cluster[1], cluster[2]};
-            ServeProcess alone = member(2);
-            readsBack(alone, 2, data, "started alone");
-            assertEquals(0, alone.terminate(T), "clean stop\n" + alone.err());
+            ServeProcess third = member(2);
+            readsBack(third, 2, data, "started alone");
+            ServeProcess first = member(0);
+            ServeProcess second = member(1);
+            // the first copy trimmed: the blocks stay, held by the other pools' references
+            trimAll(first, "c0");
+            assertEquals(0, stat(first, 0, "logical_blocks_used"), "c0 is trimmed");
+            readsBack(second, 1, data, "after the first copy was trimmed");
+            readsBack(third, 2, data, "after the first copy was trimmed");
+            long held = stat(first, 0, "data_blocks_used");
+            assertTrue(held >= used[0] * 0.98, "the pinned blocks are not freed: " + held + " of " + used[0]);
+            // the other copies trimmed: their unpins (sent once the trims are durable) free the first pool's blocks
+            trimAll(second, "c1");
+            trimAll(third, "c2");
+            long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+            while (stat(first, 0, "data_blocks_used") > 0.02 * used[0] || stat(first, 0, "reference_slots_used") != 0) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("the unpins did not free the first pool's blocks within 120 s: data blocks "
+                            + stat(first, 0, "data_blocks_used") + " of " + used[0] + ", reference slots " + stat(first, 0, "reference_slots_used")
+                            + "; unpins sent " + stat(second, 1, "foreign_unpins") + " and " + stat(third, 2, "foreign_unpins")
+                            + ", waiting " + stat(second, 1, "foreign_unpins_waiting") + " and " + stat(third, 2, "foreign_unpins_waiting"));
+                }
+                Thread.sleep(200);
+            }
+            assertEquals(0, stat(second, 1, "foreign_unpins_waiting"));
+            for (ServeProcess p : List.of(third, second, first)) assertEquals(0, p.terminate(T), "clean stop\n" + p.err());
+            for (int m = 0; m < 3; m++) {
+                MainTest.Run check = MainTest.run("check", tmp.resolve("pool" + m).toString());
+                assertEquals(0, check.exit(), "pool " + m + " after the trims: " + check);
+            }
         } finally {
             for (ServeProcess p : started) p.close();
         }

@@ -19,13 +19,14 @@ final class PoolStatistics {
     /** Pool statistics: {@code vdostats --verbose} names in snake_case, plus zram's same_pages. */
     static Map<String, Long> of(Pool p) {
         Map<String, Long> m = new LinkedHashMap<>();
-        long logical = 0, used = 0, zero = 0, mapPages = 0;
+        long logical = 0, used = 0, zero = 0, mapPages = 0, slots = 0;
         Map<String, Long> sum = new LinkedHashMap<>();
         for (LogicalVolume v : p.admin.all()) {
+            mapPages += BlockMap.regionBlocks(Math.max(1, BlockMap.pagesFor(v.usedBlocks())));
+            if (v.isInternal()) { slots += v.usedBlocks(); continue; } // other pools' references, not this pool's data
             logical += v.logicalBlocks();
             used += v.usedBlocks();
             zero += v.zeroBlocks();
-            mapPages += BlockMap.regionBlocks(Math.max(1, BlockMap.pagesFor(v.usedBlocks())));
             v.counters.addTo(sum);
         }
         long data = p.depot.dataBlocksUsed();
@@ -45,6 +46,13 @@ final class PoolStatistics {
         m.put("journal_blocks_written", p.checkpointer.journal().blocksWritten());
         m.put("journal_syncs", p.checkpointer.journal().syncs());
         m.put("same_pages", zero);
+        // cluster pins (docs/cluster.md): slots other pools hold here, and this pool's pins of other pools' blocks
+        long[] f = p.foreignFigures();
+        m.put("reference_slots_used", slots);
+        m.put("foreign_pins", f[0]);
+        m.put("foreign_pins_refused", f[1]);
+        m.put("foreign_unpins", f[2]);
+        m.put("foreign_unpins_waiting", f[3]);
         for (Map.Entry<String, Long> e : sum.entrySet()) m.putIfAbsent(e.getKey(), e.getValue());
         m.put("index_entries", p.index.entries());
         m.put("index_memory_bytes", p.index.memoryBytes());
