@@ -3,7 +3,6 @@ package org.jvdo.nbd;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -17,9 +16,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
-import java.util.stream.Stream;
 import org.jvdo.core.Pool;
 import org.jvdo.testsupport.Blocks;
+import org.jvdo.testsupport.FileSnapshots;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -198,32 +197,6 @@ class ClusterFailoverTest {
         }
     }
 
-    /** Every file of the pool folder but the lock, byte for byte. */
-    static Map<String, byte[]> files(Path dir) throws IOException {
-        Map<String, byte[]> m = new TreeMap<>();
-        try (Stream<Path> s = Files.list(dir)) {
-            for (Path f : (Iterable<Path>) s::iterator) {
-                if (Files.isRegularFile(f) && !f.getFileName().toString().equals(Pool.LOCK_FILE)) {
-                    m.put(f.getFileName().toString(), Files.readAllBytes(f));
-                }
-            }
-        }
-        return m;
-    }
-
-    static void assertSameFiles(Map<String, byte[]> before, Map<String, byte[]> after, String what) {
-        assertEquals(before.keySet(), after.keySet(), what + ": the pool's files");
-        for (String f : before.keySet()) {
-            byte[] x = before.get(f), y = after.get(f);
-            int first = -1;
-            for (int i = 0; i < Math.min(x.length, y.length); i++) if (x[i] != y[i]) { first = i; break; }
-            if (first >= 0 || x.length != y.length) {
-                fail(what + ": " + f + " changed: length " + x.length + " -> " + y.length
-                        + (first >= 0 ? ", first difference at byte " + first + " (block " + first / 4096 + ")" : ""));
-            }
-        }
-    }
-
     @Test
     @Timeout(600)
     void aPausedMemberWritesNothingToThePoolTakenFromIt() throws Exception {
@@ -248,7 +221,7 @@ class ClusterFailoverTest {
                     assertEquals(0, flush(c, h++));
                 }
                 assertEquals(0, b.terminate(T), "clean stop of the new owner\n" + b.err());
-                before = files(pool0);
+                before = FileSnapshots.of(pool0, Pool.LOCK_FILE);
                 // the paused member's client had writes on their way; they arrive once it resumes
                 // (16 of them: they must fit in the socket buffers of a stopped process)
                 for (int i = 0; i < 16; i++) {
@@ -270,9 +243,9 @@ class ClusterFailoverTest {
             stale.close();
             Thread.sleep(2000); // the resumed member's renewals and timers run; then its clean stop, which must write nothing either
             int rc = a.terminate(T);
-            Map<String, byte[]> after = files(pool0);
+            Map<String, byte[]> after = FileSnapshots.of(pool0, Pool.LOCK_FILE);
             System.out.println("paused member after resume: " + ok + " requests acknowledged, " + errors + " failed; exit code " + rc);
-            assertSameFiles(before, after, "the paused member wrote to the pool after it was taken over");
+            FileSnapshots.assertSameFiles(before, after, "the paused member wrote to the pool after it was taken over");
             assertEquals(0, ok, "the fenced member acknowledged requests\n" + a.out() + a.err());
             assertTrue(a.out().contains("jvdo: no longer serving pool"), "the resumed member said it lost the pool:\n" + a.out());
             // what the new owner wrote is the pool's content
