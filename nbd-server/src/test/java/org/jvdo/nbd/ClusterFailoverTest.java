@@ -36,21 +36,14 @@ import org.junit.jupiter.api.io.TempDir;
 class ClusterFailoverTest {
     static final Duration T = Duration.ofSeconds(120);
     static final int BLOCKS = 4096; // 16 MiB
+    static final ClusterMembers MEMBERS = new ClusterMembers("failover", "-Xmx384m", "64M", "256M");
     @TempDir Path tmp;
 
     private final List<ServeProcess> started = new ArrayList<>();
     private String[] cluster;
 
     private ServeProcess member(int m, String volume) throws Exception {
-        List<String> jvm = List.of("-Xmx384m", "-Dhazelcast.wait.seconds.before.join=0",
-                "-Djava.util.concurrent.ForkJoinPool.common.parallelism=4");
-        ServeProcess p = ServeProcess.serveJvm(jvm, tmp, "member" + m, tmp.resolve("pool" + m), ServeProcess.freePort(),
-                "--volume", volume, "--logical-size", "64M", "--physical-size", "256M",
-                "--cluster", "failover", "--cluster-listen", cluster[m], "--cluster-members", String.join(",", cluster),
-                "--cluster-index-timeout", "5000", "--cluster-failure-timeout", "5");
-        started.add(p);
-        p.awaitServing(volume, T);
-        return p;
+        return MEMBERS.start(started, tmp, "member" + m, tmp.resolve("pool" + m), volume, cluster, m, T);
     }
 
     private static byte[] dataset(long seed) {

@@ -35,6 +35,7 @@ class ClusterModelTest {
     static final Duration T = Duration.ofSeconds(120);
     static final int BLOCKS = 1024; // 4 MiB per volume
     static final int CONTENTS = 48;
+    static final ClusterMembers MEMBERS = new ClusterMembers("model", "-Xmx320m", "4M", "128M");
     @TempDir Path tmp;
 
     /** One export: where it is served now, its client, and the model of its blocks. */
@@ -70,15 +71,7 @@ class ClusterModelTest {
     }
 
     private ServeProcess member(String[] cluster, int slot, String export) throws Exception {
-        List<String> jvm = List.of("-Xmx320m", "-Dhazelcast.wait.seconds.before.join=0",
-                "-Djava.util.concurrent.ForkJoinPool.common.parallelism=4");
-        ServeProcess p = ServeProcess.serveJvm(jvm, tmp, export, tmp.resolve(export), ServeProcess.freePort(),
-                "--volume", export, "--logical-size", "4M", "--physical-size", "128M",
-                "--cluster", "model", "--cluster-listen", cluster[slot], "--cluster-members", String.join(",", cluster),
-                "--cluster-index-timeout", "5000", "--cluster-failure-timeout", "5");
-        started.add(p);
-        p.awaitServing(export, T);
-        return p;
+        return MEMBERS.start(started, tmp, export, tmp.resolve(export), export, cluster, slot, T);
     }
 
     private RawClient connect(ServeProcess p, String export) throws Exception {
