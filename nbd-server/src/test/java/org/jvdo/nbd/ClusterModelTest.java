@@ -81,6 +81,15 @@ class ClusterModelTest {
         return c;
     }
 
+    /** Starts a member in {@code slot} with a new pool serving export {@code name}, connects to it, and adds the export. */
+    private void startExport(String[] cluster, ServeProcess[] slots, int slot, String name, Map<String, Export> exports) throws Exception {
+        slots[slot] = member(cluster, slot, name);
+        Export e = new Export(name, tmp.resolve(name));
+        e.server = slots[slot];
+        e.client = connect(slots[slot], name);
+        exports.put(name, e);
+    }
+
     @Test
     @Timeout(900)
     void randomWritesTrimsFlushesKillsAndRestartsMatchTheModel() throws Exception {
@@ -93,14 +102,7 @@ class ClusterModelTest {
         ServeProcess[] slots = new ServeProcess[3];
         int generation = 0;
         try {
-            for (int m = 0; m < 3; m++) {
-                String name = "e" + generation++;
-                slots[m] = member(cluster, m, name);
-                Export e = new Export(name, tmp.resolve(name));
-                e.server = slots[m];
-                e.client = connect(slots[m], name);
-                exports.put(name, e);
-            }
+            for (int m = 0; m < 3; m++) startExport(cluster, slots, m, "e" + generation++, exports);
             int kills = 0, restarts = 0, ops = 400;
             for (int op = 0; op < ops; op++) {
                 String where = "seed " + seed + ", operation " + op;
@@ -119,12 +121,7 @@ class ClusterModelTest {
                     int empty = -1;
                     for (int m = 0; m < 3; m++) if (slots[m] == null) empty = m;
                     if (empty < 0) continue;
-                    String name = "e" + generation++;
-                    slots[empty] = member(cluster, empty, name);
-                    Export e = new Export(name, tmp.resolve(name));
-                    e.server = slots[empty];
-                    e.client = connect(slots[empty], name);
-                    exports.put(name, e);
+                    startExport(cluster, slots, empty, "e" + generation++, exports);
                     restarts++;
                     continue;
                 }
