@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import org.jvdo.core.Pool;
+import org.jvdo.testsupport.Await;
 import org.jvdo.testsupport.Blocks;
 import org.jvdo.testsupport.FileSnapshots;
 import org.junit.jupiter.api.Test;
@@ -234,7 +235,9 @@ class ClusterFailoverTest {
                 // the server may hang up instead of answering: also allowed, nothing stored
             }
             stale.close();
-            Thread.sleep(2000); // the resumed member's renewals and timers run; then its clean stop, which must write nothing either
+            // the resumed member's renewals and timers run until it finds the pool lost; then its clean stop, which must write nothing either
+            Await.until(Conditions.checked(() -> a.out().contains("jvdo: no longer serving pool")), 30,
+                    Conditions.text(() -> "the resumed member did not say it lost the pool:\n" + a.out()));
             int rc = a.terminate(T);
             Map<String, byte[]> after = FileSnapshots.of(pool0, Pool.LOCK_FILE);
             System.out.println("paused member after resume: " + ok + " requests acknowledged, " + errors + " failed; exit code " + rc);
