@@ -3,7 +3,6 @@ package org.jvdo.nbd;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -17,9 +16,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
-import java.util.stream.Stream;
 import org.jvdo.core.Pool;
+import org.jvdo.testsupport.Await;
 import org.jvdo.testsupport.Blocks;
+import org.jvdo.testsupport.FileSnapshots;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,21 +37,14 @@ import org.junit.jupiter.api.io.TempDir;
 class ClusterFailoverTest {
     static final Duration T = Duration.ofSeconds(120);
     static final int BLOCKS = 4096; // 16 MiB
+    static final ClusterMembers MEMBERS = new ClusterMembers("failover", "-Xmx384m", "64M", "256M");
     @TempDir Path tmp;
 
     private final List<ServeProcess> started = new ArrayList<>();
     private String[] cluster;
 
     private ServeProcess member(int m, String volume) throws Exception {
-        List<String> jvm = List.of("-Xmx384m", "-Dhazelcast.wait.seconds.before.join=0",
-                "-Djava.util.concurrent.ForkJoinPool.common.parallelism=4");
-        ServeProcess p = ServeProcess.serveJvm(jvm, tmp, "member" + m, tmp.resolve("pool" + m), ServeProcess.freePort(),
-                "--volume", volume, "--logical-size", "64M", "--physical-size", "256M",
-                "--cluster", "failover", "--cluster-listen", cluster[m], "--cluster-members", String.join(",", cluster),
-                "--cluster-index-timeout", "5000", "--cluster-failure-timeout", "5");
-        started.add(p);
-        p.awaitServing(volume, T);
-        return p;
+        return MEMBERS.start(started, tmp, "member" + m, tmp.resolve("pool" + m), volume, cluster, m, T);
     }
 
     private static byte[] dataset(long seed) {
@@ -198,32 +191,6 @@ class ClusterFailoverTest {
         }
     }
 
-    /** Every file of the pool folder but the lock, byte for byte. */
-    static Map<String, byte[]> files(Path dir) throws IOException {
-        Map<String, byte[]> m = new TreeMap<>();
-        try (Stream<Path> s = Files.list(dir)) {
-            for (Path f : (Iterable<Path>) s::iterator) {
-                if (Files.isRegularFile(f) && !f.getFileName().toString().equals(Pool.LOCK_FILE)) {
-                    m.put(f.getFileName().toString(), Files.readAllBytes(f));
-                }
-            }
-        }
-        return m;
-    }
-
-    static void assertSameFiles(Map<String, byte[]> before, Map<String, byte[]> after, String what) {
-        assertEquals(before.keySet(), after.keySet(), what + ": the pool's files");
-        for (String f : before.keySet()) {
-            byte[] x = before.get(f), y = after.get(f);
-            int first = -1;
-            for (int i = 0; i < Math.min(x.length, y.length); i++) if (x[i] != y[i]) { first = i; break; }
-            if (first >= 0 || x.length != y.length) {
-                fail(what + ": " + f + " changed: length " + x.length + " -> " + y.length
-                        + (first >= 0 ? ", first difference at byte " + first + " (block " + first / 4096 + ")" : ""));
-            }
-        }
-    }
-
     @Test
     @Timeout(600)
     void aPausedMemberWritesNothingToThePoolTakenFromIt() throws Exception {
@@ -248,7 +215,7 @@ class ClusterFailoverTest {
                     assertEquals(0, flush(c, h++));
                 }
                 assertEquals(0, b.terminate(T), "clean stop of the new owner\n" + b.err());
-                before = files(pool0);
+                before = FileSnapshots.of(pool0, Pool.LOCK_FILE);
                 // the paused member's client had writes on their way; they arrive once it resumes
                 // (16 of them: they must fit in the socket buffers of a stopped process)
                 for (int i = 0; i < 16; i++) {
@@ -268,11 +235,13 @@ class ClusterFailoverTest {
                 // the server may hang up instead of answering: also allowed, nothing stored
             }
             stale.close();
-            Thread.sleep(2000); // the resumed member's renewals and timers run; then its clean stop, which must write nothing either
+            // the resumed member's renewals and timers run until it finds the pool lost; then its clean stop, which must write nothing either
+            Await.until(Conditions.checked(() -> a.out().contains("jvdo: no longer serving pool")), 30,
+                    Conditions.text(() -> "the resumed member did not say it lost the pool:\n" + a.out()));
             int rc = a.terminate(T);
-            Map<String, byte[]> after = files(pool0);
+            Map<String, byte[]> after = FileSnapshots.of(pool0, Pool.LOCK_FILE);
             System.out.println("paused member after resume: " + ok + " requests acknowledged, " + errors + " failed; exit code " + rc);
-            assertSameFiles(before, after, "the paused member wrote to the pool after it was taken over");
+            FileSnapshots.assertSameFiles(before, after, "the paused member wrote to the pool after it was taken over");
             assertEquals(0, ok, "the fenced member acknowledged requests\n" + a.out() + a.err());
             assertTrue(a.out().contains("jvdo: no longer serving pool"), "the resumed member said it lost the pool:\n" + a.out());
             // what the new owner wrote is the pool's content

@@ -35,6 +35,7 @@ class ClusterModelTest {
     static final Duration T = Duration.ofSeconds(120);
     static final int BLOCKS = 1024; // 4 MiB per volume
     static final int CONTENTS = 48;
+    static final ClusterMembers MEMBERS = new ClusterMembers("model", "-Xmx320m", "4M", "128M");
     @TempDir Path tmp;
 
     /** One export: where it is served now, its client, and the model of its blocks. */
@@ -70,15 +71,7 @@ class ClusterModelTest {
     }
 
     private ServeProcess member(String[] cluster, int slot, String export) throws Exception {
-        List<String> jvm = List.of("-Xmx320m", "-Dhazelcast.wait.seconds.before.join=0",
-                "-Djava.util.concurrent.ForkJoinPool.common.parallelism=4");
-        ServeProcess p = ServeProcess.serveJvm(jvm, tmp, export, tmp.resolve(export), ServeProcess.freePort(),
-                "--volume", export, "--logical-size", "4M", "--physical-size", "128M",
-                "--cluster", "model", "--cluster-listen", cluster[slot], "--cluster-members", String.join(",", cluster),
-                "--cluster-index-timeout", "5000", "--cluster-failure-timeout", "5");
-        started.add(p);
-        p.awaitServing(export, T);
-        return p;
+        return MEMBERS.start(started, tmp, export, tmp.resolve(export), export, cluster, slot, T);
     }
 
     private RawClient connect(ServeProcess p, String export) throws Exception {
@@ -86,6 +79,15 @@ class ClusterModelTest {
         c.socket.setSoTimeout(60_000);
         c.go(export);
         return c;
+    }
+
+    /** Starts a member in {@code slot} with a new pool serving export {@code name}, connects to it, and adds the export. */
+    private void startExport(String[] cluster, ServeProcess[] slots, int slot, String name, Map<String, Export> exports) throws Exception {
+        slots[slot] = member(cluster, slot, name);
+        Export e = new Export(name, tmp.resolve(name));
+        e.server = slots[slot];
+        e.client = connect(slots[slot], name);
+        exports.put(name, e);
     }
 
     @Test
@@ -100,14 +102,7 @@ class ClusterModelTest {
         ServeProcess[] slots = new ServeProcess[3];
         int generation = 0;
         try {
-            for (int m = 0; m < 3; m++) {
-                String name = "e" + generation++;
-                slots[m] = member(cluster, m, name);
-                Export e = new Export(name, tmp.resolve(name));
-                e.server = slots[m];
-                e.client = connect(slots[m], name);
-                exports.put(name, e);
-            }
+            for (int m = 0; m < 3; m++) startExport(cluster, slots, m, "e" + generation++, exports);
             int kills = 0, restarts = 0, ops = 400;
             for (int op = 0; op < ops; op++) {
                 String where = "seed " + seed + ", operation " + op;
@@ -126,12 +121,7 @@ class ClusterModelTest {
                     int empty = -1;
                     for (int m = 0; m < 3; m++) if (slots[m] == null) empty = m;
                     if (empty < 0) continue;
-                    String name = "e" + generation++;
-                    slots[empty] = member(cluster, empty, name);
-                    Export e = new Export(name, tmp.resolve(name));
-                    e.server = slots[empty];
-                    e.client = connect(slots[empty], name);
-                    exports.put(name, e);
+                    startExport(cluster, slots, empty, "e" + generation++, exports);
                     restarts++;
                     continue;
                 }

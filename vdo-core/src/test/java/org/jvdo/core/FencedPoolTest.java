@@ -5,21 +5,19 @@ import org.jvdo.core.api.PoolConfig;
 import org.jvdo.core.api.VdoException;
 import org.jvdo.core.api.WriteFence;
 import org.jvdo.testsupport.Blocks;
+import org.jvdo.testsupport.FileSnapshots;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -33,30 +31,6 @@ import static org.junit.jupiter.api.Assertions.*;
 class FencedPoolTest {
     @TempDir Path dir;
     static final UUID A = new UUID(2, 0xA), B = new UUID(2, 0xB);
-
-    /** Every file of the pool folder but the lock, byte for byte. */
-    static Map<String, byte[]> files(Path dir) throws Exception {
-        Map<String, byte[]> m = new TreeMap<>();
-        try (Stream<Path> s = Files.list(dir)) {
-            for (Path f : (Iterable<Path>) s::iterator) {
-                if (Files.isRegularFile(f) && !f.getFileName().toString().equals(Pool.LOCK_FILE)) {
-                    m.put(f.getFileName().toString(), Files.readAllBytes(f));
-                }
-            }
-        }
-        return m;
-    }
-
-    static void assertSameFiles(Map<String, byte[]> before, Map<String, byte[]> after) {
-        assertEquals(before.keySet(), after.keySet(), "the pool's files");
-        for (String f : before.keySet()) {
-            byte[] a = before.get(f), b = after.get(f);
-            int first = -1;
-            for (int i = 0; i < Math.min(a.length, b.length); i++) if (a[i] != b[i]) { first = i; break; }
-            assertTrue(first < 0 && a.length == b.length, f + " changed after the fence refused: length " + a.length + " -> " + b.length
-                    + (first >= 0 ? ", first difference at byte " + first + " (block " + first / 4096 + ")" : ""));
-        }
-    }
 
     static byte[] block(int seed) { return Blocks.random(new java.util.SplittableRandom(seed)); }
 
@@ -89,7 +63,7 @@ class FencedPoolTest {
         Volume v = p.createVolume("v", 4 << 20);
         write(v, 0, 256, 0);
         v.flush().get(30, TimeUnit.SECONDS);
-        Map<String, byte[]> before = files(dir);
+        Map<String, byte[]> before = FileSnapshots.of(dir, Pool.LOCK_FILE);
         refuse.set("pool taken over by member " + B + " at epoch 2");
         int refusedWrites = 0;
         for (int i = 0; i < 128; i++) {
@@ -104,7 +78,7 @@ class FencedPoolTest {
         } catch (Exception expected) {
             // the close's checkpoint is refused as well
         }
-        assertSameFiles(before, files(dir));
+        FileSnapshots.assertSameFiles(before, FileSnapshots.of(dir, Pool.LOCK_FILE));
         // the refusals were the fence's: the same pool, opened without it, holds exactly what was flushed before
         PoolConfig plain = PoolConfig.small(64L << 20);
         try (Pool q = Pool.open(dir, plain)) {
@@ -148,7 +122,7 @@ class FencedPoolTest {
         b.takeover = true;
         try (Pool second = Pool.open(dir, b)) {
             assertEquals(epochA + 1, second.ownerEpoch());
-            Map<String, byte[]> before = files(dir);
+            Map<String, byte[]> before = FileSnapshots.of(dir, Pool.LOCK_FILE);
             // the former owner resumes: every write is refused, nothing reaches the files
             for (int i = 0; i < 32; i++) failed(v.write((long) i * Blocks.BS, ByteBuffer.wrap(block(5000 + i)), false));
             assertTrue(failed(v.flush()), "the former owner's flush fails");
@@ -157,7 +131,7 @@ class FencedPoolTest {
             } catch (Exception expected) {
                 // refused
             }
-            assertSameFiles(before, files(dir));
+            FileSnapshots.assertSameFiles(before, FileSnapshots.of(dir, Pool.LOCK_FILE));
             for (int i = 0; i < 128; i++) {
                 assertArrayEquals(block(i), Volumes.read(second.volume("v"), (long) i * Blocks.BS, Blocks.BS), "block " + i + " at the new owner");
             }
