@@ -2,19 +2,14 @@ package org.jvdo.cluster;
 
 import com.hazelcast.cluster.Member;
 import org.jvdo.core.Pool;
-import org.jvdo.core.Volume;
+import org.jvdo.core.ReferenceSlots;
 import org.jvdo.core.api.ForeignBlocks;
-import org.jvdo.core.logical.Mapping;
 
 import java.io.IOException;
 import java.io.Serializable;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -31,11 +26,7 @@ import java.util.function.Function;
  * <p>The owner's side ({@link PinTask}, {@link UnpinTask}): the pools served by this process are
  * registered with {@link #serve}. A task first checks that the source pool's super block still
  * holds the epoch the writer sent (a former owner that was taken over is refused: the disk
- * decides). A pin writes each block's bytes into its slot of the internal reference volume
- * {@code "~" + source + "." + volume} (two slots per source LBN); the pool's own dedupe maps it to
- * its copy, so no data is added. Internal volumes complete a write once its mapping is recorded;
- * the journal is then committed and each slot's mapping returned. An unpin trims each slot that
- * still holds the given mapping, and commits.
+ * decides), then runs {@link ReferenceSlots} on the target pool.
  */
 public final class PoolPins implements ForeignBlocks {
     public static final String EXECUTOR = "jvdo-pins";
@@ -68,9 +59,6 @@ public final class PoolPins implements ForeignBlocks {
     /** Pool {@code uuid} is no longer served here. */
     public static void unserve(UUID uuid) { LOCAL.remove(uuid); }
 
-    /** The reference volume of (source pool, source volume) in the target pool. */
-    public static String referenceVolume(UUID source, int volume) { return "~" + source + "." + volume; }
-
     @Override
     public Path folder(UUID pool) {
         Location l = locate.apply(pool);
@@ -81,6 +69,11 @@ public final class PoolPins implements ForeignBlocks {
     public long[] pin(UUID source, long sourceEpoch, UUID target, int volume, long volumeBlocks, long[] slots, byte[][] data)
             throws IOException {
         return call(target, new PinTask(source, sourceEpoch, sourceFolder.toString(), target, volume, volumeBlocks, slots, data));
+    }
+
+    @Override
+    public long reconcile(UUID source, long sourceEpoch, UUID target, int[] volumes, long[][] slots, long[][] mappings) throws IOException {
+        return call(target, new ReconcileTask(source, sourceEpoch, sourceFolder.toString(), target, volumes, slots, mappings))[0];
     }
 
     @Override
@@ -123,48 +116,39 @@ public final class PoolPins implements ForeignBlocks {
 
     static long[] doPin(PinTask t) throws Exception {
         Pool p = served(t.target, t.source, t.sourceEpoch, t.sourceFolder);
-        String name = referenceVolume(t.source, t.volume);
-        long bytes = 2 * t.volumeBlocks * 4096L;
-        Volume v;
-        synchronized (PoolPins.class) {
-            v = p.volume(name);
-            if (v == null) v = p.createInternalVolume(name, bytes);
-            else if (v.size() < bytes) p.resizeVolume(name, bytes);
-            v = p.volume(name);
-        }
-        List<CompletableFuture<Void>> writes = new ArrayList<>(t.slots.length);
-        for (int i = 0; i < t.slots.length; i++) writes.add(v.write(t.slots[i] * 4096L, ByteBuffer.wrap(t.data[i]), false));
-        long[] out = new long[t.slots.length];
-        for (int i = 0; i < t.slots.length; i++) {
-            try {
-                writes.get(i).get(60, TimeUnit.SECONDS);
-                out[i] = 0;
-            } catch (ExecutionException e) {
-                out[i] = -1;
-            }
-        }
-        p.commitJournal();
-        for (int i = 0; i < t.slots.length; i++) {
-            if (out[i] < 0) continue;
-            long m = p.mappingOf(name, t.slots[i]);
-            out[i] = Mapping.hasBlock(m) ? m : -1;
-        }
-        return out;
+        return ReferenceSlots.pin(p, t.source, t.volume, t.volumeBlocks, t.slots, t.data);
     }
 
     static long[] doUnpin(UnpinTask t) throws Exception {
         Pool p = served(t.target, t.source, t.sourceEpoch, t.sourceFolder);
-        String name = referenceVolume(t.source, t.volume);
-        Volume v = p.volume(name);
-        if (v == null) return new long[0];
-        List<CompletableFuture<Void>> trims = new ArrayList<>();
-        for (int i = 0; i < t.slots.length; i++) {
-            if (t.slots[i] < 0 || t.slots[i] >= v.logicalBlocks()) continue;
-            if (p.mappingOf(name, t.slots[i]) == t.mappings[i]) trims.add(v.trim(t.slots[i] * 4096L, 4096, false));
-        }
-        for (CompletableFuture<Void> f : trims) f.get(60, TimeUnit.SECONDS);
-        p.commitJournal();
+        ReferenceSlots.unpin(p, t.source, t.volume, t.slots, t.mappings);
         return new long[0];
+    }
+
+    /** A reconciliation, run on the target pool's owner. */
+    static final class ReconcileTask implements Callable<long[]>, Serializable {
+        private static final long serialVersionUID = 1L;
+        final UUID source, target;
+        final long sourceEpoch;
+        final String sourceFolder;
+        final int[] volumes;
+        final long[][] slots, mappings;
+
+        ReconcileTask(UUID source, long sourceEpoch, String sourceFolder, UUID target, int[] volumes, long[][] slots, long[][] mappings) {
+            this.source = source;
+            this.sourceEpoch = sourceEpoch;
+            this.sourceFolder = sourceFolder;
+            this.target = target;
+            this.volumes = volumes;
+            this.slots = slots;
+            this.mappings = mappings;
+        }
+
+        @Override
+        public long[] call() throws Exception {
+            Pool p = served(target, source, sourceEpoch, sourceFolder);
+            return new long[]{ReferenceSlots.reconcile(p, source, volumes, slots, mappings)};
+        }
     }
 
     /** A batch of pins, run on the target pool's owner. */

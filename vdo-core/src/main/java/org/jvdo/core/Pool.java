@@ -187,7 +187,7 @@ public final class Pool implements AutoCloseable {
         flusherThread.scheduleWithFixedDelay(this::packerTimeout, period, period, TimeUnit.MILLISECONDS);
         flusherThread.scheduleWithFixedDelay(this::background, 100, 100, TimeUnit.MILLISECONDS);
         if (cfg.foreignBlocks != null && !cfg.checkOnly && !mode.isReadOnly()) {
-            pipeline.enableForeign(cfg.foreignBlocks, foreignPools, this::uuid, this::ownerEpoch);
+            pipeline.enableForeign(cfg.foreignBlocks, foreignPools, this::uuid, this::ownerEpoch, admin::all);
         }
         PoolObserver.notifyOpened(this);
     }
@@ -451,6 +451,11 @@ public final class Pool implements AutoCloseable {
 
     /** Deletes a volume and frees its blocks (see {@link VolumeAdmin#delete}). */
     public void deleteVolume(String name) throws IOException {
+        if (name.startsWith("~")) {
+            // its slots are other pools' references: dropping them would free blocks those pools map
+            throw new org.jvdo.core.api.VdoException(org.jvdo.core.api.Errno.EPERM, "volume " + name
+                    + " holds another pool's references (docs/cluster.md) and cannot be deleted");
+        }
         admin.delete(name);
         faces.keySet().removeIf(v -> admin.get(v.name()) != v);
     }

@@ -53,6 +53,7 @@ final class PoolStatistics {
         m.put("foreign_pins_refused", f[1]);
         m.put("foreign_unpins", f[2]);
         m.put("foreign_unpins_waiting", f[3]);
+        m.put("foreign_reconciliations", f[4]);
         for (Map.Entry<String, Long> e : sum.entrySet()) m.putIfAbsent(e.getKey(), e.getValue());
         m.put("index_entries", p.index.entries());
         m.put("index_memory_bytes", p.index.memoryBytes());

@@ -20,6 +20,12 @@ final class CheckCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "DIR", description = "the pool folder")
     Path dir;
 
+    @Parameters(index = "1..*", arity = "0..*", paramLabel = "MORE", description = "with --cluster: the other pool folders")
+    java.util.List<Path> more = new java.util.ArrayList<>();
+
+    @Option(names = "--cluster", description = "check the pools of a cluster together: each alone, then every foreign mapping's reference slot in the pool it names (docs/cluster.md)")
+    boolean cluster;
+
     @Option(names = "--repair", description = "rebuild reference counts and free space from the block maps, leave read-only mode")
     boolean repair;
 
@@ -29,7 +35,12 @@ final class CheckCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         // progress on stderr: a bar on a terminal, else a line per 10%
-        PoolCheck.Result r = org.jvdo.nbd.ProgressBar.around(top.err, "jvdo check", bar -> PoolCheck.run(dir, repair, bar));
+        if (!more.isEmpty() && !cluster) throw new UsageError("more than one pool folder needs --cluster");
+        if (cluster && repair) throw new UsageError("--cluster checks only; repair each pool alone");
+        java.util.List<Path> all = new java.util.ArrayList<>(java.util.List.of(dir));
+        all.addAll(more);
+        PoolCheck.Result r = org.jvdo.nbd.ProgressBar.around(top.err, "jvdo check", bar -> cluster
+                ? org.jvdo.core.ClusterCheck.run(all, bar) : PoolCheck.run(dir, repair, bar));
         if (json) {
             StringBuilder sb = new StringBuilder("{\"exit_code\":").append(r.exitCode()).append(",\"repaired\":").append(r.repaired()).append(",\"problems\":[");
             for (int i = 0; i < r.problems().size(); i++) {

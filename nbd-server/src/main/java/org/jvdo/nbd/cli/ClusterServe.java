@@ -102,7 +102,7 @@ final class ClusterServe implements ClusterView, AutoCloseable {
 
     /** Pins of other pools' blocks for the pool in {@code dir} (docs/cluster.md). */
     private PoolPins pins(java.nio.file.Path dir) {
-        return new PoolPins(member, dir, this::locate, Math.max(10_000, 50L * member.settings().indexTimeoutMillis()));
+        return new PoolPins(member, dir, this::locate, Math.min(60_000, Math.max(5_000, 5L * member.settings().indexTimeoutMillis())));
     }
 
     /** A pool's owner and folder, from its record in {@code jvdo-owners}. */

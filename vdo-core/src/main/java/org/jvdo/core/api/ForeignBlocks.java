@@ -29,6 +29,13 @@ public interface ForeignBlocks {
     long[] pin(UUID source, long sourceEpoch, UUID target, int volume, long volumeBlocks, long[] slots, byte[][] data)
             throws IOException;
 
+    /**
+     * Reconciliation: for each volume {@code volumes[v]} of the source, {@code slots[v]} (with
+     * {@code mappings[v]}) are the slots its mappings use; the target trims, durably, every other
+     * slot of the source's reference volumes (those of volumes not listed: all). Returns the slots trimmed.
+     */
+    long reconcile(UUID source, long sourceEpoch, UUID target, int[] volumes, long[][] slots, long[][] mappings) throws IOException;
+
     /** Unpins: each slot that still holds {@code mappings[i]} is trimmed, durably. */
     void unpin(UUID source, long sourceEpoch, UUID target, int volume, long[] slots, long[] mappings) throws IOException;
 }

@@ -44,15 +44,44 @@ final class ForeignPins {
     private volatile ForeignPools table;
     private Supplier<UUID> uuid;
     private LongSupplier epoch;
+    private Supplier<java.util.Collection<LogicalVolume>> volumes;
     private Thread thread;
     private volatile boolean stopping;
     private final ArrayDeque<Op> queue = new ArrayDeque<>();
     /** Unpins not yet taken by the other pool's owner, per pool, oldest first (guarded by {@code queue}). */
     private final Map<UUID, List<Op>> retry = new HashMap<>();
-    final LongAdder pinned = new LongAdder(), refused = new LongAdder(), unpinned = new LongAdder();
+    final LongAdder pinned = new LongAdder(), refused = new LongAdder(), unpinned = new LongAdder(), reconciled = new LongAdder();
 
-    /** One pin (with its vio) or unpin. */
-    private record Op(boolean pin, DataVio v, UUID pool, int volume, long volumeBlocks, long slot, int parity, long mapping) { }
+    /** One pin (with its vio), unpin, or reconciliation ({@code volume} -1) of one other pool. */
+    private static final class Op {
+        final boolean pin;
+        final DataVio v;
+        final UUID pool;
+        final int volume;
+        final long volumeBlocks, slot, mapping;
+        final int parity;
+        private boolean answered;
+
+        Op(boolean pin, DataVio v, UUID pool, int volume, long volumeBlocks, long slot, int parity, long mapping) {
+            this.pin = pin;
+            this.v = v;
+            this.pool = pool;
+            this.volume = volume;
+            this.volumeBlocks = volumeBlocks;
+            this.slot = slot;
+            this.parity = parity;
+            this.mapping = mapping;
+        }
+
+        boolean reconcile() { return !pin && volume < 0; }
+
+        /** The first answer only: a vio continues once. */
+        synchronized boolean claimAnswer() {
+            if (answered) return false;
+            answered = true;
+            return true;
+        }
+    }
 
     ForeignPins(Flow flow, JournalAppender journal) {
         this.flow = flow;
@@ -60,12 +89,16 @@ final class ForeignPins {
     }
 
     /** Starts the thread: pins become possible. */
-    synchronized void enable(ForeignBlocks spi, ForeignPools table, Supplier<UUID> uuid, LongSupplier epoch) {
+    synchronized void enable(ForeignBlocks spi, ForeignPools table, Supplier<UUID> uuid, LongSupplier epoch,
+                             Supplier<java.util.Collection<LogicalVolume>> volumes) {
         if (this.spi != null) return;
         this.table = table;
         this.uuid = uuid;
         this.epoch = epoch;
+        this.volumes = volumes;
         this.spi = spi;
+        // first of all, each pool this one names learns which of its reference slots are still used
+        for (int k = 1; k <= table.size(); k++) enqueue(new Op(false, null, table.uuid(k), -1, 0, -1, 0, k));
         thread = new Thread(this::run, "jvdo-pins");
         thread.setDaemon(true);
         thread.start();
@@ -183,12 +216,13 @@ final class ForeignPins {
                     && batch.get(j).volume == first.volume) j++;
             List<Op> group = batch.subList(i, j);
             if (first.pin) pins(first.pool, group);
+            else if (first.reconcile()) for (Op op : group) reconcile(op, true);
             else unpins(first.pool, group, true);
             i = j;
         }
     }
 
-    /** Waiting unpins of {@code pool} first; true when none is left. */
+    /** Waiting unpins and reconciliations of {@code pool} first, in order; true when none is left. */
     private boolean retried(UUID pool) {
         List<Op> waiting;
         synchronized (queue) {
@@ -197,9 +231,16 @@ final class ForeignPins {
         if (waiting == null) return true;
         int i = 0;
         while (i < waiting.size()) {
+            Op first = waiting.get(i);
             int j = i + 1;
-            while (j < waiting.size() && waiting.get(j).volume == waiting.get(i).volume) j++;
-            if (!unpins(pool, waiting.subList(i, j), false)) {
+            boolean ok;
+            if (first.reconcile()) {
+                ok = reconcile(first, false);
+            } else {
+                while (j < waiting.size() && !waiting.get(j).reconcile() && waiting.get(j).volume == first.volume) j++;
+                ok = unpins(pool, waiting.subList(i, j), false);
+            }
+            if (!ok) {
                 synchronized (queue) {
                     List<Op> rest = new ArrayList<>(waiting.subList(i, waiting.size()));
                     List<Op> later = retry.remove(pool);
@@ -211,6 +252,48 @@ final class ForeignPins {
             i = j;
         }
         return true;
+    }
+
+    /**
+     * Reconciliation (docs/cluster.md): this pool's foreign mappings of pool {@code op.mapping} (its
+     * index k), per volume, scanned and then made durable (a mapping replaced during the scan has its
+     * replacement journaled before the commit), sent so that the other pool trims every slot no
+     * mapping uses. Pins of that pool wait behind it (one queue).
+     */
+    private boolean reconcile(Op op, boolean keepFailed) {
+        if (keepFailed && !retried(op.pool)) {
+            keep(op);
+            return false;
+        }
+        int k = (int) op.mapping;
+        try {
+            List<LogicalVolume> vols = new ArrayList<>();
+            for (LogicalVolume lv : volumes.get()) if (!lv.isInternal() && !lv.isDeleted()) vols.add(lv);
+            int[] ids = new int[vols.size()];
+            long[][] slots = new long[vols.size()][], maps = new long[vols.size()][];
+            for (int i = 0; i < vols.size(); i++) {
+                ids[i] = vols.get(i).id();
+                java.util.ArrayList<long[]> found = new java.util.ArrayList<>();
+                vols.get(i).blockMap().forEachMapped((lbn, m) -> {
+                    if (Mapping.isForeign(m) && Mapping.foreignPool(m) == k) found.add(new long[]{2 * lbn + Mapping.foreignParity(m), Mapping.local(m)});
+                });
+                slots[i] = new long[found.size()];
+                maps[i] = new long[found.size()];
+                for (int j = 0; j < found.size(); j++) {
+                    slots[i][j] = found.get(j)[0];
+                    maps[i][j] = found.get(j)[1];
+                }
+            }
+            journal.commitNow();
+            long trimmed = spi.reconcile(uuid.get(), epoch.getAsLong(), op.pool, ids, slots, maps);
+            reconciled.increment();
+            if (trimmed > 0) LOG.info("pool " + op.pool + " dropped " + trimmed + " reference slots no mapping of this pool uses");
+            return true;
+        } catch (Throwable t) {
+            LOG.fine(() -> "reconciliation with pool " + op.pool + " failed (kept): " + t);
+            if (keepFailed) keep(op);
+            return false;
+        }
     }
 
     private void pins(UUID pool, List<Op> group) {
@@ -288,6 +371,6 @@ final class ForeignPins {
     }
 
     private void answer(Op op, long mapping) {
-        if (op.v != null) flow.adviceArrived(op.v, mapping);
+        if (op.v != null && op.claimAnswer()) flow.adviceArrived(op.v, mapping);
     }
 }

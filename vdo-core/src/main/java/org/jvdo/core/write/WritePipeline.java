@@ -96,8 +96,9 @@ public final class WritePipeline implements Flow {
 
     /** A cluster member's pool: advice naming other pools is pinned there and used (docs/cluster.md). */
     public void enableForeign(org.jvdo.core.api.ForeignBlocks spi, org.jvdo.core.read.ForeignPools table,
-                              Supplier<java.util.UUID> uuid, java.util.function.LongSupplier epoch) {
-        foreign.enable(spi, table, uuid, epoch);
+                              Supplier<java.util.UUID> uuid, java.util.function.LongSupplier epoch,
+                              Supplier<java.util.Collection<LogicalVolume>> volumes) {
+        foreign.enable(spi, table, uuid, epoch, volumes);
     }
 
     /** Stops the pins thread (the pool closes). */
@@ -105,7 +106,7 @@ public final class WritePipeline implements Flow {
 
     /** Pins done / refused, unpins sent / waiting (statistics). */
     public long[] foreignFigures() {
-        return new long[] {foreign.pinned.sum(), foreign.refused.sum(), foreign.unpinned.sum(), foreign.waitingUnpins()};
+        return new long[] {foreign.pinned.sum(), foreign.refused.sum(), foreign.unpinned.sum(), foreign.waitingUnpins(), foreign.reconciled.sum()};
     }
 
     // ---------------------------------------------------------------- entry points
