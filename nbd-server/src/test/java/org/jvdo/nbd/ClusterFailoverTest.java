@@ -143,8 +143,9 @@ class ClusterFailoverTest {
             System.out.println("index after the member's death: foreign advice " + foreign + " of " + BLOCKS);
             assertTrue(foreign >= 0.99 * BLOCKS, "entries survived the member: foreign advice " + foreign + " of " + BLOCKS);
             assertEquals(0, b.terminate(T), "clean stop of the survivor\n" + b.err());
-            // the pool the survivor took over, offline: its reference counts recompute to the stored ones
-            MainTest.Run check = MainTest.run("check", tmp.resolve("pool0").toString());
+            // both pools offline: reference counts recompute to the stored ones, and every foreign mapping (the
+            // rewritten dataset shares the taken-over pool's blocks) has its reference slot
+            MainTest.Run check = MainTest.run("check", "--cluster", tmp.resolve("pool0").toString(), tmp.resolve("pool1").toString());
             assertEquals(0, check.exit(), check.toString());
         } finally {
             for (ServeProcess p : started) p.close();
@@ -182,10 +183,8 @@ class ClusterFailoverTest {
             }
             assertEquals(0, a.terminate(T));
             assertEquals(0, b.terminate(T));
-            for (int m = 0; m < 2; m++) {
-                MainTest.Run check = MainTest.run("check", tmp.resolve("pool" + m).toString());
-                assertEquals(0, check.exit(), check.toString());
-            }
+            MainTest.Run check = MainTest.run("check", "--cluster", tmp.resolve("pool0").toString(), tmp.resolve("pool1").toString());
+            assertEquals(0, check.exit(), check.toString());
         } finally {
             for (ServeProcess p : started) p.close();
         }

@@ -182,6 +182,12 @@ class ClusterModelTest {
                     }
                 }
             }
+            // and across the pools: every foreign mapping (the exports share contents) has its reference slot
+            List<String> cargs = new ArrayList<>(List.of("check", "--cluster"));
+            for (Export e : exports.values()) if (!cargs.contains(e.pool.toString())) cargs.add(e.pool.toString());
+            MainTest.Run cross = MainTest.run(cargs.toArray(String[]::new));
+            assertEquals(0, cross.exit(), "seed " + seed + ": check --cluster\n" + cross);
+            System.out.println("ClusterModelTest seed " + seed + ": " + cross.out().lines().filter(l -> l.contains("foreign mappings")).findFirst().orElse(cross.out()));
         } finally {
             for (Export e : exports.values()) {
                 try {

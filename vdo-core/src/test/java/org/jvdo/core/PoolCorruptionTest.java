@@ -126,7 +126,7 @@ class PoolCorruptionTest {
         byte[] before = Files.readAllBytes(file);
         UnsupportedFormatException e = assertThrows(UnsupportedFormatException.class, () -> Pool.open(dir, PoolConfig.small(64L << 20)));
         System.out.println("v" + major + " open: " + e.getMessage());
-        assertTrue(e.getMessage().contains("format version " + major + ".0") && e.getMessage().contains("reads format " + SuperBlock.MAJOR + ".x")
+        assertTrue(e.getMessage().contains("format version " + major + ".0") && e.getMessage().contains("reads formats " + SuperBlock.MAJOR + ".x and " + SuperBlock.FOREIGN_MAJOR + ".0")
                 && e.getMessage().contains("copy each volume") && e.getMessage().contains(file.toString()), e.getMessage());
         assertArrayEquals(before, Files.readAllBytes(file), "a refused open writes nothing");
         PoolCheck.Result r = PoolCheck.run(dir, true, null);
