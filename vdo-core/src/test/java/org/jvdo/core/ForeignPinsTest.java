@@ -99,6 +99,7 @@ class ForeignPinsTest {
     final Direct direct = new Direct();
     private PoolConfig config(UUID member) {
         PoolConfig c = PoolConfig.small(8L << 20); // 2048 data blocks: O's churn reuses freed blocks within the run
+        c.segmentShift = 9; // segment files of 512 blocks: foreign reads cross segments, and meet segments added since
         c.indexSupplier = index::view;
         c.foreignBlocks = direct;
         c.ownerMember = member;
@@ -131,7 +132,9 @@ class ForeignPinsTest {
         Path w = tmp.resolve("w"), o = tmp.resolve("o");
         UUID memberW = new UUID(7, 1), memberO = new UUID(7, 2);
         Pool po = open(o, memberO, true), pw = open(w, memberW, true);
-        Volume vo = po.createVolume("o", 256L * Blocks.BS), vw = pw.createVolume("w", LBNS * (long) Blocks.BS);
+        Volume vo = po.createVolume("o", 1536L * Blocks.BS), vw = pw.createVolume("w", LBNS * (long) Blocks.BS);
+        // O's allocations first pass its first segment files, so the shared blocks lie in later ones
+        for (int i = 0; i < 1200; i++) write(vo, 64 + i, Blocks.random(r));
         for (int i = 0; i < SHARED; i++) write(vo, i, content[i]);
         Await.value(vo.flush(), "flush of o");
         // W's model: per LBN the content flushed (-1: zeros) and the contents written since
@@ -217,8 +220,11 @@ class ForeignPinsTest {
         // W opened again: its reconciliation with O leaves no slot that no mapping uses
         po = open(o, memberO, false);
         pw = open(w, memberW, false);
-        Pool fw = pw;
-        Await.until(() -> fw.foreignFigures()[4] >= 1, 60, () -> "W's reconciliation with O");
+        Pool fw = pw, fo = po;
+        // each reconciles with the other pools it names (O may name W: it stored after advice naming W's copy)
+        Await.until(() -> fw.foreignFigures()[4] >= fw.foreignPools.size() && fo.foreignFigures()[4] >= fo.foreignPools.size(), 60,
+                () -> "the reconciliations (W " + fw.foreignFigures()[4] + " of " + fw.foreignPools.size() + ", O " + fo.foreignFigures()[4]
+                        + " of " + fo.foreignPools.size() + ")");
         direct.pools.clear();
         pw.close();
         po.close();

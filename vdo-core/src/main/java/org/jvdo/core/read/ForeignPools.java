@@ -126,11 +126,50 @@ public final class ForeignPools implements Closeable {
         StoredBlocks s = blocks.get(k - 1);
         if (s == null) {
             SegmentedBlockStore st = SegmentedBlockStore.open(dirs.get(k - 1));
+            try {
+                st.configure(org.jvdo.core.physical.SuperBlock.read(st).segmentShift);
+            } catch (IOException | RuntimeException e) {
+                st.close();
+                throw e;
+            }
             stores.set(k - 1, st);
-            s = new StoredBlocks(st);
+            s = new StoredBlocks(new ReadOnly(st));
             blocks.set(k - 1, s);
         }
         return s;
+    }
+
+    /**
+     * Another pool's file, read only. Its owner adds segment files as it grows: a read past the
+     * segments opened looks for new ones once and retries.
+     */
+    private static final class ReadOnly implements org.jvdo.core.api.BlockStore {
+        private final SegmentedBlockStore store;
+
+        ReadOnly(SegmentedBlockStore store) { this.store = store; }
+
+        @Override
+        public void read(long blockNumber, ByteBuffer dst) throws IOException {
+            int pos = dst.position();
+            try {
+                store.read(blockNumber, dst);
+            } catch (java.io.EOFException e) {
+                store.configure(store.segmentShift());
+                dst.position(pos);
+                store.read(blockNumber, dst);
+            }
+        }
+
+        @Override
+        public void write(long blockNumber, ByteBuffer src) throws IOException {
+            throw new IOException("another pool's file is read only here: " + store.describe());
+        }
+
+        @Override public void sync() { }
+        @Override public long sizeInBlocks() throws IOException { return store.sizeInBlocks(); }
+        @Override public void extendTo(long blocks) throws IOException { throw new IOException("read only: " + store.describe()); }
+        @Override public String describe() { return store.describe(); }
+        @Override public void close() { }
     }
 
     private void persist() throws IOException {

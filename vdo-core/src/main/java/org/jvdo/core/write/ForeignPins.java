@@ -37,6 +37,7 @@ import java.util.logging.Logger;
  */
 final class ForeignPins {
     private static final Logger LOG = Logger.getLogger("org.jvdo.core");
+    private static final long RETRY_NANOS = 1_000_000_000L;
 
     private final Flow flow;
     private final JournalAppender journal;
@@ -178,13 +179,29 @@ final class ForeignPins {
     private void run() {
         List<Op> batch = new ArrayList<>();
         while (true) {
+            List<UUID> waiting = null;
             synchronized (queue) {
+                long idleSince = System.nanoTime();
                 while (queue.isEmpty() && !stopping) {
-                    try { queue.wait(); } catch (InterruptedException e) { return; }
+                    // what waits for an unreachable owner is tried again every second while nothing else comes
+                    if (!retry.isEmpty() && System.nanoTime() - idleSince >= RETRY_NANOS) {
+                        waiting = new ArrayList<>(retry.keySet());
+                        break;
+                    }
+                    try { queue.wait(retry.isEmpty() ? 0 : RETRY_NANOS / 1_000_000); } catch (InterruptedException e) { return; }
                 }
-                if (queue.isEmpty()) return;
+                if (waiting == null && queue.isEmpty()) return;
                 batch.addAll(queue);
                 queue.clear();
+            }
+            if (waiting != null) {
+                try {
+                    journal.commitNow();
+                    for (UUID pool : waiting) retried(pool);
+                } catch (Throwable t) {
+                    LOG.fine(() -> "retry of waiting unpins failed: " + t);
+                }
+                continue;
             }
             try {
                 process(batch);
