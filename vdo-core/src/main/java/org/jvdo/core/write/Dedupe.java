@@ -126,13 +126,18 @@ final class Dedupe {
         Pending(DataVio v) { this.v = v; }
 
         void start() {
-            long timeout = index.answerTimeoutNanos();
-            if (timeout != Long.MAX_VALUE) timer = Timer.EXEC.schedule(this, timeout, TimeUnit.NANOSECONDS);
             try {
                 index.lookupAsync(v.hash[0], v.hash[1], v.volume.id(), v.lbn, this);
             } catch (Throwable t) {
                 LOG.fine(() -> "dedupe lookup failed: " + t);
                 advice(-1, null);
+                return;
+            }
+            // the timer starts once the lookup is sent (an answer before it is scheduled leaves it nothing to do)
+            long timeout = index.answerTimeoutNanos();
+            if (timeout != Long.MAX_VALUE && !get()) {
+                timer = Timer.EXEC.schedule(this, timeout, TimeUnit.NANOSECONDS);
+                if (get()) timer.cancel(false);
             }
         }
 
