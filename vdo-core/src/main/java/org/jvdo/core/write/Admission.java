@@ -36,6 +36,8 @@ final class Admission {
     private final Flow flow;
     private final LogicalLocks locks;
     private final VioPool vios;
+    /** The vios of internal volumes' writes (pins from other pools): never taken by this pool's own writes. */
+    private VioPool internalVios;
     private final FlushTracker flushTracker;
     private final SlabDepot depot;
     private final Faults faults;
@@ -46,11 +48,15 @@ final class Admission {
     /** Blocks of submitted writes, trims and write-zeroes not yet in their LBN's queue (waiting for a vio). */
     private final AtomicLong vioWaits = new AtomicLong();
 
+    /** The separate vio pool of internal volumes. */
+    void internalVios(VioPool p) { this.internalVios = p; }
+
     Admission(Flow flow, LogicalLocks locks, VioPool vios, FlushTracker flushTracker, SlabDepot depot, Faults faults,
               StoredBlocks stored, PipelineThreads threads, Supplier<CompletableFuture<Void>> flush, LatencyHistogram latAck) {
         this.flow = flow;
         this.locks = locks;
         this.vios = vios;
+        this.internalVios = vios;
         this.flushTracker = flushTracker;
         this.depot = depot;
         this.faults = faults;
@@ -79,7 +85,7 @@ final class Admission {
             int from = (int) (Math.max(offset, blockStart) - blockStart);
             int to = (int) (Math.min(offset + len, blockStart + 4096) - blockStart);
             ByteBuffer slice = src.slice(base + (int) (blockStart + from - offset), to - from);
-            vios.acquire(v -> {
+            (vol.isInternal() ? internalVios : vios).acquire(v -> {
                 try {
                     v.volume = vol;
                     v.lbn = lbn;
@@ -93,7 +99,7 @@ final class Admission {
                     }
                 } catch (Throwable t) {
                     // not accepted: the vio goes back, the request hears of it
-                    vios.release(v);
+                    v.home.release(v);
                     req.fail(t);
                     vioWaits.decrementAndGet();
                     return;
@@ -168,7 +174,7 @@ final class Admission {
         IoRequest req = newRequest(todo.size(), false);
         vioWaits.addAndGet(todo.size());
         for (long lbn : todo) {
-            vios.acquire(v -> {
+            (vol.isInternal() ? internalVios : vios).acquire(v -> {
                 v.volume = vol;
                 v.lbn = lbn;
                 v.kind = kind;
@@ -265,7 +271,7 @@ final class Admission {
             v.dropHold();   // the pipeline's hold: it never started (the finally drops the accept's and frees the vio)
             for (Runnable r : flushes) r.run();
         } finally {
-            if (v.dropHold()) vios.release(v);     // the accepting thread's hold
+            if (v.dropHold()) v.home.release(v);     // the accepting thread's hold
         }
     }
 

@@ -29,6 +29,11 @@ public final class DataVio implements CompressionTask {
     final byte[] data = new byte[4096];
     final byte[] compressed = new byte[FragmentCodec.MAX_OUTPUT];
     final long[] hash = new long[2];
+    /**
+     * The pool this vio comes from and goes back to: the pipeline's, or the one for internal volumes
+     * (other pools' pins), so that a pin never waits for a vio held by a write that waits for a pin.
+     */
+    VioPool home;
 
     LogicalVolume volume;
     /** The stage it is in (see {@link Stage}); read without a lock by {@link WritePipeline#inFlight()}. */

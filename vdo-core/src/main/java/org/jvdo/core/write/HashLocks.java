@@ -50,7 +50,8 @@ final class HashLocks {
         long t = System.nanoTime();
         XX128.hashBytes(v.data, v.hash);
         latHash.since(t);
-        v.fingerprint = new Fingerprint(v.hash[0], v.hash[1]);
+        // an internal volume's writes (other pools' pins) never wait on this pool's own writes, which may wait for pins
+        v.fingerprint = new Fingerprint(v.hash[0], v.hash[1], v.volume.isInternal());
         v.checksum = BlockChecksum.of(v.hash);
         final boolean[] agent = {false};
         final DataVio[] kick = {null};

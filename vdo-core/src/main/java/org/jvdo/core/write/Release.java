@@ -57,7 +57,7 @@ final class Release {
         });
         ArrayDeque<Runnable> flushes = flushTracker.end(v.generation);
         String what = stranded[0] != null ? v.toString() : null; // only for the stranded reader's error (v is reused once released)
-        if (v.dropHold()) vios.release(v);
+        if (v.dropHold()) v.home.release(v);
         for (Runnable r : flushes) r.run();
         // a flush still waiting may now wait only for fragments in the packer's bins: write them
         // (otherwise they sit out the packer timeout)

@@ -26,7 +26,11 @@ final class VioPool {
     VioPool(int size, Supplier<DataVio> factory) {
         this.size = size;
         java.util.List<DataVio> l = new java.util.ArrayList<>(size);
-        for (int i = 0; i < size; i++) l.add(factory.get());
+        for (int i = 0; i < size; i++) {
+            DataVio v = factory.get();
+            v.home = this;
+            l.add(v);
+        }
         free.addAll(l);
         all = java.util.List.copyOf(l);
     }

@@ -59,7 +59,7 @@ public final class WritePipeline implements Flow {
             latJournal = new LatencyHistogram(), latAck = new LatencyHistogram();
     private final FlushTracker flushTracker = new FlushTracker();
     private final PipelineThreads threads;
-    private final VioPool vios;
+    private final VioPool vios, internalVios;
     private final LogicalLocks locks;
     private final Packer<DataVio> packer;
     private final Admission admission;
@@ -85,6 +85,8 @@ public final class WritePipeline implements Flow {
         this.physical = new PhysicalWrite(this, depot, store, faults, journal, latPack);
         this.packer = new Packer<>(Packer.DEFAULT_BIN_COUNT, Packer.DEFAULT_MIN_FREE_BYTES, physical::writeBin, clock);
         this.admission = new Admission(this, locks, vios, flushTracker, depot, faults, stored, threads, flush, latAck);
+        this.internalVios = new VioPool(Math.max(16, vioPoolSize / 4), () -> new DataVio(this));
+        admission.internalVios(internalVios);
         this.zeroCheck = new ZeroCheck(depot);
         this.hashLocks = new HashLocks(this, depot, index, latHash);
         this.foreign = new ForeignPins(this, journal);
@@ -138,7 +140,7 @@ public final class WritePipeline implements Flow {
     public boolean hasRequestsOf(int volumeId) { return locks.hasLocksOf(volumeId); }
 
     /** True while any vio is in use or any accepted write has not recorded its mapping. */
-    public boolean busy() { return vios.inUse() > 0 || flushTracker.outstandingWrites() > 0; }
+    public boolean busy() { return vios.inUse() > 0 || internalVios.inUse() > 0 || flushTracker.outstandingWrites() > 0; }
 
     /** Writes every packer bin, on the flusher thread (the close and a volume delete ask while they wait for writes to end). */
     public void flushPacker() { threads.runOnFlusher(packer::flush); }
@@ -163,7 +165,7 @@ public final class WritePipeline implements Flow {
     public List<String> inFlight() {
         long now = System.nanoTime();
         List<String> out = new ArrayList<>();
-        for (DataVio v : vios.all()) {
+        for (DataVio v : java.util.stream.Stream.concat(vios.all().stream(), internalVios.all().stream()).toList()) {
             if (v.stage != Stage.FREE) out.add(v.describe(now));
         }
         out.add("vios in use " + vios.inUse() + " of " + vios.size() + ", requests waiting for a vio " + vios.waiting()
