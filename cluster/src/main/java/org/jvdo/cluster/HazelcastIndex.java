@@ -127,12 +127,12 @@ public final class HazelcastIndex implements DedupIndex {
         try {
             map.submitToKey(ClusterMember.bucket(fpHigh), new IndexOps.Insert(fpLow, mapping, poolId, ClusterMember.BUCKET_ENTRIES))
                     .whenCompleteAsync((a, error) -> {
-                        pending.decrementAndGet();
                         if (error != null) failures.increment();
                         else if (a != null && a == 1) added.increment();
+                        updateDone(); // after the figures: a waiter for none left reads them complete
                     }, ON_ANSWER);
         } catch (RuntimeException e) {
-            pending.decrementAndGet();
+            updateDone();
             failures.increment();
         }
     }
@@ -247,11 +247,15 @@ public final class HazelcastIndex implements DedupIndex {
             count += pairs;
             pending.incrementAndGet();
             map.submitToKey(bucket, new IndexOps.InsertAll(b, poolId, ClusterMember.BUCKET_ENTRIES)).whenCompleteAsync((a, error) -> {
-                pending.decrementAndGet();
                 if (error != null) failures.increment();
                 else if (a != null) added.add(a);
+                updateDone();
             }, ON_ANSWER);
-            while (pending.get() > 256) Thread.onSpinWait(); // a bounded window: the open waits, not the heap
+            // a bounded window: the open waits, not the heap
+            if (!awaitPendingAtMost(LOAD_WINDOW, 60_000)) {
+                LOG.warning("index: loading " + f + " stalled (" + pending.get() + " inserts unanswered for 60 s); the rest is skipped");
+                break;
+            }
         }
         if (!awaitUpdates(60_000)) LOG.warning("index: loading " + f + " did not finish within 60 s");
         loaded = count;
@@ -262,15 +266,34 @@ public final class HazelcastIndex implements DedupIndex {
     public long pendingUpdates() { return pending.get(); }
 
     /** Waits (at most {@code millis}) until every update sent has been applied; true when none is left. */
-    public boolean awaitUpdates(long millis) {
+    public boolean awaitUpdates(long millis) { return awaitPendingAtMost(0, millis); }
+
+    /** Inserts of a load in flight at most. */
+    private static final long LOAD_WINDOW = 256;
+
+    /** An update answered: the waiters for none left (or for the load's window) are woken. */
+    private void updateDone() {
+        long left = pending.decrementAndGet();
+        if (left == 0 || left == LOAD_WINDOW) {
+            synchronized (pending) {
+                pending.notifyAll();
+            }
+        }
+    }
+
+    /** Waits (at most {@code millis}) until at most {@code max} updates are unanswered; false on the timeout. */
+    private boolean awaitPendingAtMost(long max, long millis) {
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
-        while (pending.get() > 0) {
-            if (System.nanoTime() > end) return false;
-            try {
-                Thread.sleep(1);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
+        synchronized (pending) {
+            while (pending.get() > max) {
+                long left = end - System.nanoTime();
+                if (left <= 0) return false;
+                try {
+                    pending.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
             }
         }
         return true;
