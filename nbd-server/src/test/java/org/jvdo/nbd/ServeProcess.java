@@ -141,6 +141,13 @@ final class ServeProcess implements AutoCloseable {
         return this;
     }
 
+    /** Waits until the server's output contains {@code text}; fails with the output if it does not within {@code timeout}. */
+    ServeProcess awaitOutput(String text, Duration timeout) throws InterruptedException {
+        Await.until(Conditions.checked(() -> out().contains(text)), Math.max(1, timeout.toSeconds()),
+                Conditions.text(() -> "jvdo serve did not print " + text.strip() + "\nstdout:\n" + out() + "\nstderr:\n" + err()));
+        return this;
+    }
+
     /** Waits for the process to exit and returns its exit code; fails (after killing it) on timeout. */
     int awaitExit(Duration timeout) throws IOException, InterruptedException {
         if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
