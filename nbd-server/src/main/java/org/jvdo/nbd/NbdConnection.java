@@ -169,6 +169,23 @@ final class NbdConnection {
         }
     }
 
+    /**
+     * Writes a reply whose buffer wraps an array someone will reuse: {@code written} runs once
+     * the socket is done with it (written, failed, or dropped because the socket is closed).
+     */
+    void write(Buffer b, Runnable written) {
+        if (socketClosed) {
+            written.run();
+            return;
+        }
+        try {
+            socket.write(b).onComplete(r -> written.run());
+        } catch (RuntimeException e) {
+            LOG.log(Level.FINE, "reply dropped", e);
+            written.run();
+        }
+    }
+
     /** Reads no more and closes the socket (a protocol violation, a timeout, an internal error). */
     void abort() {
         input.stop();

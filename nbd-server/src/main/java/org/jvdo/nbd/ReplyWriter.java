@@ -2,7 +2,10 @@ package org.jvdo.nbd;
 
 import static org.jvdo.nbd.NbdProtocol.*;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.buffer.BufferInternal;
 import java.nio.ByteBuffer;
 import java.util.List;
 
@@ -25,11 +28,6 @@ final class ReplyWriter {
         this.structured = structured;
     }
 
-    /** The bytes in front of READ data in its reply frame (a simple reply or one data chunk header). */
-    int readHeaderSize() {
-        return structured ? CHUNK_HEADER_SIZE + 8 : SIMPLE_REPLY_SIZE;
-    }
-
     void simple(long handle, int error) {
         conn.write(simpleReply(handle, error));
     }
@@ -43,28 +41,39 @@ final class ReplyWriter {
         }
     }
 
+    /** The bytes in front of READ data in its reply frame (a simple reply or one data chunk header). */
+    int readHeaderSize() {
+        return structured ? CHUNK_HEADER_SIZE + 8 : SIMPLE_REPLY_SIZE;
+    }
+
     /**
      * A successful READ whose data sits in {@code frame} after {@link #readHeaderSize()} bytes;
-     * {@code segments} (null: all data) says which runs are holes, for structured replies.
+     * {@code segments} (null: all data) says which runs are holes, for structured replies. The
+     * frame is not copied here: the reply wraps the array (netty copies it once, into direct
+     * memory, when it writes), so {@code written} runs once the socket is done with it (or at
+     * once if the reply is dropped), and only then may the array be reused.
      */
-    void read(long handle, long offset, int length, byte[] frame, List<ExtentWalk.Run> segments) {
+    void read(long handle, long offset, int length, byte[] frame, List<ExtentWalk.Run> segments, Runnable written) {
+        int header = readHeaderSize();
         if (!structured) {
             putSimpleReply(frame, handle);
-            conn.write(Buffer.buffer(frame));
+            conn.write(wrap(Unpooled.wrappedBuffer(frame, 0, header + length)), written);
             return;
         }
         if (length == 0) {
             conn.write(chunkHeader(REPLY_FLAG_DONE, REPLY_TYPE_NONE, handle, 0));
+            written.run();
             return;
         }
-        int header = readHeaderSize();
         if (segments == null || segments.size() == 1 && segments.get(0).state == DATA) {
-            // one data chunk, written in place in front of the data
+            // one data chunk, its header written in place in front of the data
             ByteBuffer.wrap(frame).putInt(STRUCTURED_REPLY_MAGIC).putShort((short) REPLY_FLAG_DONE)
                     .putShort((short) REPLY_TYPE_OFFSET_DATA).putLong(handle).putInt(8 + length).putLong(offset);
-            conn.write(Buffer.buffer(frame));
+            conn.write(wrap(Unpooled.wrappedBuffer(frame, 0, header + length)), written);
             return;
         }
+        // data and holes: a copy into one buffer (the rarer case; a composite of the frame's
+        // slices would be copied by netty's nioBuffer() all the same)
         Buffer out = Buffer.buffer(64 + length);
         for (int i = 0; i < segments.size(); i++) {
             ExtentWalk.Run s = segments.get(i);
@@ -80,6 +89,16 @@ final class ReplyWriter {
             }
         }
         conn.write(out);
+        written.run();
+    }
+
+    /**
+     * A reply that wraps an array instead of copying it into a new buffer (Vert.x's
+     * {@code Buffer.buffer(byte[])} copies). {@code BufferInternal} is Vert.x's internal API for
+     * wrapping a netty buffer.
+     */
+    private static Buffer wrap(ByteBuf b) {
+        return BufferInternal.buffer(b);
     }
 
     /** NBD_CMD_BLOCK_STATUS's one chunk: a base:allocation descriptor per run (length, NBD_STATE_*). */

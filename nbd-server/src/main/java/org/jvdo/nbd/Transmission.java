@@ -262,7 +262,8 @@ final class Transmission {
         int header = replies.readHeaderSize();
         byte[] frame;
         try {
-            frame = new byte[header + length];
+            // a pooled array (no zeroing); it goes back once the reply is written (see PayloadPool)
+            frame = server.payloads().take(header + length);
         } catch (OutOfMemoryError e) {
             LOG.warning("no heap for a " + length + "-byte read; answering ENOMEM");
             replies.error(CMD_READ, handle, ENOMEM, "out of memory");
@@ -270,27 +271,34 @@ final class Transmission {
             return;
         }
         CompletableFuture<Void> f;
+        boolean deviceTookBuffer = false;
         try {
             ByteBuffer dst = ByteBuffer.wrap(frame, header, length).slice();
             f = device.read(offset, dst);
             if (f == null) {
                 throw new IllegalStateException("device returned no future");
             }
+            deviceTookBuffer = true;
         } catch (Throwable e) {
             f = CompletableFuture.failedFuture(e);
         }
+        // as for WRITE payloads: never reused after a synchronous throw (the device might still hold it)
+        final Runnable recycle = deviceTookBuffer ? () -> server.payloads().give(frame) : () -> { };
         f.whenComplete((v, err) -> conn.onContext(() -> {
+            boolean replied = false;
             try {
                 if (err != null) {
                     replies.error(CMD_READ, handle, ErrorCodes.nbd(err), String.valueOf(err.getMessage()));
                 } else {
                     boolean split = session.structured() && !df && length > 0;
-                    replies.read(handle, offset, length, frame, split ? zeroSegments(offset, length, frame, header) : null);
+                    replied = true;
+                    replies.read(handle, offset, length, frame, split ? zeroSegments(offset, length, frame, header) : null, recycle);
                 }
             } catch (Throwable t) {
                 LOG.log(Level.WARNING, "read reply failed", t);
                 replies.error(CMD_READ, handle, EIO, "internal error: " + t);
             } finally {
+                if (!replied) recycle.run();
                 conn.end(held, held);
             }
         }));

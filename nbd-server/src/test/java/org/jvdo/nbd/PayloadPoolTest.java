@@ -83,15 +83,56 @@ class PayloadPoolTest {
     void arraysComeBackInTheirSizeClassAndTheCapHolds() {
         PayloadPool p = new PayloadPool(1 << 20);
         byte[] x = p.take(5000);
-        assertEquals(8192, x.length);
+        assertEquals(8192 + PayloadPool.SLACK, x.length);
         p.give(x);
         assertSame(x, p.take(8000));
         assertNotSame(x, p.take(8000));
+        assertEquals((1 << 20) + PayloadPool.SLACK, p.take((1 << 20) + 28).length, "a 1 MiB read's frame (header + data) is one 1 MiB-class array");
         assertEquals(3 << 20, p.take(3 << 20).length, "beyond 1 MiB: an array of its own size");
-        for (int i = 0; i < 4; i++) p.give(new byte[1 << 19]);
-        assertEquals(1 << 20, p.pooledBytes(), "at most the cap is kept");
+        int quarter = (1 << 18) + PayloadPool.SLACK;
+        for (int i = 0; i < 4; i++) p.give(new byte[quarter]);
+        assertEquals(3L * quarter, p.pooledBytes(), "at most the cap is kept");
         p.give(new byte[1000]);
-        assertEquals(1 << 20, p.pooledBytes(), "foreign sizes are ignored");
+        p.give(new byte[1 << 18]);
+        assertEquals(3L * quarter, p.pooledBytes(), "foreign sizes are ignored");
+    }
+
+    /**
+     * READ frames are pooled too: an array goes back only once its reply is written. Many
+     * pipelined reads of distinct contents, of sizes that share size classes, while the client
+     * reads nothing (the replies pile up in the socket and the server's queue), must each come
+     * back with exactly their bytes.
+     */
+    @Test
+    void pipelinedReadsOfDistinctContentsComeBackExact() throws IOException {
+        BlockDevice dev = TestServers.device("main", 64L << 20);
+        TestServers.Handle server = TestServers.start(List.of(dev));
+        try (RawClient c = RawClient.open(server.port())) {
+            c.go("main");
+            int chunk = 1 << 20;
+            for (int i = 0; i < 32; i++) assertEquals(0, c.write(i, (long) i * chunk, pattern(chunk, (char) ('A' + i))), "write " + i);
+            java.util.Random rnd = new java.util.Random(7);
+            int n = 400;
+            long[] offsets = new long[n];
+            int[] lengths = new int[n];
+            for (int i = 0; i < n; i++) {
+                lengths[i] = (1 + rnd.nextInt(4)) * (1 << 18) - (rnd.nextBoolean() ? 0 : 4096);   // 252 KiB .. 1 MiB
+                offsets[i] = (long) rnd.nextInt(32) * chunk + (long) rnd.nextInt(chunk - lengths[i] + 1) / 4096 * 4096;
+                c.request(0, org.jvdo.nbd.NbdProtocol.CMD_READ, 1000 + i, offsets[i], lengths[i], null);
+            }
+            byte[] all = new byte[32 * chunk];
+            for (int i = 0; i < 32; i++) System.arraycopy(pattern(chunk, (char) ('A' + i)), 0, all, i * chunk, chunk);
+            for (int i = 0; i < n; i++) {
+                RawClient.Simple r = c.simple();
+                assertEquals(0, r.error(), "read " + r.handle());
+                int k = (int) (r.handle() - 1000);
+                byte[] got = c.readFully(lengths[k]);
+                assertArrayEquals(java.util.Arrays.copyOfRange(all, (int) offsets[k], (int) offsets[k] + lengths[k]), got,
+                        "read " + k + " (" + lengths[k] + " bytes at " + offsets[k] + ") came back with other bytes");
+            }
+        } finally {
+            server.close();
+        }
     }
 
     private static byte[] pattern(int size, char c) {

@@ -201,6 +201,13 @@ final class RawClient implements AutoCloseable {
         return data;
     }
 
+    /** The next {@code length} bytes of the stream (a READ reply's data). */
+    byte[] readFully(int length) throws IOException {
+        byte[] data = new byte[length];
+        in.readFully(data);
+        return data;
+    }
+
     /** True if the server closed the connection (EOF or reset) within the socket timeout. */
     boolean closedByServer() throws IOException {
         try {

@@ -69,7 +69,14 @@ public final class ReadPath {
             long first = pos / 4096;
             long last = Math.min((end - 1) / 4096, first + READ_BATCH - 1);
             int n = (int) (last - first + 1);
-            readBlocks(vol, first, n, buf);
+            if (dst.hasArray() && pos == first * 4096 && end >= (first + n) * 4096) {
+                // whole blocks: straight into the caller's array (no copy through the batch buffer)
+                readBlocks(vol, first, n, dst.array(), dst.arrayOffset() + dst.position());
+                dst.position(dst.position() + n * 4096);
+                pos = (first + n) * 4096;
+                continue;
+            }
+            readBlocks(vol, first, n, buf, 0);
             int from = (int) (pos - first * 4096);
             int to = (int) Math.min((long) n * 4096, end - first * 4096);
             dst.put(buf, from, to - from);
@@ -78,11 +85,11 @@ public final class ReadPath {
     }
 
     /**
-     * Reads {@code n} consecutive blocks into {@code out[0..n*4096)}: each block's newest queued
+     * Reads {@code n} consecutive blocks into {@code out[base..base+n*4096)}: each block's newest queued
      * write if it has one, else what its mapping designates, with runs of consecutive raw blocks
      * read in one call and a packed block read once for its neighbouring fragments.
      */
-    void readBlocks(LogicalVolume vol, long first, int n, byte[] out) throws IOException {
+    void readBlocks(LogicalVolume vol, long first, int n, byte[] out, int base) throws IOException {
         long[] maps = new long[n];
         int[] sums = new int[n];
         boolean[] registered = new boolean[n];
@@ -90,7 +97,7 @@ public final class ReadPath {
             CompletableFuture<?>[] wait = {null};
             for (int i = 0; i < n; i++) {
                 while (true) {
-                    int mode = logical.enter(vol, first + i, out, i * 4096, wait);
+                    int mode = logical.enter(vol, first + i, out, base + i * 4096, wait);
                     if (mode == LogicalReads.WAIT) {
                         // the newest write is a partial one still reading what it merges over:
                         // wait (no spinning) until it is complete or has failed, then look again
@@ -112,19 +119,19 @@ public final class ReadPath {
                 long m = maps[i];
                 int state = Mapping.state(m);
                 if (state == Mapping.UNMAPPED || state == Mapping.ZERO) {
-                    Arrays.fill(out, i * 4096, (i + 1) * 4096, (byte) 0);
+                    Arrays.fill(out, base + i * 4096, base + (i + 1) * 4096, (byte) 0);
                     i++;
                 } else if (state == Mapping.RAW) {
                     long pbn = Mapping.pbn(m);
                     int j = i + 1;
                     while (j < n && registered[j] && Mapping.state(maps[j]) == Mapping.RAW && Mapping.pbn(maps[j]) == pbn + (j - i)) j++;
                     try {
-                        blocks.store().read(pbn, ByteBuffer.wrap(out, i * 4096, (j - i) * 4096));
+                        blocks.store().read(pbn, ByteBuffer.wrap(out, base + i * 4096, (j - i) * 4096));
                     } catch (IOException e) {
                         throw new VdoException(Errno.EIO, "volume " + vol.name() + ": read of blocks " + pbn + ".." + (pbn + j - i - 1)
                                 + " failed: " + e.getMessage(), e);
                     }
-                    for (int k = i; k < j; k++) blocks.verify(vol, first + k, maps[k], sums[k], out, k * 4096);
+                    for (int k = i; k < j; k++) blocks.verify(vol, first + k, maps[k], sums[k], out, base + k * 4096);
                     i = j;
                 } else if (Mapping.isPacked(m)) {
                     long pbn = Mapping.pbn(m);
@@ -138,12 +145,12 @@ public final class ReadPath {
                     }
                     StoredBlocks.decodeFragment(vol, m, block, plain);
                     blocks.verify(vol, first + i, m, sums[i], plain, 0);
-                    System.arraycopy(plain, 0, out, i * 4096, 4096);
+                    System.arraycopy(plain, 0, out, base + i * 4096, 4096);
                     i++;
                 } else if (Mapping.isForeign(m)) {
                     // a block of another pool on shared storage (docs/cluster.md), read from its file
                     blocks.readStored(vol, first + i, m, sums[i], plain, "read");
-                    System.arraycopy(plain, 0, out, i * 4096, 4096);
+                    System.arraycopy(plain, 0, out, base + i * 4096, 4096);
                     i++;
                 } else {
                     throw new CorruptPoolException("volume " + vol.name() + ": lbn " + (first + i) + " has invalid mapping " + Mapping.describe(m));
