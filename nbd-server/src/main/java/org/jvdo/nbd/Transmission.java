@@ -310,6 +310,11 @@ final class Transmission {
      * matches the data read even when writes race with the read.
      */
     private List<ExtentWalk.Run> zeroSegments(long offset, int length, byte[] frame, int header) {
+        // a hole run is all zero bytes and covers at least one block's piece of the read, so if
+        // no piece is all zero there is none (the common case: no block-status walk at all)
+        if (!anyZeroBlock(offset, length, frame, header)) {
+            return null;
+        }
         List<ExtentWalk.Run> out = new ArrayList<>();
         try {
             ExtentWalk.walk(device, offset, length, false, (pos, len, e) ->
@@ -325,9 +330,26 @@ final class Transmission {
         return out;
     }
 
+    /** True if some 4 KiB block's piece of the read (clipped to it) holds only zero bytes. */
+    private static boolean anyZeroBlock(long offset, int length, byte[] frame, int header) {
+        int pos = 0;
+        while (pos < length) {
+            long at = offset + pos;
+            int end = (int) Math.min(length, (at / 4096 + 1) * 4096 - offset);
+            if (frame[header + pos] == 0 && allZero(frame, header + pos, end - pos)) {
+                return true;
+            }
+            pos = end;
+        }
+        return false;
+    }
+
+    private static final byte[] ZEROS = new byte[4096];
+
     private static boolean allZero(byte[] b, int from, int len) {
-        for (int i = from, end = from + len; i < end; i++) {
-            if (b[i] != 0) {
+        for (int i = from, end = from + len; i < end; i += ZEROS.length) {
+            int n = Math.min(ZEROS.length, end - i);
+            if (java.util.Arrays.mismatch(b, i, i + n, ZEROS, 0, n) >= 0) {
                 return false;
             }
         }
