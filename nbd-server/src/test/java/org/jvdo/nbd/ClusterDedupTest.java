@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
 import org.jvdo.testsupport.Blocks;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -118,12 +117,7 @@ class ClusterDedupTest {
     @Timeout(1500)
     void theSecondAndThirdCopiesAddAlmostNoDataBlocks() throws Exception {
         Tools.require("nbdcopy");
-        byte[] data = new byte[BLOCKS * Blocks.BS];
-        SplittableRandom r = new SplittableRandom(33);
-        for (int i = 0; i < BLOCKS; i++) {
-            byte[] b = i % 2 == 0 ? Blocks.text(r) : Blocks.random(r);
-            System.arraycopy(b, 0, data, i * Blocks.BS, Blocks.BS);
-        }
+        byte[] data = Blocks.dataset(BLOCKS, 33);
         Path in = tmp.resolve("in.img");
         Files.write(in, data);
         cluster = new String[3];
