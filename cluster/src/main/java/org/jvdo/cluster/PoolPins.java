@@ -125,20 +125,32 @@ public final class PoolPins implements ForeignBlocks {
         return new long[0];
     }
 
-    /** A reconciliation, run on the target pool's owner. */
-    static final class ReconcileTask implements Callable<long[]>, Serializable {
+    /**
+     * What every task names: the source pool, the owner epoch its writer holds and its folder (where
+     * the owner re-reads that epoch), and the target pool whose owner runs the task.
+     */
+    abstract static class PoolTask implements Callable<long[]>, Serializable {
         private static final long serialVersionUID = 1L;
         final UUID source, target;
         final long sourceEpoch;
         final String sourceFolder;
-        final int[] volumes;
-        final long[][] slots, mappings;
 
-        ReconcileTask(UUID source, long sourceEpoch, String sourceFolder, UUID target, int[] volumes, long[][] slots, long[][] mappings) {
+        PoolTask(UUID source, long sourceEpoch, String sourceFolder, UUID target) {
             this.source = source;
             this.sourceEpoch = sourceEpoch;
             this.sourceFolder = sourceFolder;
             this.target = target;
+        }
+    }
+
+    /** A reconciliation, run on the target pool's owner. */
+    static final class ReconcileTask extends PoolTask {
+        private static final long serialVersionUID = 1L;
+        final int[] volumes;
+        final long[][] slots, mappings;
+
+        ReconcileTask(UUID source, long sourceEpoch, String sourceFolder, UUID target, int[] volumes, long[][] slots, long[][] mappings) {
+            super(source, sourceEpoch, sourceFolder, target);
             this.volumes = volumes;
             this.slots = slots;
             this.mappings = mappings;
@@ -152,20 +164,15 @@ public final class PoolPins implements ForeignBlocks {
     }
 
     /** A batch of pins, run on the target pool's owner. */
-    static final class PinTask implements Callable<long[]>, Serializable {
+    static final class PinTask extends PoolTask {
         private static final long serialVersionUID = 1L;
-        final UUID source, target;
-        final long sourceEpoch, volumeBlocks;
-        final String sourceFolder;
+        final long volumeBlocks;
         final int volume;
         final long[] slots;
         final byte[][] data;
 
         PinTask(UUID source, long sourceEpoch, String sourceFolder, UUID target, int volume, long volumeBlocks, long[] slots, byte[][] data) {
-            this.source = source;
-            this.sourceEpoch = sourceEpoch;
-            this.sourceFolder = sourceFolder;
-            this.target = target;
+            super(source, sourceEpoch, sourceFolder, target);
             this.volume = volume;
             this.volumeBlocks = volumeBlocks;
             this.slots = slots;
@@ -177,19 +184,13 @@ public final class PoolPins implements ForeignBlocks {
     }
 
     /** A batch of unpins, run on the target pool's owner. */
-    static final class UnpinTask implements Callable<long[]>, Serializable {
+    static final class UnpinTask extends PoolTask {
         private static final long serialVersionUID = 1L;
-        final UUID source, target;
-        final long sourceEpoch;
-        final String sourceFolder;
         final int volume;
         final long[] slots, mappings;
 
         UnpinTask(UUID source, long sourceEpoch, String sourceFolder, UUID target, int volume, long[] slots, long[] mappings) {
-            this.source = source;
-            this.sourceEpoch = sourceEpoch;
-            this.sourceFolder = sourceFolder;
-            this.target = target;
+            super(source, sourceEpoch, sourceFolder, target);
             this.volume = volume;
             this.slots = slots;
             this.mappings = mappings;

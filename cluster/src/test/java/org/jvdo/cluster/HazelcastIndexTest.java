@@ -39,10 +39,11 @@ class HazelcastIndexTest {
         return fp;
     }
 
-    /** Sends the updates with at most 4096 unanswered at once, then waits for all. */
+    /** Sends the updates with at most 4096 unanswered at once (each room waited for at most 60 s), then waits for all. */
     static void insert(HazelcastIndex index, long[][] fp, int from, int to) throws InterruptedException {
         for (int i = from; i < to; i++) {
-            while (index.pendingUpdates() > 4096) Thread.sleep(0, 200_000);
+            Await.until(() -> index.pendingUpdates() <= 4096, 60,
+                    () -> "room for an update: " + index.pendingUpdates() + " unanswered (at most 4096 wanted)");
             index.update(fp[i][0], fp[i][1], 1000L + i);
         }
         assertTrue(index.awaitUpdates(60_000), "updates answered: " + index.pendingUpdates() + " left");

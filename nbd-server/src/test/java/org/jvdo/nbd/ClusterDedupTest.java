@@ -10,7 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
+import org.jvdo.testsupport.Await;
 import org.jvdo.testsupport.Blocks;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -87,14 +87,10 @@ class ClusterDedupTest {
      * with none left, until its pinned blocks are freed (at most 2% of the first copy's left).
      */
     private void awaitSlots(ServeProcess p, int m, long slots, String what) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-        while (stat(p, m, "reference_slots_used") != slots || (slots == 0 && stat(p, m, "data_blocks_used") > 0.02 * firstCopyBlocks)) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError(what + " did not take effect within 120 s: reference slots " + stat(p, m, "reference_slots_used")
+        Await.until(() -> stat(p, m, "reference_slots_used") == slots
+                        && (slots != 0 || stat(p, m, "data_blocks_used") <= 0.02 * firstCopyBlocks), 120, 200,
+                () -> what + " did not take effect: reference slots " + stat(p, m, "reference_slots_used")
                         + " (want " + slots + "), data blocks " + stat(p, m, "data_blocks_used") + " of " + firstCopyBlocks);
-            }
-            Thread.sleep(200);
-        }
     }
 
     /** Trims the whole export, 64 MiB a request, then FLUSHes. */
@@ -118,12 +114,7 @@ class ClusterDedupTest {
     @Timeout(1500)
     void theSecondAndThirdCopiesAddAlmostNoDataBlocks() throws Exception {
         Tools.require("nbdcopy");
-        byte[] data = new byte[BLOCKS * Blocks.BS];
-        SplittableRandom r = new SplittableRandom(33);
-        for (int i = 0; i < BLOCKS; i++) {
-            byte[] b = i % 2 == 0 ? Blocks.text(r) : Blocks.random(r);
-            System.arraycopy(b, 0, data, i * Blocks.BS, Blocks.BS);
-        }
+        byte[] data = Blocks.dataset(BLOCKS, 33);
         Path in = tmp.resolve("in.img");
         Files.write(in, data);
         cluster = new String[3];
@@ -176,11 +167,9 @@ class ClusterDedupTest {
             // the second copy trimmed while the first pool has no owner: its unpins wait, and are lost when it stops
             assertEquals(0, first.terminate(T), "clean stop\n" + first.err());
             trimAll(second, "c1");
-            long until = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            while (stat(second, 1, "foreign_unpins_waiting") < BLOCKS) {
-                if (System.nanoTime() > until) throw new AssertionError("unpins waiting: " + stat(second, 1, "foreign_unpins_waiting"));
-                Thread.sleep(200);
-            }
+            ServeProcess trimmed = second;
+            Await.until(() -> stat(trimmed, 1, "foreign_unpins_waiting") >= BLOCKS, 60, 200,
+                    () -> "unpins waiting: " + stat(trimmed, 1, "foreign_unpins_waiting") + " (want " + BLOCKS + ")");
             assertEquals(0, second.terminate(T), "clean stop\n" + second.err());
             checkCluster(0, BLOCKS); // leaked: counted too high, never too low
             first = member(0);

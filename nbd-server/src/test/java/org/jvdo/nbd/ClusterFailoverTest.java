@@ -47,16 +47,6 @@ class ClusterFailoverTest {
         return MEMBERS.start(started, tmp, "member" + m, tmp.resolve("pool" + m), volume, cluster, m, T);
     }
 
-    private static byte[] dataset(long seed) {
-        byte[] data = new byte[BLOCKS * Blocks.BS];
-        SplittableRandom r = new SplittableRandom(seed);
-        for (int i = 0; i < BLOCKS; i++) {
-            byte[] b = i % 2 == 0 ? Blocks.text(r) : Blocks.random(r);
-            System.arraycopy(b, 0, data, i * Blocks.BS, Blocks.BS);
-        }
-        return data;
-    }
-
     private static byte[] block(long seed) {
         return Blocks.random(new SplittableRandom(seed));
     }
@@ -81,7 +71,7 @@ class ClusterFailoverTest {
         try {
             ServeProcess a = member(0, "a");
             ServeProcess b = member(1, "b");
-            byte[] data = dataset(21);
+            byte[] data = Blocks.dataset(BLOCKS, 21);
             Path in = tmp.resolve("in.img");
             Files.write(in, data);
             Tools.run(T, "nbdcopy", "--flush", in.toString(), a.uri("a")).assertOk("nbdcopy into a");
@@ -157,7 +147,7 @@ class ClusterFailoverTest {
     void theWholeClusterStoppedAndRestartedStillFindsTheOldData() throws Exception {
         Tools.require("nbdcopy");
         cluster = new String[]{"127.0.0.1:" + ServeProcess.freePort(), "127.0.0.1:" + ServeProcess.freePort()};
-        byte[] data = dataset(31);
+        byte[] data = Blocks.dataset(BLOCKS, 31);
         Path in = tmp.resolve("in.img");
         Files.write(in, data);
         try {

@@ -15,7 +15,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
 import org.jvdo.nbd.admin.AdminToken;
 import org.jvdo.testsupport.Blocks;
 import org.junit.jupiter.api.Test;
@@ -38,12 +37,7 @@ class ClusterServeTest {
     @Timeout(600)
     void twoMembersShareOneIndex() throws Exception {
         Tools.require("nbdcopy", "cmp");
-        byte[] data = new byte[BLOCKS * Blocks.BS];
-        SplittableRandom r = new SplittableRandom(14);
-        for (int i = 0; i < BLOCKS; i++) {
-            byte[] b = i % 2 == 0 ? Blocks.text(r) : Blocks.random(r);
-            System.arraycopy(b, 0, data, i * Blocks.BS, Blocks.BS);
-        }
+        byte[] data = Blocks.dataset(BLOCKS, 14);
         Path in = tmp.resolve("in.img");
         Files.write(in, data);
         String[] cluster = {"127.0.0.1:" + ServeProcess.freePort(), "127.0.0.1:" + ServeProcess.freePort()};

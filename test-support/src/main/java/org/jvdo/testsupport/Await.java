@@ -51,6 +51,31 @@ public final class Await {
         }
     }
 
+    /** A condition that may throw: it does I/O (asks a server, reads a file). */
+    @FunctionalInterface
+    public interface Check {
+        boolean holds() throws Exception;
+    }
+
+    /** A message that may throw, like the condition it describes. */
+    @FunctionalInterface
+    public interface Text {
+        String get() throws Exception;
+    }
+
+    /**
+     * Waits until {@code condition} holds, asking every {@code everyMillis} ms (a condition that
+     * costs, such as an HTTP request), at most {@code seconds}; then fails with {@code seen}, asked
+     * then (what was seen). What the condition or the message throws ends the wait, as is.
+     */
+    public static void until(Check condition, long seconds, long everyMillis, Text seen) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (!condition.holds()) {
+            if (System.nanoTime() > deadline) throw new AssertionError(seen.get() + " (not within " + seconds + " s)");
+            Thread.sleep(everyMillis);
+        }
+    }
+
     /**
      * The value of {@code f}, waiting at most {@value #VALUE_SECONDS} s; the request's error is
      * thrown as is (ExecutionException); no answer in time is an AssertionError naming {@code what}.

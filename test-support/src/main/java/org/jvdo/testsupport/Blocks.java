@@ -27,7 +27,8 @@ import java.util.zip.CRC32C;
  *   <li>{@link #sparse}: one non-zero byte, compresses to almost nothing but is not a zero block;</li>
  *   <li>{@link #fill shaped}: a chosen LZ4 size ({@link Shape}), made unique cheaply by {@link #stamp};</li>
  *   <li>duplicates: {@link #dupSet} (the same set for every caller with the same seed), and
- *       {@link #writeMixed} (a file of all kinds, a quarter each, with repeated sources).</li>
+ *       {@link #writeMixed} (a file of all kinds, a quarter each, with repeated sources);</li>
+ *   <li>{@link #dataset}: a flat image of {@link #text} and {@link #random} blocks in turn.</li>
  * </ul>
  */
 public final class Blocks {
@@ -77,6 +78,21 @@ public final class Blocks {
         byte[] b = new byte[BS];
         b[r.nextInt(BS)] = (byte) (1 + r.nextInt(255));
         return b;
+    }
+
+    /**
+     * {@code blocks} blocks in one array, even ones {@link #text}, odd ones {@link #random}, drawn
+     * in order from one {@link java.util.SplittableRandom} of {@code seed}: the same seed gives the
+     * same bytes.
+     */
+    public static byte[] dataset(int blocks, long seed) {
+        byte[] data = new byte[blocks * BS];
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        for (int i = 0; i < blocks; i++) {
+            byte[] b = i % 2 == 0 ? text(r) : random(r);
+            System.arraycopy(b, 0, data, i * BS, BS);
+        }
+        return data;
     }
 
     /**

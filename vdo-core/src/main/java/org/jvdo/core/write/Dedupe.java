@@ -12,6 +12,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.logging.Logger;
 
 /**
@@ -68,11 +69,7 @@ final class Dedupe {
     void useAdvice(DataVio v, long advice) {
         if (advice >= 0 && Mapping.isForeign(advice)) {
             // pinned in the other pool and compared byte for byte by ForeignPins
-            v.newMapping = advice;
-            v.holdsRef = false;
-            v.volume.counters.dedupeForeignShared.increment();
-            v.releaseReservation(depot);
-            flow.stored(v);
+            share(v, advice, false, v.volume.counters.dedupeForeignShared);
             return;
         }
         if (advice >= 0) {
@@ -90,11 +87,7 @@ final class Dedupe {
                 }
                 latVerify.since(tv);
                 if (same) {
-                    v.newMapping = advice;
-                    v.holdsRef = true;
-                    v.volume.counters.dedupeAdviceValid.increment();
-                    v.releaseReservation(depot);
-                    flow.stored(v);
+                    share(v, advice, true, v.volume.counters.dedupeAdviceValid);
                     return;
                 }
                 depot.decrement(pbn, journal.lastAppendedSeq());
@@ -102,6 +95,19 @@ final class Dedupe {
             v.volume.counters.dedupeAdviceStale.increment();
         }
         flow.compress(v);
+    }
+
+    /**
+     * The vio shares the verified block {@code mapping} instead of writing its own: {@code holdsRef}
+     * as {@link DataVio#holdsRef} (true: the count this vio raised on a block of this pool),
+     * {@code counter} counts this kind of share; the vio's reservation is released.
+     */
+    private void share(DataVio v, long mapping, boolean holdsRef, LongAdder counter) {
+        v.newMapping = mapping;
+        v.holdsRef = holdsRef;
+        counter.increment();
+        v.releaseReservation(depot);
+        flow.stored(v);
     }
 
     /** Timers of lookups that answer later (one daemon thread for every pool of the process). */

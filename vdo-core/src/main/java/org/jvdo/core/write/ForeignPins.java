@@ -228,9 +228,7 @@ final class ForeignPins {
         int i = 0;
         while (i < batch.size()) {
             Op first = batch.get(i);
-            int j = i + 1;
-            while (j < batch.size() && batch.get(j).pin == first.pin && batch.get(j).pool.equals(first.pool)
-                    && batch.get(j).volume == first.volume) j++;
+            int j = groupEnd(batch, i);
             List<Op> group = batch.subList(i, j);
             if (first.pin) pins(first.pool, group);
             else if (first.reconcile()) for (Op op : group) reconcile(op, true);
@@ -249,14 +247,9 @@ final class ForeignPins {
         int i = 0;
         while (i < waiting.size()) {
             Op first = waiting.get(i);
-            int j = i + 1;
-            boolean ok;
-            if (first.reconcile()) {
-                ok = reconcile(first, false);
-            } else {
-                while (j < waiting.size() && !waiting.get(j).reconcile() && waiting.get(j).volume == first.volume) j++;
-                ok = unpins(pool, waiting.subList(i, j), false);
-            }
+            // reconciliations one at a time (a failed one keeps itself and what follows)
+            int j = first.reconcile() ? i + 1 : groupEnd(waiting, i);
+            boolean ok = first.reconcile() ? reconcile(first, false) : unpins(pool, waiting.subList(i, j), false);
             if (!ok) {
                 synchronized (queue) {
                     List<Op> rest = new ArrayList<>(waiting.subList(i, waiting.size()));
@@ -269,6 +262,18 @@ final class ForeignPins {
             i = j;
         }
         return true;
+    }
+
+    /**
+     * The end (exclusive) of the run of operations from {@code ops.get(from)} on that are of its
+     * kind (pin, unpin, or reconciliation: volume -1), pool and volume: one group.
+     */
+    private static int groupEnd(List<Op> ops, int from) {
+        Op first = ops.get(from);
+        int end = from + 1;
+        while (end < ops.size() && ops.get(end).pin == first.pin && ops.get(end).pool.equals(first.pool)
+                && ops.get(end).volume == first.volume) end++;
+        return end;
     }
 
     /**
