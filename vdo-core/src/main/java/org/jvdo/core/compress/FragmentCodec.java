@@ -34,6 +34,27 @@ public final class FragmentCodec {
 
     /** Decompresses into {@code dst[0..4096)}; a fragment that does not decode to exactly 4096 bytes is corruption. */
     public static void decompress(int encoding, byte[] src, int offset, int length, byte[] dst, String where) {
+        decompress(encoding, src, offset, length, dst, 0, where);
+    }
+
+    private static final ThreadLocal<byte[]> PLAIN = ThreadLocal.withInitial(() -> new byte[4096]);
+
+    /**
+     * Decodes into {@code dst[dstOff, dstOff + 4096)}, never beyond it. LZ4 blocks decode in
+     * place; the other encodings go through a block-sized buffer.
+     */
+    public static void decompress(int encoding, byte[] src, int offset, int length, byte[] dst, int dstOff, String where) {
+        if (encoding == LZ4_BLOCK) {
+            int n = lz4Block(src, offset, length, dst, dstOff, 4096, where);
+            if (n != 4096) throw new CorruptPoolException(where + ": fragment decodes to " + n + " bytes, not 4096");
+            return;
+        }
+        if (dstOff != 0 || dst.length != 4096) {
+            byte[] plain = PLAIN.get();
+            decompress(encoding, src, offset, length, plain, 0, where);
+            System.arraycopy(plain, 0, dst, dstOff, 4096);
+            return;
+        }
         int n = switch (encoding) {
             case LZ4_BLOCK -> lz4Block(src, offset, length, dst, 0, 4096, where);
             case LZ4_FRAME -> lz4Frame(src, offset, length, dst, where);

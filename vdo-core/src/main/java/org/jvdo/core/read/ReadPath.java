@@ -143,9 +143,9 @@ public final class ReadPath {
                         }
                         lastPacked = pbn;
                     }
-                    StoredBlocks.decodeFragment(vol, m, block, plain);
-                    blocks.verify(vol, first + i, m, sums[i], plain, 0);
-                    System.arraycopy(plain, 0, out, base + i * 4096, 4096);
+                    // decoded in place (a failed decode or checksum fails the read: nothing of it is sent)
+                    StoredBlocks.decodeFragment(vol, m, block, out, base + i * 4096);
+                    blocks.verify(vol, first + i, m, sums[i], out, base + i * 4096);
                     i++;
                 } else if (Mapping.isForeign(m)) {
                     // a block of another pool on shared storage (docs/cluster.md), read from its file

@@ -107,9 +107,14 @@ public final class StoredBlocks {
      * The error's context (volume, block, slot) is built only when there is an error.
      */
     static void decodeFragment(LogicalVolume vol, long m, byte[] block, byte[] dst) {
+        decodeFragment(vol, m, block, dst, 0);
+    }
+
+    /** Decodes {@code m}'s fragment of packed {@code block} into {@code dst[dstOff, dstOff + 4096)}. */
+    static void decodeFragment(LogicalVolume vol, long m, byte[] block, byte[] dst, int dstOff) {
         try {
             PackedBlock.Fragment f = PackedBlock.locate(ByteBuffer.wrap(block), Mapping.slot(m));
-            FragmentCodec.decompress(f.encoding(), block, f.offset(), f.length(), dst, "fragment");
+            FragmentCodec.decompress(f.encoding(), block, f.offset(), f.length(), dst, dstOff, "fragment");
         } catch (RuntimeException e) {
             throw new CorruptPoolException("volume " + vol.name() + ": packed block " + Mapping.pbn(m) + " slot "
                     + Mapping.slot(m) + ": " + e.getMessage());
