@@ -2,7 +2,6 @@ package org.jvdo.nbd;
 
 import static org.jvdo.nbd.NbdProtocol.*;
 
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.buffer.BufferInternal;
@@ -57,7 +56,7 @@ final class ReplyWriter {
         int header = readHeaderSize();
         if (!structured) {
             putSimpleReply(frame, handle);
-            conn.write(wrap(Unpooled.wrappedBuffer(frame, 0, header + length)), written);
+            conn.write(wrap(frame, header + length), written);
             return;
         }
         if (length == 0) {
@@ -69,7 +68,7 @@ final class ReplyWriter {
             // one data chunk, its header written in place in front of the data
             ByteBuffer.wrap(frame).putInt(STRUCTURED_REPLY_MAGIC).putShort((short) REPLY_FLAG_DONE)
                     .putShort((short) REPLY_TYPE_OFFSET_DATA).putLong(handle).putInt(8 + length).putLong(offset);
-            conn.write(wrap(Unpooled.wrappedBuffer(frame, 0, header + length)), written);
+            conn.write(wrap(frame, header + length), written);
             return;
         }
         // data and holes: a copy into one buffer (the rarer case; a composite of the frame's
@@ -93,12 +92,12 @@ final class ReplyWriter {
     }
 
     /**
-     * A reply that wraps an array instead of copying it into a new buffer (Vert.x's
+     * The first {@code length} bytes of {@code frame} as a reply, wrapped, not copied (Vert.x's
      * {@code Buffer.buffer(byte[])} copies). {@code BufferInternal} is Vert.x's internal API for
      * wrapping a netty buffer.
      */
-    private static Buffer wrap(ByteBuf b) {
-        return BufferInternal.buffer(b);
+    private static Buffer wrap(byte[] frame, int length) {
+        return BufferInternal.buffer(Unpooled.wrappedBuffer(frame, 0, length));
     }
 
     /** NBD_CMD_BLOCK_STATUS's one chunk: a base:allocation descriptor per run (length, NBD_STATE_*). */

@@ -44,24 +44,16 @@ public final class FragmentCodec {
      * place; the other encodings go through a block-sized buffer.
      */
     public static void decompress(int encoding, byte[] src, int offset, int length, byte[] dst, int dstOff, String where) {
-        if (encoding == LZ4_BLOCK) {
-            int n = lz4Block(src, offset, length, dst, dstOff, 4096, where);
-            if (n != 4096) throw new CorruptPoolException(where + ": fragment decodes to " + n + " bytes, not 4096");
-            return;
-        }
-        if (dstOff != 0 || dst.length != 4096) {
-            byte[] plain = PLAIN.get();
-            decompress(encoding, src, offset, length, plain, 0, where);
-            System.arraycopy(plain, 0, dst, dstOff, 4096);
-            return;
-        }
+        // the frame and deflate decoders write from the start of a block-sized array
+        byte[] out = encoding == LZ4_BLOCK || (dstOff == 0 && dst.length == 4096) ? dst : PLAIN.get();
         int n = switch (encoding) {
-            case LZ4_BLOCK -> lz4Block(src, offset, length, dst, 0, 4096, where);
-            case LZ4_FRAME -> lz4Frame(src, offset, length, dst, where);
-            case DEFLATE -> deflate(src, offset, length, dst, where);
+            case LZ4_BLOCK -> lz4Block(src, offset, length, dst, dstOff, 4096, where);
+            case LZ4_FRAME -> lz4Frame(src, offset, length, out, where);
+            case DEFLATE -> deflate(src, offset, length, out, where);
             default -> throw new CorruptPoolException(where + ": unknown fragment encoding " + encoding);
         };
         if (n != 4096) throw new CorruptPoolException(where + ": fragment decodes to " + n + " bytes, not 4096");
+        if (out != dst) System.arraycopy(out, 0, dst, dstOff, 4096);
     }
 
     private static int lz4Block(byte[] src, int offset, int length, byte[] dst, int dstOff, int max, String where) {
