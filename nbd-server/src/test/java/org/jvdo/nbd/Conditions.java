@@ -1,27 +1,19 @@
 package org.jvdo.nbd;
 
 import java.util.function.BooleanSupplier;
+import org.jvdo.testsupport.Await;
 import java.util.function.Supplier;
 
 /**
  * Adapters so {@link Await#until} can wait on conditions and messages that do I/O (read a
  * process's output, send a request): a checked exception in one fails the wait at once,
- * wrapped in an unchecked exception, instead of being swallowed.
+ * wrapped in an unchecked exception, instead of being swallowed. (Where a test may throw,
+ * {@link Await#until(Await.Check, long, long, Await.Text)} takes these shapes directly.)
  */
 final class Conditions {
     private Conditions() { }
 
-    /** A condition that may throw. */
-    interface Check {
-        boolean holds() throws Exception;
-    }
-
-    /** A message that may throw. */
-    interface Text {
-        String get() throws Exception;
-    }
-
-    static BooleanSupplier checked(Check c) {
+    static BooleanSupplier checked(Await.Check c) {
         return () -> {
             try {
                 return c.holds();
@@ -33,7 +25,7 @@ final class Conditions {
         };
     }
 
-    static Supplier<String> text(Text t) {
+    static Supplier<String> text(Await.Text t) {
         return () -> {
             try {
                 return t.get();
