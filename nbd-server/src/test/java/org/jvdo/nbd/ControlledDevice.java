@@ -10,14 +10,16 @@ import java.util.function.LongFunction;
 import org.jvdo.core.api.BlockDevice;
 
 /**
- * Wraps a device so tests can hold reads: {@link #readGate} maps a read's offset to
- * a future the read waits for, and completions then happen on a foreign thread, as with the
- * real engine.
+ * Wraps a device so tests can hold reads and writes: {@link #readGate} and {@link #writeGate}
+ * map a request's offset to a future it waits for, and completions then happen on a foreign
+ * thread, as with the real engine.
  */
 final class ControlledDevice implements BlockDevice, AutoCloseable {
     final BlockDevice inner;
     final AtomicInteger readsStarted = new AtomicInteger();
     volatile LongFunction<CompletableFuture<Void>> readGate = off -> CompletableFuture.completedFuture(null);
+    final AtomicInteger writesStarted = new AtomicInteger();
+    volatile LongFunction<CompletableFuture<Void>> writeGate = off -> CompletableFuture.completedFuture(null);
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "controlled-device");
         t.setDaemon(true);
@@ -40,7 +42,8 @@ final class ControlledDevice implements BlockDevice, AutoCloseable {
 
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
-        return inner.write(offset, src, fua);
+        writesStarted.incrementAndGet();
+        return writeGate.apply(offset).thenComposeAsync(v -> inner.write(offset, src, fua), timer);
     }
 
     @Override public CompletableFuture<Void> flush() { return inner.flush(); }

@@ -411,6 +411,46 @@ class ProtocolTest {
         assertHealthy();
     }
 
+    /**
+     * Replies are written without a flush and flushed by a task queued behind them. A WRITE's
+     * reply ends its request at once, so after a disconnect the last reply's task closes the
+     * socket before that flush runs; every reply must still reach the client, and the data
+     * must be stored.
+     */
+    @Test
+    void everyReplyWrittenBeforeADisconnectArrives() throws Exception {
+        CompletableFuture<Void> gate = new CompletableFuture<>();
+        int n = 20;
+        int before = main.writesStarted.get();
+        main.writeGate = off -> gate;
+        try (RawClient c = connectTo("main")) {
+            for (int i = 0; i < n; i++) c.request(0, CMD_WRITE, 100 + i, i * 4096L, 4096, pattern(i));
+            c.disconnect();
+            Await.until(() -> main.writesStarted.get() - before >= n, Await.SECONDS,
+                    () -> "writes started: " + (main.writesStarted.get() - before) + " of " + n);
+            gate.complete(null);    // all twenty answer at once; the last one's task closes the socket
+            java.util.Set<Long> handles = new java.util.HashSet<>();
+            for (int i = 0; i < n; i++) {
+                RawClient.Simple s = c.simple();
+                assertEquals(0, s.error(), "reply " + i);
+                handles.add(s.handle());
+            }
+            assertEquals(n, handles.size(), "distinct handles");
+            assertTrue(c.closedByServer(), "the server closes after the last reply");
+        } finally {
+            main.writeGate = off -> CompletableFuture.completedFuture(null);
+        }
+        try (RawClient c = connectTo("main")) {
+            for (int i = 0; i < n; i++) assertArrayEquals(pattern(i), c.read(200 + i, i * 4096L, 4096), "block " + i);
+        }
+    }
+
+    private static byte[] pattern(int seed) {
+        byte[] data = new byte[4096];
+        for (int i = 0; i < data.length; i++) data[i] = (byte) (i * 7 + seed * 13 + 3);
+        return data;
+    }
+
     @Test
     void repliesComeOutOfOrderWithTheRightHandles() throws IOException {
         CompletableFuture<Void> slow = new CompletableFuture<>();
