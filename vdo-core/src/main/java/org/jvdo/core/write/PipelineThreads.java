@@ -18,31 +18,14 @@ public final class PipelineThreads {
         this.flusher = flusher;
     }
 
-    /**
-     * Runs a pipeline step on the CPU threads (inline once they are shut down). On a CPU or LZ4
-     * thread that is already running a continuation, the step runs on this thread right after
-     * it ({@link Trampoline}) instead: a vio released there hands its place to the next request,
-     * and that request's block need not wake another thread to start (1M writes: the LZ4
-     * threads release most vios). Only those two kinds of thread: nothing a step does can block
-     * them (the CPU pool's queue is unbounded, the LZ4 queue holds twice the vio pool), while a
-     * QAT worker's queue has a configurable size and a worker blocked on its own full queue
-     * would wait forever.
-     */
+    /** Runs a pipeline step on the CPU threads (inline once they are shut down). */
     void runOnCpu(Runnable step) {
-        if (Trampoline.active() && mayRunInline(Thread.currentThread().getName())) {
-            Trampoline.run(step);
-            return;
-        }
         try {
             cpu.execute(() -> Trampoline.run(step));
         } catch (RejectedExecutionException e) {
             inline = true;
             Trampoline.run(step);
         }
-    }
-
-    static boolean mayRunInline(String threadName) {
-        return threadName.startsWith("jvdo-cpu-") || threadName.startsWith("jvdo-lz4-");
     }
 
     /** Runs {@code task} on the flusher thread; dropped when it is shut down (the close writes every bin). */

@@ -16,9 +16,6 @@ final class Trampoline {
 
     private Trampoline() { }
 
-    /** True while a continuation runs on this thread (a step handed on now runs right after it). */
-    static boolean active() { return ACTIVE.get()[0]; }
-
     static void run(Runnable r) {
         boolean[] active = ACTIVE.get();
         ArrayDeque<Runnable> q = QUEUE.get();
