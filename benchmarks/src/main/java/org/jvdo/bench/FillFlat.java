@@ -10,7 +10,9 @@ import java.util.SplittableRandom;
  * block per logical block) until it is 90% full, in nine segments of 10% of the physical space,
  * printing each segment's throughput; then overwrites random blocks of the written range with
  * unique data (each overwrite frees one block and allocates another, so the allocator works
- * after its cursor wrapped, among scattered free blocks), in segments of 5%. A plain
+ * after its cursor wrapped, among scattered free blocks), in segments of 5% of the blocks or
+ * {@value #MIN_OVERWRITES} overwrites, whichever is more (a segment of well under a second
+ * measures a checkpoint or a GC pause more than the allocator). A plain
  * {@code main}, not JMH: each segment runs once, in order, on one pool.
  *
  * <p>{@code java -cp benchmarks.jar:lib/* org.jvdo.bench.FillFlat [physicalMiB] [overwriteSegments]}
@@ -19,6 +21,7 @@ import java.util.SplittableRandom;
 public final class FillFlat {
     private static final int FILL_CALL_BLOCKS = 32;
     private static final int DEPTH = 64;
+    private static final long MIN_OVERWRITES = 200_000;
 
     public static void main(String[] args) throws Exception {
         long physicalMiB = args.length > 0 ? Long.parseLong(args[0]) : 2048;
@@ -39,7 +42,7 @@ public final class FillFlat {
             }
             long counter = 0;
             System.out.printf("pool: %d MiB physical (%d blocks), fill segments of %d blocks, then %d random-overwrite segments of %d blocks%n",
-                    physicalMiB, blocks, segment, overwriteSegments, segment / 2);
+                    physicalMiB, blocks, segment, overwriteSegments, Math.max(segment / 2, MIN_OVERWRITES));
             double first = 0, last = 0;
             long lbn = 0;
             for (int seg = 0; seg < 9; seg++) {
@@ -64,7 +67,7 @@ public final class FillFlat {
             double ofirst = 0, olast = 0;
             for (int seg = 0; seg < overwriteSegments; seg++) {
                 InFlight in = new InFlight(DEPTH, 0, Long.MAX_VALUE);
-                long n = segment / 2;
+                long n = Math.max(segment / 2, MIN_OVERWRITES);
                 long t0 = System.nanoTime();
                 for (long k = 0; k < n; k++) {
                     int s = in.next();
