@@ -77,13 +77,30 @@ public final class BlockMap {
         boolean cached;
     }
 
-    /** One lock and the LRU of the pages whose number is {@code index (mod stripes)}. */
+    /**
+     * One lock and the LRU of the pages whose number is {@code id (mod stripes)}. The LRU is keyed
+     * by the page number's quotient ({@code page >>> shift}): the page numbers themselves all
+     * share their low bits here, so as {@code Long} keys of a {@code HashMap} they would fill
+     * one bucket in {@code stripes} (long bins turned into trees: 4% of the CPU under 4k random
+     * writes went to {@code TreeNode.find} and {@code Long.equals}).
+     */
     private static final class Stripe {
         final ReentrantLock lock = new ReentrantLock();
-        final LinkedHashMap<Long, Page> pages = new LinkedHashMap<>(16, 0.75f, true);
+        private final LinkedHashMap<Long, Page> pages = new LinkedHashMap<>(16, 0.75f, true);
         final int capacity;
+        private final int id;
+        private final int shift;
 
-        Stripe(int capacity) { this.capacity = capacity; }
+        Stripe(int capacity, int id, int shift) { this.capacity = capacity; this.id = id; this.shift = shift; }
+
+        Page get(long page) { return pages.get(page >>> shift); }
+        void put(long page, Page p) { pages.put(page >>> shift, p); }
+        void remove(long page) { pages.remove(page >>> shift); }
+        int size() { return pages.size(); }
+        /** The page number of a key of {@link #lru()}. */
+        long pageOf(long key) { return (key << shift) | id; }
+        /** Keys (see {@link #pageOf}) and pages, least recently used first. */
+        Map<Long, Page> lru() { return pages; }
     }
 
     /** At most this many stripes per map. */
@@ -123,7 +140,8 @@ public final class BlockMap {
         this.capacity = Math.max(4, cachePages);
         int n = stripesFor(capacity);
         this.stripes = new Stripe[n];
-        for (int i = 0; i < n; i++) stripes[i] = new Stripe(capacity / n + (i < capacity % n ? 1 : 0));
+        int shift = Integer.numberOfTrailingZeros(n);
+        for (int i = 0; i < n; i++) stripes[i] = new Stripe(capacity / n + (i < capacity % n ? 1 : 0), i, shift);
         this.stripeMask = n - 1;
         this.treeCachePages = treeCachePages;
         this.tree = new BlockMapTree(volumeName, store, mapStart, mapPages, treeCachePages);
@@ -232,7 +250,7 @@ public final class BlockMap {
         nt.flush();
         store.sync();
         nt.publish();
-        for (Stripe s : stripes) for (Page p : s.pages.values()) p.dirty = false;
+        for (Stripe s : stripes) for (Page p : s.lru().values()) p.dirty = false;
         if (badPageRepair != null) nt.repairBadPages(badPageRepair);
         tree = nt;
         mapStart = newStart;
@@ -252,10 +270,10 @@ public final class BlockMap {
      */
     private void forEachPage(PageVisitor visitor) throws IOException {
         int size = 0;
-        for (Stripe s : stripes) size += s.pages.size();
+        for (Stripe s : stripes) size += s.size();
         long[] cached = new long[size];
         int n = 0;
-        for (Stripe s : stripes) for (Long k : s.pages.keySet()) cached[n++] = k;
+        for (Stripe s : stripes) for (Long k : s.lru().keySet()) cached[n++] = s.pageOf(k);
         java.util.Arrays.sort(cached);
         int[] next = {0};
         tree.forEachWrittenLeaf(leaf -> {     // under the tree's monitor: the stripe locks are taken already
@@ -284,7 +302,7 @@ public final class BlockMap {
         int e = (int) (lbn % ENTRIES_PER_PAGE);
         s.lock.lock();
         try {
-            Page p = s.pages.get(pi);
+            Page p = s.get(pi);
             if (p != null) return checksum ? p.checksums[e] : p.entries[e];
         } finally {
             s.lock.unlock();
@@ -317,7 +335,7 @@ public final class BlockMap {
             boolean hit;
             s.lock.lock();
             try {
-                Page p = s.pages.get(pi);
+                Page p = s.get(pi);
                 hit = p != null;
                 if (hit) i = copy(p, first, i, end, wanted, maps, sums);
             } finally {
@@ -363,7 +381,7 @@ public final class BlockMap {
         Stripe s = stripe(pi);
         s.lock.lock();
         try {
-            Page p = s.pages.get(pi);
+            Page p = s.get(pi);
             if (p != null) return setLocked(p, lbn, mapping, checksum, seq);
         } finally {
             s.lock.unlock();
@@ -388,7 +406,7 @@ public final class BlockMap {
     }
 
     /** The page if cached (a use, as any access); the caller holds its stripe lock. */
-    private Page cachedLocked(long index) { return stripe(index).pages.get(index); }
+    private Page cachedLocked(long index) { return stripe(index).get(index); }
 
     /**
      * Page {@code index} from its stripe, loaded if absent; the caller holds the stripe lock and
@@ -397,11 +415,11 @@ public final class BlockMap {
      * miss there trims it.
      */
     private Page pageLocked(Stripe s, long index) throws IOException {
-        Page p = s.pages.get(index);
+        Page p = s.get(index);
         if (p != null) return p;
         p = load(index);
         p.cached = true;
-        s.pages.put(index, p);
+        s.put(index, p);
         return p;
     }
 
@@ -421,11 +439,11 @@ public final class BlockMap {
             Page p;
             s.lock.lock();
             try {
-                if (s.pages.size() < s.capacity) return;
-                Iterator<Map.Entry<Long, Page>> it = s.pages.entrySet().iterator();
+                if (s.size() < s.capacity) return;
+                Iterator<Map.Entry<Long, Page>> it = s.lru().entrySet().iterator();
                 Map.Entry<Long, Page> eldest = it.next();
                 p = eldest.getValue();
-                index = eldest.getKey();
+                index = s.pageOf(eldest.getKey());
                 if (!p.dirty) {
                     it.remove();
                     p.cached = false;
@@ -441,8 +459,8 @@ public final class BlockMap {
             try {
                 if (!p.cached) continue;              // evicted (or written and evicted) by another thread
                 if (p.dirty && p.lastSeq <= seq) writePage(index, p);
-                if (!p.dirty && s.pages.size() >= s.capacity) {
-                    s.pages.remove(index);
+                if (!p.dirty && s.size() >= s.capacity) {
+                    s.remove(index);
                     p.cached = false;
                 }
             } finally {
@@ -554,8 +572,8 @@ public final class BlockMap {
         for (Stripe s : stripes) {
             s.lock.lock();
             try {
-                for (Map.Entry<Long, Page> e : s.pages.entrySet()) {
-                    if (e.getValue().dirty) { writePage(e.getKey(), e.getValue()); n++; }
+                for (Map.Entry<Long, Page> e : s.lru().entrySet()) {
+                    if (e.getValue().dirty) { writePage(s.pageOf(e.getKey()), e.getValue()); n++; }
                 }
             } finally {
                 s.lock.unlock();
@@ -639,7 +657,7 @@ public final class BlockMap {
         for (Stripe s : stripes) {
             s.lock.lock();
             try {
-                n += s.pages.size();
+                n += s.size();
             } finally {
                 s.lock.unlock();
             }
